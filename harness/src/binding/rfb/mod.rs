@@ -1,0 +1,1 @@
+//! The default screen binding: RFB (RFC 6143) over WebSocket or TCP.

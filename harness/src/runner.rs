@@ -1,0 +1,1 @@
+//! The runner: sequences checks, applies timeouts, emits events. (Placeholder.)

@@ -1,0 +1,2 @@
+//! The `s301` command line.
+fn main() {}
