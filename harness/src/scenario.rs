@@ -3,6 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::declaration::{parse_doc, read_config, ConfigError, Doc};
+
+/// The default scenario's text (`scenarios/default.toml`), embedded.
+pub const DEFAULT_SCENARIO_TOML: &str = include_str!("../../scenarios/default.toml");
+
 /// Screen-channel settings (all times in milliseconds).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -123,4 +128,231 @@ pub struct Scenario {
     /// `[data]`.
     #[serde(default)]
     pub data: DataScenario,
+}
+
+impl Scenario {
+    /// Reads a scenario from TOML text. `origin` names the file in errors.
+    ///
+    /// Besides the structure, it checks that durations and counts are usable
+    /// (no zero timeouts, a burst of at least 20, p50 bound within p95 ...),
+    /// naming the key and line of the first problem.
+    pub fn parse(src: &str, origin: &str) -> Result<Scenario, ConfigError> {
+        let (sc, doc) = parse_doc::<Scenario>(src, origin)?;
+        sc.validate(&doc)?;
+        Ok(sc)
+    }
+
+    /// Reads and parses the scenario file at `path`.
+    pub fn load(path: &std::path::Path) -> Result<Scenario, ConfigError> {
+        let origin = path.display().to_string();
+        let src = read_config(path)?;
+        Scenario::parse(&src, &origin)
+    }
+
+    /// The default scenario shipped in `scenarios/default.toml`.
+    ///
+    /// The file is embedded at build time and covered by a test, so this
+    /// only fails if the build embeds a broken file; the error says so.
+    pub fn default_embedded() -> Result<Scenario, ConfigError> {
+        Scenario::parse(DEFAULT_SCENARIO_TOML, "scenarios/default.toml (embedded)")
+    }
+
+    fn validate(&self, doc: &Doc<'_>) -> Result<(), ConfigError> {
+        if self.name.trim().is_empty() {
+            return Err(doc.error_at("name", "must not be empty (it names the run's scenario)"));
+        }
+        // (key, value, least allowed): a zero timeout or window is a mistake;
+        // a zero arrival offset or hold time is a legitimate choice.
+        let durations: [(&str, u64, u64); 17] = [
+            (
+                "screen.connect_timeout_ms",
+                self.screen.connect_timeout_ms,
+                1,
+            ),
+            ("screen.update_timeout_ms", self.screen.update_timeout_ms, 1),
+            (
+                "screen.exclusivity_timeout_ms",
+                self.screen.exclusivity_timeout_ms,
+                1,
+            ),
+            ("screen.quiet_ms", self.screen.quiet_ms, 1),
+            ("screen.sustain_ms", self.screen.sustain_ms, 1),
+            (
+                "screen.sustain_interval_ms",
+                self.screen.sustain_interval_ms,
+                1,
+            ),
+            (
+                "screen.contention_max_offset_ms",
+                self.screen.contention_max_offset_ms,
+                0,
+            ),
+            (
+                "screen.contention_max_hold_ms",
+                self.screen.contention_max_hold_ms,
+                0,
+            ),
+            (
+                "screen.contention_trial_timeout_ms",
+                self.screen.contention_trial_timeout_ms,
+                1,
+            ),
+            (
+                "operation.change_timeout_ms",
+                self.operation.change_timeout_ms,
+                1,
+            ),
+            (
+                "operation.unserved_watch_ms",
+                self.operation.unserved_watch_ms,
+                1,
+            ),
+            ("operation.latency_p50_ms", self.operation.latency_p50_ms, 1),
+            ("operation.latency_p95_ms", self.operation.latency_p95_ms, 1),
+            ("data.push_timeout_ms", self.data.push_timeout_ms, 1),
+            ("data.manual_timeout_ms", self.data.manual_timeout_ms, 1),
+            ("data.request_timeout_ms", self.data.request_timeout_ms, 1),
+            ("data.window_ms", self.data.window_ms, 1),
+        ];
+        for (key, v, min) in durations {
+            if v < min {
+                return Err(doc.error_at(key, "must be greater than 0"));
+            }
+            if v > MAX_SCENARIO_MS {
+                return Err(doc.error_at(
+                    key,
+                    format!("{v} ms is more than a day; at most {MAX_SCENARIO_MS} ms"),
+                ));
+            }
+        }
+        let counts: [(&str, u32, u32); 4] = [
+            ("screen.contention_trials", self.screen.contention_trials, 1),
+            (
+                "operation.latency_samples",
+                self.operation.latency_samples,
+                1,
+            ),
+            ("data.random_requests", self.data.random_requests, 1),
+            ("data.burst", self.data.burst, MIN_BURST),
+        ];
+        for (key, v, min) in counts {
+            if v < min {
+                return Err(doc.error_at(key, format!("must be at least {min}")));
+            }
+            if v > MAX_COUNT {
+                return Err(doc.error_at(key, format!("{v} is too many; at most {MAX_COUNT}")));
+            }
+        }
+        if self.operation.latency_p50_ms > self.operation.latency_p95_ms {
+            return Err(doc.error_at(
+                "operation.latency_p50_ms",
+                format!(
+                    "the median bound ({} ms) exceeds the 95th percentile bound ({} ms)",
+                    self.operation.latency_p50_ms, self.operation.latency_p95_ms
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Longest duration a scenario may set (one day): larger values are typos.
+pub const MAX_SCENARIO_MS: u64 = 86_400_000;
+
+/// Largest trial, sample or request count a scenario may set.
+pub const MAX_COUNT: u32 = 100_000;
+
+/// DR-02 fires at least this many concurrent requests in a burst.
+pub const MIN_BURST: u32 = 20;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::declaration::ConfigErrorKind;
+
+    #[test]
+    fn embedded_default_parses_and_matches_the_code_defaults() {
+        let sc = Scenario::default_embedded().unwrap();
+        assert_eq!(sc.name, "default");
+        assert_eq!(sc.screen, ScreenScenario::default());
+        assert_eq!(sc.operation, OperationScenario::default());
+        assert_eq!(sc.data, DataScenario::default());
+    }
+
+    #[test]
+    fn shipped_ci_scenario_parses() {
+        let src = include_str!("../../scenarios/ci.toml");
+        let sc = Scenario::parse(src, "scenarios/ci.toml").unwrap();
+        assert_eq!(sc.name, "ci");
+        assert!(sc.screen.sustain_ms < ScreenScenario::default().sustain_ms);
+    }
+
+    #[test]
+    fn minimal_scenario_takes_defaults() {
+        let sc = Scenario::parse("name = \"x\"\n", "s.toml").unwrap();
+        assert_eq!(sc.screen, ScreenScenario::default());
+    }
+
+    #[test]
+    fn unknown_key_names_section_and_line() {
+        let e = Scenario::parse("name = \"x\"\n[screen]\nsustain = 5\n", "s.toml").unwrap_err();
+        assert_eq!(e.kind, ConfigErrorKind::UnknownKey);
+        assert_eq!(e.key, "screen.sustain");
+        assert_eq!(e.line, Some(3));
+    }
+
+    #[test]
+    fn wrong_type_is_rejected() {
+        let e = Scenario::parse("name = \"x\"\n[data]\nburst = \"many\"\n", "s.toml").unwrap_err();
+        assert_eq!(e.kind, ConfigErrorKind::BadValue);
+        assert_eq!(e.key, "data.burst");
+        assert_eq!(e.line, Some(3));
+    }
+
+    #[test]
+    fn missing_name_is_rejected() {
+        let e = Scenario::parse("[screen]\nquiet_ms = 5\n", "s.toml").unwrap_err();
+        assert_eq!(e.kind, ConfigErrorKind::MissingKey);
+    }
+
+    #[test]
+    fn zero_timeout_is_rejected() {
+        let e = Scenario::parse(
+            "name = \"x\"\n\n[operation]\nchange_timeout_ms = 0\n",
+            "s.toml",
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, ConfigErrorKind::Invalid);
+        assert_eq!(e.key, "operation.change_timeout_ms");
+        assert_eq!(e.line, Some(4));
+    }
+
+    #[test]
+    fn small_burst_is_rejected() {
+        let e = Scenario::parse("name = \"x\"\n[data]\nburst = 5\n", "s.toml").unwrap_err();
+        assert_eq!(e.key, "data.burst");
+        assert!(e.message.contains("at least 20"), "{e}");
+    }
+
+    #[test]
+    fn inverted_latency_bounds_are_rejected() {
+        let e = Scenario::parse(
+            "name = \"x\"\n[operation]\nlatency_p50_ms = 900\nlatency_p95_ms = 100\n",
+            "s.toml",
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "operation.latency_p50_ms");
+        assert_eq!(e.line, Some(3));
+    }
+
+    #[test]
+    fn absurd_duration_is_rejected() {
+        let e = Scenario::parse(
+            "name = \"x\"\n[screen]\nsustain_ms = 100000000000\n",
+            "s.toml",
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "screen.sustain_ms");
+        assert!(e.message.contains("more than a day"), "{e}");
+    }
 }
