@@ -109,39 +109,74 @@ impl Framebuffer {
     }
 
     /// Copies the rectangle of size `dst.w` x `dst.h` at `(src_x, src_y)` to
-    /// `dst` (CopyRect), clipped to the screen on both ends.
+    /// `dst` (CopyRect), clipped to the screen on both ends: destination
+    /// pixels outside the screen are dropped, and destination pixels whose
+    /// source lies outside the screen become black. Overlapping source and
+    /// destination are handled like `memmove`. The work done is bounded by the
+    /// screen area, whatever the rectangle claims.
     pub fn copy_rect(&mut self, src_x: u16, src_y: u16, dst: Rect) {
-        let src = Rect::new(src_x, src_y, dst.w, dst.h);
-        if !src.within(self.width, self.height) || !dst.within(self.width, self.height) {
-            // Clip conservatively: copy pixel by pixel through a buffer.
-            let mut tmp = Vec::with_capacity(dst.area().min(1 << 24) as usize);
-            for dy in 0..dst.h {
-                for dx in 0..dst.w {
-                    tmp.push(
-                        self.get(src_x.saturating_add(dx), src_y.saturating_add(dy))
-                            .unwrap_or(0),
-                    );
-                }
+        let Some(clip) = dst.intersect(&self.bounds()) else {
+            return;
+        };
+        let w = usize::from(self.width);
+        let width = i64::from(self.width);
+        let height = i64::from(self.height);
+        // Offset from a destination pixel to its source pixel.
+        let dx = i64::from(src_x) - i64::from(dst.x);
+        let dy = i64::from(src_y) - i64::from(dst.y);
+        let x0 = i64::from(clip.x);
+        let x1 = x0 + i64::from(clip.w);
+        // Source columns that lie on screen, expressed as destination columns.
+        let cx0 = x0.max(-dx);
+        let cx1 = x1.min(width - dx);
+        let rows: Box<dyn Iterator<Item = u16>> = if dy >= 0 {
+            Box::new(clip.y..clip.y + clip.h)
+        } else {
+            Box::new((clip.y..clip.y + clip.h).rev())
+        };
+        for y in rows {
+            let d_row = usize::from(y) * w;
+            let sy = i64::from(y) + dy;
+            if (0..height).contains(&sy) && cx0 < cx1 {
+                // All values are within the screen here, so the casts are exact.
+                let s = (sy as usize) * w + ((cx0 + dx) as usize);
+                let d = d_row + cx0 as usize;
+                let n = (cx1 - cx0) as usize;
+                self.pixels.copy_within(s..s + n, d);
+                let left = (d_row + x0 as usize)..d;
+                let right = (d + n)..(d_row + x1 as usize);
+                self.pixels[left].fill(0);
+                self.pixels[right].fill(0);
+            } else {
+                self.pixels[d_row + x0 as usize..d_row + x1 as usize].fill(0);
             }
-            let mut it = tmp.into_iter();
-            for dy in 0..dst.h {
-                for dx in 0..dst.w {
-                    let v = it.next().unwrap_or(0);
-                    self.set(dst.x.saturating_add(dx), dst.y.saturating_add(dy), v);
-                }
-            }
+        }
+    }
+
+    /// The on-screen part of the `len` pixels starting at `(x, y)` on one
+    /// row, for decoders writing rectangles that may run off the screen.
+    /// Coordinates are `u32` because a rectangle's far edge can pass
+    /// `u16::MAX`. Empty when `(x, y)` lies off the screen.
+    pub fn span_mut(&mut self, x: u32, y: u32, len: u32) -> &mut [Rgb] {
+        let (fw, fh) = (u32::from(self.width), u32::from(self.height));
+        if x >= fw || y >= fh {
+            return &mut [];
+        }
+        let n = len.min(fw - x) as usize;
+        let start = y as usize * fw as usize + x as usize;
+        self.pixels.get_mut(start..start + n).unwrap_or(&mut [])
+    }
+
+    /// Fills the on-screen part of the `w` x `h` area at `(x, y)`; like
+    /// [`Self::fill`] but with coordinates that may pass `u16::MAX`.
+    pub fn fill_area(&mut self, x: u32, y: u32, w: u32, h: u32, v: Rgb) {
+        let fh = u32::from(self.height);
+        if y >= fh {
             return;
         }
-        let w = usize::from(self.width);
-        let rows: Vec<(usize, usize)> = if src_y >= dst.y {
-            (0..dst.h).map(|i| (i as usize, i as usize)).collect()
-        } else {
-            (0..dst.h).rev().map(|i| (i as usize, i as usize)).collect()
-        };
-        for (i, _) in rows {
-            let s = (usize::from(src_y) + i) * w + usize::from(src_x);
-            let d = (usize::from(dst.y) + i) * w + usize::from(dst.x);
-            self.pixels.copy_within(s..s + usize::from(dst.w), d);
+        let rows = h.min(fh - y);
+        for row in 0..rows {
+            self.span_mut(x, y + row, w).fill(v);
         }
     }
 
@@ -224,6 +259,35 @@ mod tests {
                 assert_eq!(fb2.get(x, y), orig.get(x, y + 1));
             }
         }
+    }
+
+    #[test]
+    fn copy_rect_from_off_screen_source_is_black_and_bounded() {
+        let l = Limits::DEFAULT;
+        let mut fb = Framebuffer::new(4, 4, &l).expect("fb");
+        fb.fill(fb.bounds(), 7);
+        // Source half off the right edge: the off-screen half becomes black.
+        fb.copy_rect(2, 0, Rect::new(0, 0, 4, 1));
+        assert_eq!(&fb.pixels()[..4], &[7, 7, 0, 0]);
+        // A huge rectangle far off screen costs nothing and changes nothing.
+        let before = fb.clone();
+        fb.copy_rect(65535, 65535, Rect::new(60000, 60000, 65535, 65535));
+        assert_eq!(fb, before);
+        // Destination partly off screen: only the on-screen part is written.
+        fb.copy_rect(0, 0, Rect::new(3, 3, 65535, 65535));
+        assert_eq!(fb.get(3, 3), Some(7));
+    }
+
+    #[test]
+    fn span_mut_clips_to_the_screen() {
+        let l = Limits::DEFAULT;
+        let mut fb = Framebuffer::new(4, 2, &l).expect("fb");
+        assert_eq!(fb.span_mut(2, 1, 10).len(), 2);
+        assert_eq!(fb.span_mut(4, 0, 1).len(), 0);
+        assert_eq!(fb.span_mut(0, 2, 1).len(), 0);
+        assert_eq!(fb.span_mut(70000, 0, 1).len(), 0);
+        fb.fill_area(1, 1, 100_000, 100_000, 9);
+        assert_eq!(fb.pixels(), &[0, 0, 0, 0, 0, 9, 9, 9]);
     }
 
     #[test]

@@ -6,8 +6,19 @@
 //! tile), so no encoding ever needs its whole payload buffered. Encoding, used
 //! by terminals, writes a rectangle header and payload from a [`Framebuffer`].
 
+mod conv;
+mod copyrect;
+mod hextile;
+mod raw;
+mod rre;
+mod trle;
+mod zrle;
+
+pub(crate) use conv::{Conv, Step};
+pub(crate) use zrle::Inflater;
+
 use crate::framebuffer::Framebuffer;
-use crate::pixel::{ColourMap, PixelFormat};
+use crate::pixel::{ColourMap, PixelFormat, Rgb};
 use crate::rect::Rect;
 use crate::RfbError;
 
@@ -96,19 +107,28 @@ impl Encoding {
 /// Per-connection encoder state. ZRLE keeps one zlib stream for the whole
 /// connection, so a terminal keeps one `Encoder` per console.
 pub struct Encoder {
-    _private: (),
+    z: flate2::Compress,
+    scratch: Vec<u8>,
 }
 
 impl Encoder {
     /// A fresh encoder (new zlib stream).
     pub fn new() -> Self {
-        Encoder { _private: () }
+        Encoder {
+            z: zrle::new_compressor(),
+            scratch: Vec::new(),
+        }
     }
 
     /// Appends the rectangle header and the payload of `rect` of `fb` in
     /// `encoding` for a client using `pf` (and `map` when colour-mapped).
     /// `rect` must lie within `fb`; CopyRect and pseudo-encodings are refused
     /// here (use [`write_copy_rect`] and [`write_desktop_size`]).
+    ///
+    /// Errors: [`RfbError::UnsupportedEncoding`] for an encoding this
+    /// function cannot produce, [`RfbError::LimitExceeded`] for a rectangle
+    /// outside `fb`, [`RfbError::InvalidValue`] for an invalid `pf`. Nothing
+    /// is appended on error.
     pub fn encode_rect(
         &mut self,
         encoding: Encoding,
@@ -118,8 +138,54 @@ impl Encoder {
         map: &ColourMap,
         out: &mut Vec<u8>,
     ) -> Result<(), RfbError> {
-        let _ = (encoding, fb, rect, pf, map, out);
-        todo!("rfb-encodings agent")
+        if !matches!(
+            encoding,
+            Encoding::Raw | Encoding::Rre | Encoding::Hextile | Encoding::Trle | Encoding::Zrle
+        ) {
+            return Err(RfbError::UnsupportedEncoding(encoding.code()));
+        }
+        if rect.right() > u32::from(fb.width()) {
+            return Err(RfbError::LimitExceeded {
+                field: "rectangle right edge",
+                value: u64::from(rect.right()),
+                limit: u64::from(fb.width()),
+            });
+        }
+        if rect.bottom() > u32::from(fb.height()) {
+            return Err(RfbError::LimitExceeded {
+                field: "rectangle bottom edge",
+                value: u64::from(rect.bottom()),
+                limit: u64::from(fb.height()),
+            });
+        }
+        pf.validate()?;
+        let vals = wire_values(fb, rect, pf, map);
+        let (w, h) = (u32::from(rect.w), u32::from(rect.h));
+        let start = out.len();
+        write_rect_header(rect, encoding.code(), out);
+        let r = match encoding {
+            Encoding::Raw => {
+                raw::encode(&vals, pf, out);
+                Ok(())
+            }
+            Encoding::Rre => {
+                rre::encode(&vals, w, h, pf, out);
+                Ok(())
+            }
+            Encoding::Hextile => {
+                hextile::encode(&vals, w, h, pf, out);
+                Ok(())
+            }
+            Encoding::Trle => {
+                trle::encode_tiles(&vals, w, h, trle::TRLE_TILE, true, pf, out);
+                Ok(())
+            }
+            _ => zrle::encode(&mut self.z, &mut self.scratch, &vals, (w, h), pf, out),
+        };
+        if r.is_err() {
+            out.truncate(start);
+        }
+        r
     }
 }
 
@@ -131,12 +197,175 @@ impl Default for Encoder {
 
 /// Appends a CopyRect rectangle copying from `(src_x, src_y)` to `dst`.
 pub fn write_copy_rect(dst: Rect, src_x: u16, src_y: u16, out: &mut Vec<u8>) {
-    let _ = (dst, src_x, src_y, out);
-    todo!("rfb-encodings agent")
+    write_rect_header(dst, Encoding::CopyRect.code(), out);
+    copyrect::encode(src_x, src_y, out);
 }
 
 /// Appends a DesktopSize pseudo-rectangle announcing `width` x `height`.
 pub fn write_desktop_size(width: u16, height: u16, out: &mut Vec<u8>) {
-    let _ = (width, height, out);
-    todo!("rfb-encodings agent")
+    write_rect_header(
+        Rect::new(0, 0, width, height),
+        Encoding::DesktopSize.code(),
+        out,
+    );
+}
+
+/// The 12-byte rectangle header: x, y, w, h, encoding type.
+fn write_rect_header(rect: Rect, code: i32, out: &mut Vec<u8>) {
+    for v in [rect.x, rect.y, rect.w, rect.h] {
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    out.extend_from_slice(&code.to_be_bytes());
+}
+
+/// The wire pixel values of `rect` of `fb` (which contains it), row order.
+fn wire_values(fb: &Framebuffer, rect: Rect, pf: &PixelFormat, map: &ColourMap) -> Vec<u32> {
+    let mut vals = Vec::with_capacity(rect.area() as usize);
+    let fw = usize::from(fb.width());
+    // Colour-mapped formats search the map per colour; remember the last one.
+    let mut last: Option<(Rgb, u32)> = None;
+    for y in rect.y..rect.y + rect.h {
+        let start = usize::from(y) * fw + usize::from(rect.x);
+        let row = fb
+            .pixels()
+            .get(start..start + usize::from(rect.w))
+            .unwrap_or(&[]);
+        for &rgb in row {
+            let v = match last {
+                Some((c, v)) if c == rgb => v,
+                _ => {
+                    let v = pf.from_rgb(rgb, map);
+                    last = Some((rgb, v));
+                    v
+                }
+            };
+            vals.push(v);
+        }
+    }
+    vals
+}
+
+/// A resumable decoder for the payload of one rectangle.
+pub(crate) enum RectDecoder {
+    /// Raw.
+    Raw(raw::RawDecoder),
+    /// CopyRect.
+    CopyRect(copyrect::CopyRectDecoder),
+    /// RRE.
+    Rre(rre::RreDecoder),
+    /// Hextile.
+    Hextile(hextile::HextileDecoder),
+    /// TRLE.
+    Trle(trle::TileDecoder),
+    /// ZRLE.
+    Zrle(Box<zrle::ZrleDecoder>),
+}
+
+/// What a rectangle decoder may touch besides its input.
+pub(crate) struct DecodeCtx<'a, 'm> {
+    /// Where pixels go.
+    pub fb: &'a mut Framebuffer,
+    /// Pixel conversion for the current format and colour map.
+    pub conv: &'a Conv<'m>,
+    /// The connection's ZRLE stream.
+    pub inflater: &'a mut Inflater,
+    /// The last TRLE palette (TRLE may reuse it).
+    pub palette: &'a mut Vec<Rgb>,
+}
+
+impl RectDecoder {
+    /// A decoder for a rectangle of a pixel-carrying `encoding`, or `None`
+    /// for pseudo-encodings and encodings this codec cannot decode.
+    pub(crate) fn new(encoding: Encoding, rect: Rect, max_zrle_len: u32) -> Option<Self> {
+        Some(match encoding {
+            Encoding::Raw => RectDecoder::Raw(raw::RawDecoder::new(rect)),
+            Encoding::CopyRect => RectDecoder::CopyRect(copyrect::CopyRectDecoder::new(rect)),
+            Encoding::Rre => RectDecoder::Rre(rre::RreDecoder::new(rect)),
+            Encoding::Hextile => RectDecoder::Hextile(hextile::HextileDecoder::new(rect)),
+            Encoding::Trle => RectDecoder::Trle(trle::TileDecoder::trle(rect)),
+            Encoding::Zrle => {
+                RectDecoder::Zrle(Box::new(zrle::ZrleDecoder::new(rect, max_zrle_len)))
+            }
+            Encoding::DesktopSize | Encoding::Other(_) => return None,
+        })
+    }
+
+    /// Feeds the rectangle's next bytes.
+    pub(crate) fn step(&mut self, input: &[u8], ctx: DecodeCtx<'_, '_>) -> Result<Step, RfbError> {
+        match self {
+            RectDecoder::Raw(d) => Ok(d.step(input, ctx.fb, ctx.conv)),
+            RectDecoder::CopyRect(d) => d.step(input, ctx.fb),
+            RectDecoder::Rre(d) => d.step(input, ctx.fb, ctx.conv),
+            RectDecoder::Hextile(d) => d.step(input, ctx.fb, ctx.conv),
+            RectDecoder::Trle(d) => d.step(input, ctx.fb, ctx.conv, ctx.palette),
+            RectDecoder::Zrle(d) => d.step(input, ctx.fb, ctx.conv, ctx.inflater),
+        }
+    }
+
+    /// For CopyRect, whether the source lay on the screen; else true.
+    pub(crate) fn source_in_bounds(&self) -> bool {
+        match self {
+            RectDecoder::CopyRect(d) => d.src_in_bounds(),
+            _ => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::Limits;
+
+    #[test]
+    fn codes_round_trip() {
+        for e in Encoding::HARNESS_PREFERENCE {
+            assert_eq!(Encoding::from_code(e.code()), e);
+        }
+        assert_eq!(Encoding::from_code(7), Encoding::Other(7));
+        assert!(Encoding::DesktopSize.is_pseudo());
+        assert!(!Encoding::Zrle.is_pseudo());
+    }
+
+    #[test]
+    fn copy_rect_and_desktop_size_wire_forms() {
+        let mut out = Vec::new();
+        write_copy_rect(Rect::new(1, 2, 3, 4), 5, 6, &mut out);
+        assert_eq!(out, [0, 1, 0, 2, 0, 3, 0, 4, 0, 0, 0, 1, 0, 5, 0, 6]);
+        out.clear();
+        write_desktop_size(800, 600, &mut out);
+        assert_eq!(out, [0, 0, 0, 0, 3, 32, 2, 88, 0xff, 0xff, 0xff, 0x21]);
+    }
+
+    #[test]
+    fn encode_rect_refuses_rectangles_outside_the_framebuffer() {
+        let fb = Framebuffer::new(10, 10, &Limits::DEFAULT).expect("fb");
+        let mut e = Encoder::new();
+        let mut out = Vec::new();
+        let map = ColourMap::new();
+        let pf = PixelFormat::RGB888;
+        let r = e.encode_rect(Encoding::Raw, &fb, Rect::new(5, 5, 6, 1), &pf, &map, &mut out);
+        assert!(matches!(r, Err(RfbError::LimitExceeded { .. })));
+        let r = e.encode_rect(Encoding::CopyRect, &fb, Rect::new(0, 0, 1, 1), &pf, &map, &mut out);
+        assert_eq!(r, Err(RfbError::UnsupportedEncoding(1)));
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn encode_rect_writes_header_then_payload() {
+        let mut fb = Framebuffer::new(4, 4, &Limits::DEFAULT).expect("fb");
+        fb.set(1, 1, 0x00ab_cdef);
+        let mut e = Encoder::new();
+        let mut out = Vec::new();
+        let map = ColourMap::new();
+        e.encode_rect(
+            Encoding::Raw,
+            &fb,
+            Rect::new(1, 1, 1, 1),
+            &PixelFormat::RGB888,
+            &map,
+            &mut out,
+        )
+        .expect("encode");
+        assert_eq!(out, [0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0xef, 0xcd, 0xab, 0]);
+    }
 }

@@ -1,10 +1,18 @@
 //! Decoding the server-to-client stream (used by consoles): FramebufferUpdate
 //! rectangle by rectangle straight into a [`Framebuffer`], plus
 //! SetColourMapEntries, Bell and ServerCutText.
+//!
+//! Every rectangle is decoded in small resumable units (a run of raw pixels,
+//! a sub-rectangle, a tile or part of one), so the decoder's buffer only ever
+//! holds the unfinished part of one unit plus what the transport delivered
+//! last; ZRLE data is inflated through one bounded buffer as it arrives.
 
+use crate::encoding::{Conv, DecodeCtx, Encoding, Inflater, RectDecoder};
+use crate::error::Direction;
 use crate::framebuffer::Framebuffer;
 use crate::limits::Limits;
-use crate::pixel::{ColourMap, PixelFormat};
+use crate::messages::server_type;
+use crate::pixel::{ColourMap, PixelFormat, Rgb};
 use crate::rect::Rect;
 use crate::RfbError;
 
@@ -52,48 +60,655 @@ pub enum ServerEvent {
     CutText(Vec<u8>),
 }
 
+/// Where the decoder is in the stream.
+enum State {
+    /// Between messages.
+    Idle,
+    /// In a FramebufferUpdate, before a rectangle header.
+    Rects {
+        /// Rectangles still to come.
+        left: u16,
+        /// Wire bytes of the update so far.
+        bytes: u64,
+    },
+    /// In the payload of a rectangle.
+    Rect {
+        left: u16,
+        bytes: u64,
+        info: RectInfo,
+        dec: RectDecoder,
+    },
+    /// In the entries of SetColourMapEntries.
+    ColourMap { first: u16, count: u16, done: u16 },
+    /// In the text of ServerCutText.
+    CutText { left: u32, text: Vec<u8> },
+}
+
+/// What one decoding step achieved.
+enum Outcome {
+    /// Consumed bytes (or changed state) without finishing an event.
+    Progress(usize),
+    /// Produced an event after consuming this many bytes.
+    Event(usize, ServerEvent),
+    /// Consumed this many bytes, then needs at least `.1` more.
+    Need(usize, usize),
+}
+
 /// Decodes the server-to-client stream after ServerInit.
 pub struct ServerMessageDecoder {
-    _limits: Limits,
+    pf: PixelFormat,
+    next_pf: Option<PixelFormat>,
+    limits: Limits,
+    map: ColourMap,
+    buf: Vec<u8>,
+    pos: usize,
+    /// Buffered bytes needed before decoding is worth retrying.
+    gate: usize,
+    state: State,
+    /// An event already decoded, returned by the next call.
+    pending: Option<ServerEvent>,
+    inflater: Inflater,
+    palette: Vec<Rgb>,
+    error: Option<RfbError>,
+}
+
+impl std::fmt::Debug for ServerMessageDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerMessageDecoder")
+            .field("pf", &self.pf)
+            .field("buffered", &self.buffered())
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServerMessageDecoder {
     /// A decoder for pixels in `pf` (the format last set by SetPixelFormat, or
     /// the ServerInit format).
     pub fn new(pf: PixelFormat, limits: Limits) -> Self {
-        let _ = pf;
-        ServerMessageDecoder { _limits: limits }
+        ServerMessageDecoder {
+            pf,
+            next_pf: None,
+            limits,
+            map: ColourMap::new(),
+            buf: Vec::new(),
+            pos: 0,
+            gate: 0,
+            state: State::Idle,
+            pending: None,
+            inflater: Inflater::new(),
+            palette: Vec::new(),
+            error: None,
+        }
     }
 
     /// Switches the pixel format; takes effect from the next message. A client
     /// calls this when it sends SetPixelFormat.
     pub fn set_pixel_format(&mut self, pf: PixelFormat) {
-        let _ = pf;
-        todo!("rfb-encodings agent")
+        self.next_pf = Some(pf);
     }
 
     /// The colour map built from SetColourMapEntries so far.
     pub fn colour_map(&self) -> &ColourMap {
-        todo!("rfb-encodings agent")
+        &self.map
     }
 
     /// Appends received bytes. Fails with [`RfbError::BufferFull`] when the
     /// buffer would pass the limit; drain with [`Self::next_event`] first.
+    /// A refused feed appends nothing and leaves the decoder usable; after a
+    /// decoding error, feeding fails with that error.
     pub fn feed(&mut self, data: &[u8]) -> Result<(), RfbError> {
-        let _ = data;
-        todo!("rfb-encodings agent")
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        let buffered = self.buffered();
+        if data.len() > self.limits.max_buffered.saturating_sub(buffered) {
+            return Err(RfbError::BufferFull {
+                limit: self.limits.max_buffered,
+            });
+        }
+        // Drop consumed bytes once they outnumber the live ones (amortised O(1)).
+        if self.pos > 0 && self.pos >= buffered {
+            self.buf.drain(..self.pos.min(self.buf.len()));
+            self.pos = 0;
+        }
+        self.buf.extend_from_slice(data);
+        Ok(())
     }
 
     /// Decodes as far as the buffered bytes allow and returns the next event,
     /// or `Ok(None)` when more bytes are needed. Pixels go into `fb`. After an
     /// error the stream cannot be followed and every later call fails.
     pub fn next_event(&mut self, fb: &mut Framebuffer) -> Result<Option<ServerEvent>, RfbError> {
-        let _ = fb;
-        todo!("rfb-encodings agent")
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        if let Some(ev) = self.pending.take() {
+            return Ok(Some(ev));
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let r = self.advance(&buf, fb);
+        self.buf = buf;
+        if self.pos >= self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+        if let Err(e) = &r {
+            self.error = Some(e.clone());
+            self.state = State::Idle;
+            self.buf = Vec::new();
+            self.pos = 0;
+        }
+        r
     }
 
     /// Bytes received but not yet decoded.
     pub fn buffered(&self) -> usize {
-        todo!("rfb-encodings agent")
+        self.buf.len().saturating_sub(self.pos)
+    }
+
+    /// Runs steps over `buf[self.pos..]` until an event or a shortage.
+    fn advance(&mut self, buf: &[u8], fb: &mut Framebuffer) -> Result<Option<ServerEvent>, RfbError> {
+        loop {
+            let input = buf.get(self.pos..).unwrap_or(&[]);
+            if input.len() < self.gate {
+                return Ok(None);
+            }
+            match self.step(input, fb)? {
+                Outcome::Progress(n) => {
+                    self.pos += n;
+                    self.gate = 0;
+                }
+                Outcome::Event(n, ev) => {
+                    self.pos += n;
+                    self.gate = 0;
+                    return Ok(Some(ev));
+                }
+                Outcome::Need(n, need) => {
+                    self.pos += n;
+                    let wanted = input.len() - n + need;
+                    if wanted > self.limits.max_buffered {
+                        return Err(RfbError::LimitExceeded {
+                            field: "bytes needed to decode the next unit",
+                            value: wanted as u64,
+                            limit: self.limits.max_buffered as u64,
+                        });
+                    }
+                    self.gate = wanted;
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// One decoding step in the current state.
+    fn step(&mut self, input: &[u8], fb: &mut Framebuffer) -> Result<Outcome, RfbError> {
+        match &mut self.state {
+            State::Idle => self.start_message(input, fb),
+            State::Rects { left, bytes } => {
+                let (left, bytes) = (*left, *bytes);
+                let Some(h) = input.get(..12) else {
+                    return Ok(Outcome::Need(0, 12usize.saturating_sub(input.len())));
+                };
+                let be16 = |i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
+                let rect = Rect::new(be16(0), be16(2), be16(4), be16(6));
+                let code = i32::from_be_bytes([h[8], h[9], h[10], h[11]]);
+                let encoding = Encoding::from_code(code);
+                let mut info = RectInfo {
+                    rect,
+                    encoding: code,
+                    bytes: 12,
+                    in_bounds: true,
+                };
+                match encoding {
+                    Encoding::DesktopSize => {
+                        fb.resize(rect.w, rect.h, &self.limits)?;
+                        Ok(self.finish_rect(12, left, bytes, info))
+                    }
+                    _ => {
+                        let Some(dec) =
+                            RectDecoder::new(encoding, rect, self.limits.max_zrle_len)
+                        else {
+                            return Err(RfbError::UnsupportedEncoding(code));
+                        };
+                        self.pf.validate()?;
+                        info.in_bounds = rect.within(fb.width(), fb.height());
+                        self.state = State::Rect {
+                            left,
+                            bytes,
+                            info,
+                            dec,
+                        };
+                        Ok(Outcome::Progress(12))
+                    }
+                }
+            }
+            State::Rect {
+                left,
+                bytes,
+                info,
+                dec,
+            } => {
+                let conv = Conv::new(&self.pf, &self.map);
+                let s = dec.step(
+                    input,
+                    DecodeCtx {
+                        fb,
+                        conv: &conv,
+                        inflater: &mut self.inflater,
+                        palette: &mut self.palette,
+                    },
+                )?;
+                info.bytes += s.used as u64;
+                if !s.done {
+                    return Ok(Outcome::Need(s.used, s.need));
+                }
+                let mut info = info.clone();
+                info.in_bounds &= dec.source_in_bounds();
+                let (left, bytes) = (*left, *bytes);
+                Ok(self.finish_rect(s.used, left, bytes, info))
+            }
+            State::ColourMap { first, count, done } => {
+                let (first, count) = (*first, *count);
+                let want = usize::from(count - *done);
+                let n = (input.len() / 6).min(want);
+                let entries: Vec<[u16; 3]> = input
+                    .chunks_exact(6)
+                    .take(n)
+                    .map(|c| {
+                        [
+                            u16::from_be_bytes([c[0], c[1]]),
+                            u16::from_be_bytes([c[2], c[3]]),
+                            u16::from_be_bytes([c[4], c[5]]),
+                        ]
+                    })
+                    .collect();
+                self.map.set(first + *done, &entries)?;
+                *done += n as u16;
+                if *done < count {
+                    return Ok(Outcome::Need(n * 6, 6 - (input.len() - n * 6)));
+                }
+                self.state = State::Idle;
+                Ok(Outcome::Event(n * 6, ServerEvent::ColourMap { first, count }))
+            }
+            State::CutText { left, text } => {
+                let n = input.len().min(*left as usize);
+                text.extend_from_slice(input.get(..n).unwrap_or(&[]));
+                *left -= n as u32;
+                if *left > 0 {
+                    return Ok(Outcome::Need(n, 1));
+                }
+                let text = std::mem::take(text);
+                self.state = State::Idle;
+                Ok(Outcome::Event(n, ServerEvent::CutText(text)))
+            }
+        }
+    }
+
+    /// Closes a rectangle: yields its event, and queues UpdateEnd after the
+    /// update's last rectangle.
+    fn finish_rect(&mut self, used: usize, left: u16, bytes: u64, info: RectInfo) -> Outcome {
+        let left = left.saturating_sub(1);
+        let bytes = bytes + info.bytes;
+        if left == 0 {
+            self.pending = Some(ServerEvent::UpdateEnd { bytes });
+            self.state = State::Idle;
+        } else {
+            self.state = State::Rects { left, bytes };
+        }
+        Outcome::Event(used, ServerEvent::Rect(info))
+    }
+
+    /// Reads a message type and its fixed header.
+    fn start_message(&mut self, input: &[u8], _fb: &mut Framebuffer) -> Result<Outcome, RfbError> {
+        if let Some(pf) = self.next_pf.take() {
+            self.pf = pf;
+            self.palette.clear();
+        }
+        let Some(&ty) = input.first() else {
+            return Ok(Outcome::Need(0, 1));
+        };
+        let header = |n: usize| -> Result<&[u8], Outcome> {
+            input
+                .get(..n)
+                .ok_or_else(|| Outcome::Need(0, n.saturating_sub(input.len())))
+        };
+        let be16 = |h: &[u8], i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
+        match ty {
+            server_type::FRAMEBUFFER_UPDATE => {
+                let h = match header(4) {
+                    Ok(h) => h,
+                    Err(o) => return Ok(o),
+                };
+                let rects = be16(h, 2);
+                if rects == 0 {
+                    self.pending = Some(ServerEvent::UpdateEnd { bytes: 4 });
+                } else {
+                    self.state = State::Rects {
+                        left: rects,
+                        bytes: 4,
+                    };
+                }
+                Ok(Outcome::Event(4, ServerEvent::UpdateBegin { rects }))
+            }
+            server_type::SET_COLOUR_MAP_ENTRIES => {
+                let h = match header(6) {
+                    Ok(h) => h,
+                    Err(o) => return Ok(o),
+                };
+                let (first, count) = (be16(h, 2), be16(h, 4));
+                let end = usize::from(first) + usize::from(count);
+                if end > ColourMap::MAX_ENTRIES {
+                    return Err(RfbError::LimitExceeded {
+                        field: "SetColourMapEntries first-colour + number-of-colours",
+                        value: end as u64,
+                        limit: ColourMap::MAX_ENTRIES as u64,
+                    });
+                }
+                if count == 0 {
+                    return Ok(Outcome::Event(6, ServerEvent::ColourMap { first, count }));
+                }
+                self.state = State::ColourMap {
+                    first,
+                    count,
+                    done: 0,
+                };
+                Ok(Outcome::Progress(6))
+            }
+            server_type::BELL => Ok(Outcome::Event(1, ServerEvent::Bell)),
+            server_type::SERVER_CUT_TEXT => {
+                let h = match header(8) {
+                    Ok(h) => h,
+                    Err(o) => return Ok(o),
+                };
+                let len = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+                if len > self.limits.max_cut_text {
+                    return Err(RfbError::LimitExceeded {
+                        field: "ServerCutText length",
+                        value: u64::from(len),
+                        limit: u64::from(self.limits.max_cut_text),
+                    });
+                }
+                if len == 0 {
+                    return Ok(Outcome::Event(8, ServerEvent::CutText(Vec::new())));
+                }
+                self.state = State::CutText {
+                    left: len,
+                    text: Vec::with_capacity(len as usize),
+                };
+                Ok(Outcome::Progress(8))
+            }
+            ty => Err(RfbError::UnknownMessageType {
+                direction: Direction::ServerToClient,
+                ty,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoding::{write_copy_rect, write_desktop_size, Encoder};
+
+    fn update_header(rects: u16, out: &mut Vec<u8>) {
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(&rects.to_be_bytes());
+    }
+
+    fn rect_header(r: Rect, code: i32, out: &mut Vec<u8>) {
+        for v in [r.x, r.y, r.w, r.h] {
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        out.extend_from_slice(&code.to_be_bytes());
+    }
+
+    /// Feeds `bytes` in chunks of `chunk` and collects every event.
+    fn run(
+        dec: &mut ServerMessageDecoder,
+        fb: &mut Framebuffer,
+        bytes: &[u8],
+        chunk: usize,
+    ) -> Result<Vec<ServerEvent>, RfbError> {
+        let mut events = Vec::new();
+        for c in bytes.chunks(chunk.max(1)) {
+            dec.feed(c)?;
+            while let Some(ev) = dec.next_event(fb)? {
+                events.push(ev);
+            }
+        }
+        Ok(events)
+    }
+
+    fn image(w: u16, h: u16) -> Framebuffer {
+        let mut fb = Framebuffer::new(w, h, &Limits::DEFAULT).expect("fb");
+        for (i, p) in fb.pixels_mut().iter_mut().enumerate() {
+            *p = (i as u32).wrapping_mul(0x9e37_79b9) >> 8 & 0x00f0_f0f0;
+        }
+        fb
+    }
+
+    #[test]
+    fn update_decodes_identically_however_split() {
+        let src = image(40, 30);
+        let mut enc = Encoder::new();
+        let mut bytes = Vec::new();
+        let encs = [
+            Encoding::Raw,
+            Encoding::Rre,
+            Encoding::Hextile,
+            Encoding::Trle,
+            Encoding::Zrle,
+        ];
+        update_header(encs.len() as u16, &mut bytes);
+        for (i, e) in encs.iter().enumerate() {
+            let r = Rect::new(0, (i * 6) as u16, 40, 6);
+            enc.encode_rect(*e, &src, r, &PixelFormat::RGB888, &ColourMap::new(), &mut bytes)
+                .expect("encode");
+        }
+        let mut reference = None;
+        for chunk in [1, 2, 3, 7, 64, 100_000] {
+            let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, Limits::DEFAULT);
+            let mut fb = Framebuffer::new(40, 30, &Limits::DEFAULT).expect("fb");
+            let events = run(&mut dec, &mut fb, &bytes, chunk).expect("decode");
+            assert_eq!(fb, src, "chunk {chunk}");
+            assert_eq!(dec.buffered(), 0);
+            assert_eq!(events.len(), 2 + encs.len());
+            assert_eq!(
+                events.last(),
+                Some(&ServerEvent::UpdateEnd {
+                    bytes: bytes.len() as u64
+                })
+            );
+            match &reference {
+                None => reference = Some(events),
+                Some(r) => assert_eq!(r, &events, "chunk {chunk}"),
+            }
+        }
+    }
+
+    #[test]
+    fn out_of_bounds_rectangle_is_decoded_clipped_and_flagged() {
+        let src = image(20, 20);
+        let mut enc = Encoder::new();
+        let mut bytes = Vec::new();
+        update_header(2, &mut bytes);
+        // Encoded from a 20x20 image, decoded onto a 10x10 screen.
+        enc.encode_rect(
+            Encoding::Hextile,
+            &src,
+            Rect::new(4, 4, 16, 16),
+            &PixelFormat::RGB888,
+            &ColourMap::new(),
+            &mut bytes,
+        )
+        .expect("encode");
+        write_copy_rect(Rect::new(0, 0, 4, 4), 8, 8, &mut bytes);
+        let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, Limits::DEFAULT);
+        let mut fb = Framebuffer::new(10, 10, &Limits::DEFAULT).expect("fb");
+        let events = run(&mut dec, &mut fb, &bytes, 5).expect("decode");
+        let flags: Vec<bool> = events
+            .iter()
+            .filter_map(|e| match e {
+                ServerEvent::Rect(i) => Some(i.in_bounds),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(flags, [false, false]);
+        assert_eq!(fb.get(9, 9), src.get(9, 9));
+        assert_eq!(fb.get(4, 4), src.get(4, 4));
+        // The copy's source ran off the screen: its off-screen part is black.
+        assert_eq!(fb.get(0, 0), src.get(8, 8));
+        assert_eq!(fb.get(3, 3), Some(0));
+    }
+
+    #[test]
+    fn desktop_size_resizes_and_bad_sizes_are_fatal() {
+        let mut bytes = Vec::new();
+        update_header(1, &mut bytes);
+        write_desktop_size(33, 44, &mut bytes);
+        let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, Limits::DEFAULT);
+        let mut fb = Framebuffer::new(10, 10, &Limits::DEFAULT).expect("fb");
+        let events = run(&mut dec, &mut fb, &bytes, 3).expect("decode");
+        assert_eq!((fb.width(), fb.height()), (33, 44));
+        assert!(matches!(events.get(1), Some(ServerEvent::Rect(RectInfo { in_bounds: true, bytes: 12, .. }))));
+        let mut bytes = Vec::new();
+        update_header(1, &mut bytes);
+        write_desktop_size(0, 44, &mut bytes);
+        let err = run(&mut dec, &mut fb, &bytes, 100);
+        assert!(matches!(err, Err(RfbError::LimitExceeded { field: "width", .. })));
+    }
+
+    #[test]
+    fn unsupported_encoding_is_fatal_and_sticky() {
+        let mut bytes = Vec::new();
+        update_header(1, &mut bytes);
+        rect_header(Rect::new(0, 0, 1, 1), 7, &mut bytes);
+        let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, Limits::DEFAULT);
+        let mut fb = Framebuffer::new(10, 10, &Limits::DEFAULT).expect("fb");
+        let err = run(&mut dec, &mut fb, &bytes, 100);
+        assert_eq!(err, Err(RfbError::UnsupportedEncoding(7)));
+        assert_eq!(dec.next_event(&mut fb), Err(RfbError::UnsupportedEncoding(7)));
+        assert_eq!(dec.feed(&[2]), Err(RfbError::UnsupportedEncoding(7)));
+    }
+
+    #[test]
+    fn unknown_message_type_is_rejected() {
+        let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, Limits::DEFAULT);
+        let mut fb = Framebuffer::new(10, 10, &Limits::DEFAULT).expect("fb");
+        let err = run(&mut dec, &mut fb, &[2, 9], 100);
+        assert_eq!(
+            err,
+            Err(RfbError::UnknownMessageType {
+                direction: Direction::ServerToClient,
+                ty: 9
+            })
+        );
+    }
+
+    #[test]
+    fn bell_cut_text_and_empty_update() {
+        let mut bytes = vec![2, 3, 0, 0, 0, 0, 0, 0, 5];
+        bytes.extend_from_slice(b"hello");
+        update_header(0, &mut bytes);
+        let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, Limits::DEFAULT);
+        let mut fb = Framebuffer::new(10, 10, &Limits::DEFAULT).expect("fb");
+        let events = run(&mut dec, &mut fb, &bytes, 1).expect("decode");
+        assert_eq!(
+            events,
+            [
+                ServerEvent::Bell,
+                ServerEvent::CutText(b"hello".to_vec()),
+                ServerEvent::UpdateBegin { rects: 0 },
+                ServerEvent::UpdateEnd { bytes: 4 },
+            ]
+        );
+    }
+
+    #[test]
+    fn cut_text_over_the_limit_is_refused_from_its_header() {
+        let limits = Limits {
+            max_cut_text: 4,
+            ..Limits::DEFAULT
+        };
+        let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, limits);
+        let mut fb = Framebuffer::new(10, 10, &Limits::DEFAULT).expect("fb");
+        let err = run(&mut dec, &mut fb, &[3, 0, 0, 0, 0xff, 0xff, 0xff, 0xff], 100);
+        assert!(matches!(err, Err(RfbError::LimitExceeded { field: "ServerCutText length", .. })));
+    }
+
+    #[test]
+    fn colour_map_entries_drive_a_colour_mapped_format() {
+        let mut bytes = vec![1, 0, 0, 5, 0, 2];
+        for c in [[0xffffu16, 0, 0], [0, 0, 0xffff]] {
+            for v in c {
+                bytes.extend_from_slice(&v.to_be_bytes());
+            }
+        }
+        update_header(1, &mut bytes);
+        rect_header(Rect::new(0, 0, 2, 1), 0, &mut bytes);
+        bytes.extend_from_slice(&[6, 5]);
+        let mut dec = ServerMessageDecoder::new(PixelFormat::MAPPED8, Limits::DEFAULT);
+        let mut fb = Framebuffer::new(2, 1, &Limits::DEFAULT).expect("fb");
+        let events = run(&mut dec, &mut fb, &bytes, 1).expect("decode");
+        assert_eq!(events.first(), Some(&ServerEvent::ColourMap { first: 5, count: 2 }));
+        assert_eq!(dec.colour_map().get(5), 0x00ff_0000);
+        assert_eq!(fb.pixels(), &[0x0000_00ff, 0x00ff_0000]);
+    }
+
+    #[test]
+    fn colour_map_past_65536_entries_is_refused() {
+        let mut dec = ServerMessageDecoder::new(PixelFormat::MAPPED8, Limits::DEFAULT);
+        let mut fb = Framebuffer::new(2, 1, &Limits::DEFAULT).expect("fb");
+        let err = run(&mut dec, &mut fb, &[1, 0, 0xff, 0xff, 0, 2], 100);
+        assert!(matches!(err, Err(RfbError::LimitExceeded { .. })));
+    }
+
+    #[test]
+    fn feed_refuses_past_max_buffered_without_poisoning() {
+        let limits = Limits {
+            max_buffered: 8,
+            ..Limits::DEFAULT
+        };
+        let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, limits);
+        let mut fb = Framebuffer::new(2, 1, &Limits::DEFAULT).expect("fb");
+        assert_eq!(dec.feed(&[2; 9]), Err(RfbError::BufferFull { limit: 8 }));
+        assert_eq!(dec.buffered(), 0);
+        dec.feed(&[2; 8]).expect("fits");
+        assert_eq!(dec.feed(&[2]), Err(RfbError::BufferFull { limit: 8 }));
+        assert_eq!(dec.next_event(&mut fb), Ok(Some(ServerEvent::Bell)));
+        dec.feed(&[2]).expect("room again");
+        assert!(dec.buffered() <= 8);
+    }
+
+    #[test]
+    fn pixel_format_change_applies_from_the_next_message() {
+        let mut bytes = Vec::new();
+        update_header(1, &mut bytes);
+        rect_header(Rect::new(0, 0, 1, 1), 0, &mut bytes);
+        let split = bytes.len();
+        bytes.extend_from_slice(&[0x00, 0xf8, 0, 0]); // RGB888 pixel 0x00f800
+        update_header(1, &mut bytes);
+        rect_header(Rect::new(1, 0, 1, 1), 0, &mut bytes);
+        bytes.extend_from_slice(&[0x00, 0xf8]); // RGB565 pixel: red 31
+        let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, Limits::DEFAULT);
+        let mut fb = Framebuffer::new(2, 1, &Limits::DEFAULT).expect("fb");
+        run(&mut dec, &mut fb, &bytes[..split], 100).expect("first part");
+        dec.set_pixel_format(PixelFormat::RGB565);
+        run(&mut dec, &mut fb, &bytes[split..], 100).expect("rest");
+        assert_eq!(fb.pixels(), &[0x0000_f800, 0x00ff_0000]);
+    }
+
+    #[test]
+    fn invalid_pixel_format_is_reported_at_the_first_rectangle() {
+        let mut pf = PixelFormat::RGB888;
+        pf.bits_per_pixel = 0;
+        let mut bytes = Vec::new();
+        update_header(1, &mut bytes);
+        rect_header(Rect::new(0, 0, 1, 1), 0, &mut bytes);
+        let mut dec = ServerMessageDecoder::new(pf, Limits::DEFAULT);
+        let mut fb = Framebuffer::new(2, 1, &Limits::DEFAULT).expect("fb");
+        let err = run(&mut dec, &mut fb, &bytes, 100);
+        assert!(matches!(err, Err(RfbError::InvalidValue { field: "bits-per-pixel", .. })));
     }
 }
