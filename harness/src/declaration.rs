@@ -556,6 +556,7 @@ fn check_rect(doc: &Doc<'_>, key: &str, r: &Rect) -> Result<(), ConfigError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 mod tests {
     use super::*;
 

@@ -266,6 +266,7 @@ pub const MAX_COUNT: u32 = 100_000;
 pub const MIN_BURST: u32 = 20;
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 mod tests {
     use super::*;
     use crate::declaration::ConfigErrorKind;
