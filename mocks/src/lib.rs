@@ -1,3 +1,207 @@
 //! `s301-mocks`: the terminal side. A deterministic mock dedicated terminal
 //! (専用端末) that speaks the default binding, with faults to inject.
+//!
+//! [`MockTerminal::start`] binds an HTTP/1.1 listener that serves the screen
+//! as RFB inside a WebSocket at `/s3-01/v1/screen` and the data API under
+//! `/s3-01/v1/`, plus, when asked, plain RFB over TCP. The returned
+//! [`MockHandle`] knows the URLs and writes a matching terminal declaration.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod damage;
+pub mod data;
+pub mod declaration;
+pub mod desktop;
+pub mod font;
+pub mod lock;
+pub mod server;
+pub mod session;
+pub mod transport;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinHandle;
+
+pub use config::{Exclusivity, Fault, MockConfig};
+pub use desktop::Layout;
+pub use lock::LockView;
+use s301_rfb::Framebuffer;
+
+/// Environment variable named in the declaration when the mock has a password.
+pub const PASSWORD_ENV: &str = "S301_MOCK_PASSWORD";
+
+/// Bound on waiting for sessions and connections to end at shutdown.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
+
+/// The mock dedicated terminal.
+pub struct MockTerminal;
+
+impl MockTerminal {
+    /// Binds the listeners, starts serving and returns a handle.
+    ///
+    /// Fails with `InvalidInput` for a configuration the mock cannot serve
+    /// (screen too small or too large) and with the bind error otherwise.
+    pub async fn start(cfg: MockConfig) -> std::io::Result<MockHandle> {
+        cfg.validate()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let listener = TcpListener::bind(cfg.listen).await?;
+        let addr = listener.local_addr()?;
+        let rfb_listener = match cfg.rfb_listen {
+            Some(a) => Some(TcpListener::bind(a).await?),
+            None => None,
+        };
+        let rfb_addr = match &rfb_listener {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
+        let desktop = desktop::Desktop::new(cfg.width, cfg.height)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        let layout = desktop.layout();
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let shared = Arc::new(session::Shared::new(cfg.clone(), desktop, shutdown_rx));
+        let data = Arc::new(data::DataState::new(&cfg));
+        let (live, live_rx) = session::Live::channel();
+        let ctx = server::Ctx {
+            shared: Arc::clone(&shared),
+            data: Arc::clone(&data),
+            sessions: Arc::new(Semaphore::new(server::MAX_SESSIONS)),
+            live,
+        };
+        let mut tasks = vec![tokio::spawn(server::http_loop(listener, ctx.clone()))];
+        if let Some(l) = rfb_listener {
+            tasks.push(tokio::spawn(server::rfb_loop(l, ctx.clone())));
+        }
+        drop(ctx);
+        data::start_background(&data);
+        tracing::info!(%addr, rfb = ?rfb_addr, exclusivity = %cfg.exclusivity,
+            faults = ?cfg.faults.iter().map(Fault::name).collect::<Vec<_>>(),
+            "mock terminal started");
+        Ok(MockHandle {
+            addr,
+            rfb_addr,
+            cfg,
+            layout,
+            shared,
+            data,
+            shutdown_tx,
+            live_rx,
+            tasks,
+        })
+    }
+}
+
+/// A running mock terminal. Dropping it stops the listeners too; call
+/// [`MockHandle::shutdown`] to wait for everything to end.
+pub struct MockHandle {
+    addr: SocketAddr,
+    rfb_addr: Option<SocketAddr>,
+    cfg: MockConfig,
+    layout: Layout,
+    shared: Arc<session::Shared>,
+    data: Arc<data::DataState>,
+    shutdown_tx: watch::Sender<bool>,
+    live_rx: mpsc::Receiver<()>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl MockHandle {
+    /// The HTTP listener's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The plain RFB listener's address, when one was asked for.
+    pub fn rfb_addr(&self) -> Option<SocketAddr> {
+        self.rfb_addr
+    }
+
+    /// `ws://ADDR/s3-01/v1/screen`.
+    pub fn screen_url(&self) -> String {
+        format!("ws://{}{}", self.addr, server::SCREEN_PATH)
+    }
+
+    /// `rfb://ADDR` of the plain RFB listener, when there is one.
+    pub fn rfb_url(&self) -> Option<String> {
+        self.rfb_addr.map(|a| format!("rfb://{a}"))
+    }
+
+    /// `http://ADDR/s3-01/v1`.
+    pub fn data_base_url(&self) -> String {
+        format!("http://{}{}", self.addr, server::API_PREFIX)
+    }
+
+    /// The configuration the mock runs with.
+    pub fn config(&self) -> &MockConfig {
+        &self.cfg
+    }
+
+    /// Where the desktop's parts are.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// A copy of the screen as it is now.
+    pub fn screen(&self) -> Framebuffer {
+        self.shared.desktop.snapshot()
+    }
+
+    /// Follows the exclusivity lock: who holds the terminal, whether it is
+    /// stuck, how many holders have been released. Lets a test wait until
+    /// the mock has noticed a console leaving.
+    pub fn lock_view(&self) -> watch::Receiver<LockView> {
+        self.shared.lock.watch()
+    }
+
+    /// A complete terminal declaration (TOML) for this mock with the
+    /// WebSocket screen URL; `harness_listen` fills `[harness] listen`.
+    pub fn declaration_toml(&self, harness_listen: Option<&str>) -> String {
+        declaration::render(&self.decl_input(self.screen_url()), harness_listen)
+    }
+
+    /// The same declaration with the screen at `rfb://` (plain TCP), when the
+    /// mock has an RFB listener.
+    pub fn declaration_toml_for_rfb(&self, harness_listen: Option<&str>) -> Option<String> {
+        let url = self.rfb_url()?;
+        Some(declaration::render(&self.decl_input(url), harness_listen))
+    }
+
+    fn decl_input(&self, screen_url: String) -> declaration::DeclInput {
+        declaration::DeclInput {
+            screen_url,
+            exclusivity: self.cfg.exclusivity,
+            password_env: self.cfg.password.as_ref().map(|_| PASSWORD_ENV.to_string()),
+            layout: self.layout,
+            data_base_url: self.data_base_url(),
+        }
+    }
+
+    /// Stops listening, closes every console session and waits (bounded)
+    /// for all of it to end.
+    pub async fn shutdown(self) {
+        let MockHandle {
+            shutdown_tx,
+            mut live_rx,
+            tasks,
+            data,
+            ..
+        } = self;
+        shutdown_tx.send_replace(true);
+        data::stop_background(&data).await;
+        let wait = async {
+            for t in tasks {
+                let _ = t.await;
+            }
+            // Every connection and session holds a sender; all gone = all done.
+            let _ = live_rx.recv().await;
+        };
+        if tokio::time::timeout(SHUTDOWN_WAIT, wait).await.is_err() {
+            tracing::warn!("mock terminal: some sessions did not end in time");
+        }
+        tracing::info!("mock terminal stopped");
+    }
+}

@@ -1,0 +1,291 @@
+//! How a mock terminal is set up: where it listens, its exclusivity policy,
+//! the faults it carries and the synthetic screen's size.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// What the mock does when a second console arrives while one holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Exclusivity {
+    /// The newcomer is refused while the holder stays.
+    #[default]
+    Refuse,
+    /// The holder's connection is closed and the newcomer is served.
+    Takeover,
+}
+
+impl Exclusivity {
+    /// `"refuse"` or `"takeover"`, as written in a declaration.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Exclusivity::Refuse => "refuse",
+            Exclusivity::Takeover => "takeover",
+        }
+    }
+}
+
+impl std::fmt::Display for Exclusivity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A policy name that is neither `refuse` nor `takeover`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown exclusivity policy {0:?} (expected \"refuse\" or \"takeover\")")]
+pub struct UnknownExclusivity(pub String);
+
+impl FromStr for Exclusivity {
+    type Err = UnknownExclusivity;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "refuse" => Ok(Exclusivity::Refuse),
+            "takeover" => Ok(Exclusivity::Takeover),
+            other => Err(UnknownExclusivity(other.to_string())),
+        }
+    }
+}
+
+/// A deliberate defect the mock can carry, so that every check of the
+/// catalogue has a terminal that must fail it.
+///
+/// The screen faults are implemented by the RFB side of the mock; the data
+/// faults by its data API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// No exclusivity: every console is admitted and served at once.
+    ShareScreen,
+    /// A holder whose connection drops abruptly never releases the terminal.
+    StuckLock,
+    /// Pointer and key events are read and thrown away.
+    IgnoreInput,
+    /// A console that lost (or never got) the terminal still has its input
+    /// applied for half a second.
+    InputFromDisplaced,
+    /// Answers to full requests carry a rectangle reaching past the right edge.
+    RectOutOfBounds,
+    /// SetEncodings is ignored; every rectangle is sent as Hextile.
+    UnrequestedEncoding,
+    /// Incremental answers leave out the bottom of each changed rectangle.
+    StaleIncremental,
+    /// Data: reports are never pushed.
+    NoPush,
+    /// Data: pushed reports break the schema.
+    BadSchema,
+    /// Data: a refused push is not retried.
+    NoRetry,
+    /// Data: dispatch input is acknowledged but never shown.
+    IgnoreDispatch,
+    /// Data: a request returns an older revision.
+    StaleGet,
+    /// Data: concurrent requests take seconds.
+    SlowBurst,
+    /// Data: an unknown report id answers 200.
+    Unknown200,
+}
+
+impl Fault {
+    /// Every fault, screen faults first.
+    pub const ALL: &'static [Fault] = &[
+        Fault::ShareScreen,
+        Fault::StuckLock,
+        Fault::IgnoreInput,
+        Fault::InputFromDisplaced,
+        Fault::RectOutOfBounds,
+        Fault::UnrequestedEncoding,
+        Fault::StaleIncremental,
+        Fault::NoPush,
+        Fault::BadSchema,
+        Fault::NoRetry,
+        Fault::IgnoreDispatch,
+        Fault::StaleGet,
+        Fault::SlowBurst,
+        Fault::Unknown200,
+    ];
+
+    /// The fault's command-line name, e.g. `"share-screen"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::ShareScreen => "share-screen",
+            Fault::StuckLock => "stuck-lock",
+            Fault::IgnoreInput => "ignore-input",
+            Fault::InputFromDisplaced => "input-from-displaced",
+            Fault::RectOutOfBounds => "rect-out-of-bounds",
+            Fault::UnrequestedEncoding => "unrequested-encoding",
+            Fault::StaleIncremental => "stale-incremental",
+            Fault::NoPush => "no-push",
+            Fault::BadSchema => "bad-schema",
+            Fault::NoRetry => "no-retry",
+            Fault::IgnoreDispatch => "ignore-dispatch",
+            Fault::StaleGet => "stale-get",
+            Fault::SlowBurst => "slow-burst",
+            Fault::Unknown200 => "unknown-200",
+        }
+    }
+
+    /// The fault named `s`, if there is one.
+    pub fn parse(s: &str) -> Option<Fault> {
+        Fault::ALL.iter().copied().find(|f| f.name() == s)
+    }
+
+    /// Whether the fault concerns the screen channel (else the data channel).
+    pub fn is_screen(&self) -> bool {
+        matches!(
+            self,
+            Fault::ShareScreen
+                | Fault::StuckLock
+                | Fault::IgnoreInput
+                | Fault::InputFromDisplaced
+                | Fault::RectOutOfBounds
+                | Fault::UnrequestedEncoding
+                | Fault::StaleIncremental
+        )
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A fault name the mock does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown fault {0:?}")]
+pub struct UnknownFault(pub String);
+
+impl FromStr for Fault {
+    type Err = UnknownFault;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Fault::parse(s).ok_or_else(|| UnknownFault(s.to_string()))
+    }
+}
+
+/// Everything a mock terminal needs to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockConfig {
+    /// HTTP listener: the WebSocket screen and the data API (default `127.0.0.1:0`).
+    pub listen: SocketAddr,
+    /// Optional listener for RFB straight over TCP (`rfb://`).
+    pub rfb_listen: Option<SocketAddr>,
+    /// What happens to a second console.
+    pub exclusivity: Exclusivity,
+    /// Faults to carry.
+    pub faults: Vec<Fault>,
+    /// How long after its arrival each input event is applied to the screen.
+    pub input_delay: Duration,
+    /// Screen width (default 1024).
+    pub width: u16,
+    /// Screen height (default 768).
+    pub height: u16,
+    /// When set, consoles must pass VNC Authentication with this password.
+    pub password: Option<String>,
+    /// Full URL of the harness's reports endpoint, where reports are pushed.
+    pub push_to: Option<String>,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        MockConfig {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            rfb_listen: None,
+            exclusivity: Exclusivity::Refuse,
+            faults: Vec::new(),
+            input_delay: Duration::ZERO,
+            width: 1024,
+            height: 768,
+            password: None,
+            push_to: None,
+        }
+    }
+}
+
+impl MockConfig {
+    /// Smallest screen the synthetic desktop lays out on.
+    pub const MIN_WIDTH: u16 = 160;
+    /// Smallest screen height.
+    pub const MIN_HEIGHT: u16 = 240;
+
+    /// Whether `fault` is configured.
+    pub fn has(&self, fault: Fault) -> bool {
+        self.faults.contains(&fault)
+    }
+
+    /// Checks the settings the mock cannot work with (a screen too small for
+    /// its layout or beyond the RFB limits).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.width < Self::MIN_WIDTH || self.height < Self::MIN_HEIGHT {
+            return Err(format!(
+                "screen {}x{} is smaller than the mock's minimum {}x{}",
+                self.width,
+                self.height,
+                Self::MIN_WIDTH,
+                Self::MIN_HEIGHT
+            ));
+        }
+        s301_rfb::Limits::DEFAULT
+            .check_screen(self.width, self.height)
+            .map_err(|e| format!("screen size: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fault_name_round_trips_and_is_unique() {
+        let mut names: Vec<&str> = Fault::ALL.iter().map(Fault::name).collect();
+        for f in Fault::ALL {
+            assert_eq!(Fault::parse(f.name()), Some(*f));
+            assert_eq!(f.name().parse::<Fault>(), Ok(*f));
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Fault::ALL.len());
+        assert_eq!(Fault::parse("no-such-fault"), None);
+    }
+
+    #[test]
+    fn exactly_seven_faults_are_screen_faults() {
+        let screen: Vec<_> = Fault::ALL.iter().filter(|f| f.is_screen()).collect();
+        assert_eq!(screen.len(), 7);
+        assert!(!Fault::Unknown200.is_screen());
+        assert!(Fault::StaleIncremental.is_screen());
+    }
+
+    #[test]
+    fn exclusivity_parses_only_the_two_policies() {
+        assert_eq!("refuse".parse(), Ok(Exclusivity::Refuse));
+        assert_eq!("takeover".parse(), Ok(Exclusivity::Takeover));
+        assert!("Refuse".parse::<Exclusivity>().is_err());
+        assert_eq!(Exclusivity::Takeover.to_string(), "takeover");
+    }
+
+    #[test]
+    fn default_config_is_a_conforming_1024x768_terminal() {
+        let c = MockConfig::default();
+        assert_eq!((c.width, c.height), (1024, 768));
+        assert_eq!(c.listen.port(), 0);
+        assert!(c.faults.is_empty());
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn validate_rejects_tiny_and_oversized_screens() {
+        let tiny = MockConfig {
+            width: 100,
+            ..MockConfig::default()
+        };
+        assert!(tiny.validate().is_err());
+        let huge = MockConfig {
+            width: 16384,
+            height: 16384,
+            ..MockConfig::default()
+        };
+        assert!(huge.validate().is_err());
+    }
+}
