@@ -41,6 +41,32 @@ pub trait ScreenBinding: Send + Sync {
     ) -> BoxFuture<'a, Result<Console, OpenError>>;
 }
 
+/// Why a binding could not be built from a declaration (before anything
+/// is connected): a usage error naming the key or variable at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BindingError {
+    /// `[screen] url` is not a URL the binding accepts.
+    #[error("[screen] url {url:?}: {reason}")]
+    Url {
+        /// The URL as declared.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `[screen] password_env` names a variable that is not set.
+    #[error("[screen] password_env names ${var}, which is not set")]
+    PasswordUnset {
+        /// The variable's name.
+        var: String,
+    },
+    /// The password variable holds bytes that are not UTF-8.
+    #[error("[screen] password_env names ${var}, which is not valid UTF-8")]
+    PasswordNotUnicode {
+        /// The variable's name.
+        var: String,
+    },
+}
+
 /// A handshake stage, for refusals and errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,1 +1,250 @@
 //! The default screen binding: RFB (RFC 6143) over WebSocket or TCP.
+//!
+//! The harness is the RFB viewer (a console, 指令台) and the terminal is the
+//! server. [`RfbBinding`] opens a console in four steps, each bounded by the
+//! open timeout: connect ([`transport`]), WebSocket upgrade for `ws://`,
+//! the RFB handshake ([`handshake`]) up to ServerInit, then SetPixelFormat
+//! (32-bit true colour) and SetEncodings (the harness's preference list).
+//! After that a task of its own ([`session`]) owns the connection and turns
+//! the terminal's bytes into [`ConsoleEvent`](crate::binding::ConsoleEvent)s.
+
+pub mod handshake;
+pub mod session;
+pub mod transport;
+pub mod url;
+
+use std::time::Duration;
+
+use s301_rfb::encoding::Encoding;
+use s301_rfb::handshake::security;
+use s301_rfb::messages::ClientMessage;
+use s301_rfb::stream::ServerMessageDecoder;
+use s301_rfb::{Framebuffer, Limits, PixelFormat};
+use tokio::time::Instant;
+
+use self::handshake::{client_handshake, type_label, Conn};
+use self::transport::{connect_tcp, upgrade, Transport, TransportError, SUBPROTOCOL};
+use self::url::{Scheme, ScreenUrl};
+use crate::binding::{
+    BindingError, BoxFuture, CloseReason, Console, OpenError, ScreenBinding, SessionInfo, Stage,
+};
+use crate::declaration::ScreenDecl;
+
+pub use self::url::UrlError;
+
+/// The default screen binding for one terminal.
+#[derive(Clone)]
+pub struct RfbBinding {
+    url: ScreenUrl,
+    password: Option<Vec<u8>>,
+    password_env: Option<String>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for RfbBinding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the password itself.
+        f.debug_struct("RfbBinding")
+            .field("url", &self.url.raw)
+            .field("password", &self.password.as_ref().map(|_| "<set>"))
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+/// The encodings asked for at open, as wire codes in preference order.
+pub fn harness_encodings() -> Vec<i32> {
+    Encoding::HARNESS_PREFERENCE
+        .iter()
+        .map(Encoding::code)
+        .collect()
+}
+
+impl RfbBinding {
+    /// A binding for `url` (`ws://`, `wss://` or `rfb://`), with an optional
+    /// VNC password and the default limits.
+    pub fn new(url: &str, password: Option<&str>) -> Result<RfbBinding, BindingError> {
+        let url = ScreenUrl::parse(url).map_err(|e| BindingError::Url {
+            url: e.url,
+            reason: e.reason,
+        })?;
+        Ok(RfbBinding {
+            url,
+            password: password.map(|p| p.as_bytes().to_vec()),
+            password_env: None,
+            limits: Limits::DEFAULT,
+        })
+    }
+
+    /// A binding for the declaration's `[screen]`, reading the password from
+    /// the environment variable `password_env` names (an error if unset).
+    pub fn from_decl(decl: &ScreenDecl) -> Result<RfbBinding, BindingError> {
+        Self::from_decl_with(decl, |name| std::env::var(name))
+    }
+
+    /// Like [`Self::from_decl`], looking variables up with `lookup` (tests
+    /// and embedders that keep secrets elsewhere).
+    pub fn from_decl_with(
+        decl: &ScreenDecl,
+        lookup: impl Fn(&str) -> Result<String, std::env::VarError>,
+    ) -> Result<RfbBinding, BindingError> {
+        let password = match &decl.password_env {
+            None => None,
+            Some(var) => match lookup(var) {
+                Ok(p) => Some(p),
+                Err(std::env::VarError::NotPresent) => {
+                    return Err(BindingError::PasswordUnset { var: var.clone() })
+                }
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(BindingError::PasswordNotUnicode { var: var.clone() })
+                }
+            },
+        };
+        let mut b = Self::new(&decl.url, password.as_deref())?;
+        b.password_env = decl.password_env.clone();
+        Ok(b)
+    }
+
+    /// The same binding with other limits.
+    pub fn with_limits(mut self, limits: Limits) -> RfbBinding {
+        self.limits = limits;
+        self
+    }
+
+    /// The parsed URL.
+    pub fn url(&self) -> &ScreenUrl {
+        &self.url
+    }
+
+    /// The limits applied to the terminal's data.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// A one-paragraph description of how this binding reaches the terminal,
+    /// for evidence (no secrets).
+    pub fn describe(&self) -> String {
+        let transport = match self.url.scheme {
+            Scheme::Ws => format!("WebSocket (RFC 6455) offering subprotocol {SUBPROTOCOL:?}"),
+            Scheme::Wss => {
+                format!(
+                    "WebSocket over TLS offering subprotocol {SUBPROTOCOL:?} (not supported yet)"
+                )
+            }
+            Scheme::Rfb => "TCP".to_string(),
+        };
+        let password = match (&self.password, &self.password_env) {
+            (Some(_), Some(var)) => format!("VNC Authentication password from ${var}"),
+            (Some(_), None) => "VNC Authentication password given".to_string(),
+            (None, _) => "no password (security type None only)".to_string(),
+        };
+        let encodings: Vec<String> = Encoding::HARNESS_PREFERENCE
+            .iter()
+            .map(|e| format!("{}({})", e.name(), e.code()))
+            .collect();
+        format!(
+            "RFB 3.3/3.7/3.8 viewer at {} over {transport}; security: None, or {password}; \
+             ClientInit exclusive; pixel format {}; encodings {}; limits: screen up to {}x{} \
+             and {} pixels, name up to {} bytes, cut text up to {} bytes",
+            self.url.raw,
+            PixelFormat::RGB888.describe(),
+            encodings.join(", "),
+            self.limits.max_width,
+            self.limits.max_height,
+            self.limits.max_pixels,
+            self.limits.max_name_len,
+            self.limits.max_cut_text,
+        )
+    }
+
+    /// Opens a console (see [`ScreenBinding::open`]).
+    pub async fn open_console(&self, label: &str, timeout: Duration) -> Result<Console, OpenError> {
+        let started = Instant::now();
+        let deadline = started + timeout;
+        if self.url.scheme == Scheme::Wss {
+            return Err(OpenError::Harness(format!(
+                "wss not supported yet ({})",
+                self.url.raw
+            )));
+        }
+        let tcp = connect_tcp(&self.url, started, deadline).await?;
+        let (transport, subprotocol) = match self.url.scheme {
+            Scheme::Ws | Scheme::Wss => upgrade(&self.url, tcp, started, deadline).await?,
+            Scheme::Rfb => (Transport::Tcp(tcp), None),
+        };
+        let connect_ms = started.elapsed().as_secs_f64() * 1000.0;
+
+        let mut conn = Conn::new(transport, &self.limits, started, deadline);
+        let hs = client_handshake(&mut conn, self.password.as_deref(), &self.limits).await?;
+        let fb = Framebuffer::new(hs.init.width, hs.init.height, &self.limits).map_err(|e| {
+            OpenError::Protocol {
+                stage: Stage::Init,
+                reason: e.to_string(),
+            }
+        })?;
+
+        // The console is admitted. What follows cannot refuse it any more: a
+        // failure now is the session's first event.
+        let encodings = harness_encodings();
+        let mut out = Vec::with_capacity(64);
+        ClientMessage::SetPixelFormat(PixelFormat::RGB888).write(&mut out);
+        ClientMessage::SetEncodings(encodings.clone()).write(&mut out);
+        let written = tokio::time::timeout_at(deadline, conn.transport.write_all(&out)).await;
+        let closed = match written {
+            Ok(Ok(())) => None,
+            Ok(Err(TransportError::Violation(detail))) => Some(CloseReason::Violation { detail }),
+            Ok(Err(TransportError::Reset(detail))) => Some(CloseReason::ByTerminal { detail }),
+            Ok(Err(TransportError::Io(detail))) => Some(CloseReason::Io { detail }),
+            Err(_) => Some(CloseReason::Io {
+                detail: "writing SetPixelFormat and SetEncodings timed out".into(),
+            }),
+        };
+        let handshake_ms = started.elapsed().as_secs_f64() * 1000.0;
+
+        let info = SessionInfo {
+            url: self.url.raw.clone(),
+            transport: self.url.scheme.transport().to_string(),
+            subprotocol,
+            version: hs.version.as_str().to_string(),
+            server_version: hs.server_version.clone(),
+            security_offered: hs.offered.iter().map(|c| type_label(*c)).collect(),
+            security: security::name(hs.security),
+            width: hs.init.width,
+            height: hs.init.height,
+            server_pixel_format: hs.init.pixel_format.describe(),
+            pixel_format: PixelFormat::RGB888.describe(),
+            name: String::from_utf8_lossy(&hs.init.name).into_owned(),
+            encodings,
+            connect_ms,
+            handshake_ms,
+        };
+        let decoder = ServerMessageDecoder::new(PixelFormat::RGB888, self.limits);
+        let (console, driver) = Console::new(label, info, fb);
+        let leftover = std::mem::take(&mut conn.buf);
+        tokio::spawn(session::run(
+            driver,
+            conn.transport,
+            decoder,
+            leftover,
+            closed,
+        ));
+        Ok(console)
+    }
+}
+
+impl ScreenBinding for RfbBinding {
+    fn target(&self) -> String {
+        self.url.raw.clone()
+    }
+
+    fn open<'a>(
+        &'a self,
+        label: &'a str,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<Console, OpenError>> {
+        Box::pin(self.open_console(label, timeout))
+    }
+}
+
+#[cfg(test)]
+mod tests;

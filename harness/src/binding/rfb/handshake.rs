@@ -1,0 +1,270 @@
+//! The console's side of the RFB handshake (RFC 6143 section 7.1 to 7.3),
+//! driven over a [`Transport`] with every step bounded by the open deadline.
+//!
+//! The codec (`s301_rfb::handshake`) parses and writes the messages; this
+//! module decides what to answer and turns each way the terminal can stop the
+//! handshake into an [`OpenError`] with the stage it happened at:
+//! - the connection closes or resets: `Refused` ("connection closed by terminal");
+//! - a security failure with a reason: `Refused` with that reason;
+//! - malformed bytes, an unsupported version, no usable security type, a bad
+//!   ServerInit: `Protocol`;
+//! - nothing within the deadline: `Timeout`.
+
+use s301_rfb::auth::vnc_auth_response;
+use s301_rfb::error::ReadError;
+use s301_rfb::handshake::{
+    client_version_for, read_security_offer, read_security_result, read_version, security,
+    ClientInit, SecurityOffer, SecurityResult, ServerInit, Version,
+};
+use s301_rfb::reader::{try_decode, Reader};
+use s301_rfb::Limits;
+use tokio::time::Instant;
+
+use super::transport::{elapsed_ms, Received, Transport, TransportError};
+use crate::binding::{OpenError, Stage};
+
+/// Bytes read from the transport at a time.
+pub const READ_CHUNK: usize = 64 * 1024;
+
+/// Why a connection ended during the handshake, as the reason of a refusal.
+pub const CLOSED_BY_TERMINAL: &str = "connection closed by terminal";
+
+/// A transport plus the bytes received but not yet consumed, with the open
+/// deadline every wait is bounded by.
+pub struct Conn {
+    /// The connection.
+    pub transport: Transport,
+    /// Received bytes not yet consumed by a handshake message.
+    pub buf: Vec<u8>,
+    chunk: Vec<u8>,
+    started: Instant,
+    deadline: Instant,
+    max_buf: usize,
+}
+
+/// What the handshake settled.
+#[derive(Debug, Clone)]
+pub struct Handshake {
+    /// The version the harness answered.
+    pub version: Version,
+    /// The server's ProtocolVersion, printable (`"RFB 003.008"`).
+    pub server_version: String,
+    /// Security type codes the server offered (3.3: the one it chose).
+    pub offered: Vec<u8>,
+    /// The type used.
+    pub security: u8,
+    /// ServerInit.
+    pub init: ServerInit,
+}
+
+/// `"Tight (16)"`.
+pub fn type_label(code: u8) -> String {
+    format!("{} ({code})", security::name(code))
+}
+
+/// Lossy text of a reason string sent by the terminal.
+fn reason_text(bytes: &[u8], empty: &str) -> String {
+    if bytes.is_empty() {
+        empty.to_string()
+    } else {
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+}
+
+impl Conn {
+    /// Wraps `transport`; every later wait ends at `deadline` (`started` is
+    /// when the open began, for the time reported in a timeout).
+    pub fn new(transport: Transport, limits: &Limits, started: Instant, deadline: Instant) -> Conn {
+        // The longest handshake message is ServerInit (24 bytes plus the
+        // name) or a failure reason; the codec checks their lengths before
+        // asking for the bytes, so the buffer never has to hold more than
+        // that plus one read.
+        let longest = limits.max_name_len.max(limits.max_reason_len) as usize;
+        Conn {
+            transport,
+            buf: Vec::new(),
+            chunk: vec![0u8; READ_CHUNK],
+            started,
+            deadline,
+            max_buf: longest + 64 + READ_CHUNK,
+        }
+    }
+
+    fn timeout(&self, stage: Stage) -> OpenError {
+        OpenError::Timeout {
+            stage,
+            after_ms: elapsed_ms(self.started),
+        }
+    }
+
+    fn transport_error(stage: Stage, e: TransportError) -> OpenError {
+        match e {
+            TransportError::Violation(reason) => OpenError::Protocol { stage, reason },
+            TransportError::Reset(d) => OpenError::Refused {
+                stage,
+                reason: format!("{CLOSED_BY_TERMINAL} ({d})"),
+            },
+            TransportError::Io(d) => OpenError::Refused {
+                stage,
+                reason: format!("connection failed: {d}"),
+            },
+        }
+    }
+
+    /// Decodes one message with `f`, reading until it is complete.
+    pub async fn read_msg<T>(
+        &mut self,
+        stage: Stage,
+        f: impl Fn(&mut Reader<'_>) -> Result<T, ReadError>,
+    ) -> Result<T, OpenError> {
+        loop {
+            match try_decode(&self.buf, &f) {
+                Ok(Some((v, used))) => {
+                    self.buf.drain(..used);
+                    return Ok(v);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(OpenError::Protocol {
+                        stage,
+                        reason: e.to_string(),
+                    })
+                }
+            }
+            if self.buf.len() > self.max_buf {
+                return Err(OpenError::Protocol {
+                    stage,
+                    reason: format!(
+                        "handshake message still incomplete after {} bytes",
+                        self.buf.len()
+                    ),
+                });
+            }
+            let read = self.transport.read(&mut self.chunk);
+            match tokio::time::timeout_at(self.deadline, read).await {
+                Err(_) => return Err(self.timeout(stage)),
+                Ok(Ok(Received::Data(n))) => self
+                    .buf
+                    .extend_from_slice(self.chunk.get(..n).unwrap_or(&[])),
+                Ok(Ok(Received::Closed { detail })) => {
+                    return Err(OpenError::Refused {
+                        stage,
+                        reason: format!("{CLOSED_BY_TERMINAL} ({detail})"),
+                    })
+                }
+                Ok(Err(e)) => return Err(Self::transport_error(stage, e)),
+            }
+        }
+    }
+
+    /// Writes `data` before the deadline.
+    pub async fn write(&mut self, stage: Stage, data: &[u8]) -> Result<(), OpenError> {
+        match tokio::time::timeout_at(self.deadline, self.transport.write_all(data)).await {
+            Err(_) => Err(self.timeout(stage)),
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Self::transport_error(stage, e)),
+        }
+    }
+}
+
+/// Runs the handshake up to and including ServerInit. `password` enables VNC
+/// Authentication; ClientInit always asks for exclusive access.
+pub async fn client_handshake(
+    conn: &mut Conn,
+    password: Option<&[u8]>,
+    limits: &Limits,
+) -> Result<Handshake, OpenError> {
+    // ProtocolVersion.
+    let (server, raw) = conn
+        .read_msg(Stage::Version, |r| {
+            let start = r.rest();
+            let v = read_version(r)?;
+            let raw = start.get(..12).unwrap_or(start);
+            Ok((v, raw.to_vec()))
+        })
+        .await?;
+    let server_version = raw.trim_ascii_end().escape_ascii().to_string();
+    let version = client_version_for(server).map_err(|e| OpenError::Protocol {
+        stage: Stage::Version,
+        reason: format!("unsupported server version {server_version:?}: {e}"),
+    })?;
+    conn.write(Stage::Version, version.wire()).await?;
+
+    // Security offer and choice.
+    let offer = conn
+        .read_msg(Stage::Security, |r| read_security_offer(r, version, limits))
+        .await?;
+    let offered = match offer {
+        SecurityOffer::Failed { reason } => {
+            return Err(OpenError::Refused {
+                stage: Stage::Security,
+                reason: reason_text(&reason, "security failure without a reason"),
+            })
+        }
+        SecurityOffer::Types(types) => types,
+    };
+    let chosen = if offered.contains(&security::NONE) {
+        security::NONE
+    } else if offered.contains(&security::VNC_AUTH) && password.is_some() {
+        security::VNC_AUTH
+    } else {
+        let names: Vec<String> = offered.iter().map(|c| type_label(*c)).collect();
+        let mut reason = format!(
+            "no supported security type; offered: {}",
+            if names.is_empty() {
+                "nothing".to_string()
+            } else {
+                names.join(", ")
+            }
+        );
+        if offered.contains(&security::VNC_AUTH) {
+            reason.push_str(" (VNC Authentication needs a password; none is configured)");
+        }
+        return Err(OpenError::Protocol {
+            stage: Stage::Security,
+            reason,
+        });
+    };
+    if version != Version::V3_3 {
+        conn.write(Stage::Security, &[chosen]).await?;
+    }
+
+    // Authentication.
+    if chosen == security::VNC_AUTH {
+        let challenge = conn
+            .read_msg(Stage::SecurityResult, |r| r.array::<16>())
+            .await?;
+        let response = vnc_auth_response(password.unwrap_or_default(), &challenge);
+        conn.write(Stage::SecurityResult, &response).await?;
+    }
+
+    // SecurityResult: always from 3.8 on; before that only after VNC Auth.
+    if version == Version::V3_8 || chosen == security::VNC_AUTH {
+        let result = conn
+            .read_msg(Stage::SecurityResult, |r| {
+                read_security_result(r, version, limits)
+            })
+            .await?;
+        if let SecurityResult::Failed { reason } = result {
+            return Err(OpenError::Refused {
+                stage: Stage::SecurityResult,
+                reason: reason_text(reason.as_deref().unwrap_or_default(), "security failed"),
+            });
+        }
+    }
+
+    // ClientInit (exclusive) and ServerInit.
+    let mut out = Vec::with_capacity(1);
+    ClientInit { shared: false }.write(&mut out);
+    conn.write(Stage::Init, &out).await?;
+    let init = conn
+        .read_msg(Stage::Init, |r| ServerInit::read(r, limits))
+        .await?;
+    Ok(Handshake {
+        version,
+        server_version,
+        offered,
+        security: chosen,
+        init,
+    })
+}

@@ -1,0 +1,325 @@
+//! The task behind one open console: it owns the transport, decodes the
+//! terminal's stream into the shared framebuffer, writes the check's commands,
+//! and reports what it saw as [`ConsoleEvent`]s.
+//!
+//! Ordering rules it keeps:
+//! - every command takes its [`Seq`] just before its bytes are written, and
+//!   every `Update`, `Bell`, `CutText` and `Closed` takes its own when the
+//!   harness has it, so one console's sequence numbers follow the wire;
+//! - each update answers the oldest request still outstanding (requests are
+//!   kept in the order written, one taken per update);
+//! - exactly one `Closed` is sent, always last;
+//! - when the check does not drain events, the task waits for room in the
+//!   queue instead of buffering more.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use s301_rfb::messages::ClientMessage;
+use s301_rfb::stream::{RectInfo, ServerEvent, ServerMessageDecoder};
+use tokio::sync::oneshot;
+
+use super::handshake::READ_CHUNK;
+use super::transport::{Received, Transport, TransportError};
+use crate::binding::seq::{self, Seq};
+use crate::binding::{CloseHow, CloseReason, Command, ConsoleDriver, ConsoleEvent, UpdateInfo};
+
+/// How long one write may take before the session is given up.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long an orderly close may wait for the terminal's side of it.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Most requests kept waiting for an answer. A check never has this many in
+/// flight; past it the oldest is forgotten rather than the list growing.
+pub const MAX_OUTSTANDING: usize = 4096;
+
+/// A FramebufferUpdateRequest written and not yet answered.
+#[derive(Debug, Clone, Copy)]
+struct Outstanding {
+    seq: Seq,
+    at: Instant,
+    incremental: bool,
+}
+
+/// How the session ended, and what to do with the connection.
+enum End {
+    /// Report this reason; the connection is still open and is closed in order.
+    Close(CloseReason),
+    /// The terminal closed: report it and finish the WebSocket close handshake.
+    PeerClosed(CloseReason),
+    /// The connection is broken: report and drop it.
+    Broken(CloseReason),
+    /// The harness asked to close, this way.
+    ByHarness(CloseHow),
+    /// The console is gone (its receiver dropped): leave in order, tell no one.
+    ConsoleGone,
+}
+
+/// The state the task keeps between reads.
+struct State {
+    driver: ConsoleDriver,
+    decoder: ServerMessageDecoder,
+    outstanding: VecDeque<Outstanding>,
+    rects: Vec<RectInfo>,
+}
+
+impl State {
+    /// Sends an event, waiting for room. `false` if the console is gone.
+    async fn emit(&self, ev: ConsoleEvent) -> bool {
+        self.driver.events.send(ev).await.is_ok()
+    }
+
+    /// Feeds received bytes to the decoder and reports what they completed.
+    async fn ingest(&mut self, data: &[u8]) -> Result<(), End> {
+        if let Err(e) = self.decoder.feed(data) {
+            return Err(End::Close(CloseReason::Violation {
+                detail: e.to_string(),
+            }));
+        }
+        // Decode everything the bytes allow under one lock, then report.
+        let mut events = Vec::new();
+        let mut failure = None;
+        {
+            let mut fb = self
+                .driver
+                .framebuffer
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            loop {
+                match self.decoder.next_event(&mut fb) {
+                    Ok(Some(ev)) => events.push(ev),
+                    Ok(None) => break,
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        for ev in events {
+            if let Some(out) = self.observe(ev) {
+                if !self.emit(out).await {
+                    return Err(End::ConsoleGone);
+                }
+            }
+        }
+        match failure {
+            Some(e) => Err(End::Close(CloseReason::Violation {
+                detail: e.to_string(),
+            })),
+            None => Ok(()),
+        }
+    }
+
+    /// Turns a decoder event into a console event, if it completes one.
+    fn observe(&mut self, ev: ServerEvent) -> Option<ConsoleEvent> {
+        match ev {
+            ServerEvent::UpdateBegin { rects } => {
+                self.rects = Vec::with_capacity(usize::from(rects).min(1024));
+                None
+            }
+            ServerEvent::Rect(info) => {
+                self.rects.push(info);
+                None
+            }
+            ServerEvent::UpdateEnd { bytes } => {
+                let seq = seq::next();
+                let at = Instant::now();
+                let answered = self.outstanding.pop_front();
+                let rects = std::mem::take(&mut self.rects);
+                Some(ConsoleEvent::Update(UpdateInfo {
+                    seq,
+                    answers: answered.map(|r| r.seq),
+                    incremental: answered.map(|r| r.incremental),
+                    rect_count: rects.len(),
+                    rects,
+                    bytes,
+                    latency_ms: answered
+                        .map(|r| at.saturating_duration_since(r.at).as_secs_f64() * 1000.0),
+                    at,
+                }))
+            }
+            ServerEvent::ColourMap { .. } => None,
+            ServerEvent::Bell => Some(ConsoleEvent::Bell(seq::next())),
+            ServerEvent::CutText(text) => Some(ConsoleEvent::CutText {
+                seq: seq::next(),
+                len: text.len(),
+            }),
+        }
+    }
+
+    /// The wire message for a command (not `Close`).
+    fn message(&self, cmd: Command) -> Option<ClientMessage> {
+        Some(match cmd {
+            Command::SetEncodings(codes) => ClientMessage::SetEncodings(codes),
+            Command::Request { incremental, rect } => {
+                let rect = match rect {
+                    Some(r) => r,
+                    None => self
+                        .driver
+                        .framebuffer
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .bounds(),
+                };
+                ClientMessage::FramebufferUpdateRequest { incremental, rect }
+            }
+            Command::Pointer { x, y, buttons } => ClientMessage::PointerEvent { buttons, x, y },
+            Command::Key { keysym, down } => ClientMessage::KeyEvent { down, key: keysym },
+            Command::Close(_) => return None,
+        })
+    }
+}
+
+/// Maps a transport failure to how the session ends.
+fn transport_end(e: TransportError) -> End {
+    match e {
+        TransportError::Violation(detail) => End::Close(CloseReason::Violation { detail }),
+        TransportError::Reset(detail) => End::Broken(CloseReason::ByTerminal { detail }),
+        TransportError::Io(detail) => End::Broken(CloseReason::Io { detail }),
+    }
+}
+
+/// Writes one command; returns its sequence number.
+async fn write_command(
+    state: &mut State,
+    transport: &mut Transport,
+    cmd: Command,
+) -> Result<Seq, End> {
+    let incremental = match &cmd {
+        Command::Request { incremental, .. } => Some(*incremental),
+        _ => None,
+    };
+    let Some(msg) = state.message(cmd) else {
+        return Err(End::ByHarness(CloseHow::Clean));
+    };
+    let mut out = Vec::with_capacity(32);
+    msg.write(&mut out);
+    let seq = seq::next();
+    let at = Instant::now();
+    match tokio::time::timeout(WRITE_TIMEOUT, transport.write_all(&out)).await {
+        Err(_) => {
+            return Err(End::Broken(CloseReason::Io {
+                detail: format!(
+                    "writing {} timed out after {} s (the terminal does not read)",
+                    msg.name(),
+                    WRITE_TIMEOUT.as_secs()
+                ),
+            }))
+        }
+        Ok(Err(e)) => return Err(transport_end(e)),
+        Ok(Ok(())) => {}
+    }
+    if let Some(incremental) = incremental {
+        if state.outstanding.len() >= MAX_OUTSTANDING {
+            state.outstanding.pop_front();
+        }
+        state.outstanding.push_back(Outstanding {
+            seq,
+            at,
+            incremental,
+        });
+    }
+    Ok(seq)
+}
+
+/// Serves the console until the session ends, then reports `Closed` once.
+///
+/// `leftover` holds bytes that arrived with ServerInit; `closed` is set when
+/// the connection already failed while the open finished (the console then
+/// sees `Closed` first).
+pub async fn run(
+    driver: ConsoleDriver,
+    mut transport: Transport,
+    decoder: ServerMessageDecoder,
+    leftover: Vec<u8>,
+    closed: Option<CloseReason>,
+) {
+    let mut state = State {
+        driver,
+        decoder,
+        outstanding: VecDeque::new(),
+        rects: Vec::new(),
+    };
+    let end = match closed {
+        Some(reason) => End::Broken(reason),
+        None => serve(&mut state, &mut transport, &leftover).await,
+    };
+    let reason = match end {
+        End::Close(reason) => {
+            transport.close_clean(CLOSE_GRACE).await;
+            reason
+        }
+        End::PeerClosed(reason) => {
+            transport.finish_after_peer_close(CLOSE_GRACE).await;
+            reason
+        }
+        End::Broken(reason) => {
+            drop(transport);
+            reason
+        }
+        End::ByHarness(how) => {
+            match how {
+                CloseHow::Clean => transport.close_clean(CLOSE_GRACE).await,
+                CloseHow::Drop => transport.drop_hard(),
+            }
+            CloseReason::ByHarness
+        }
+        End::ConsoleGone => {
+            transport.close_clean(CLOSE_GRACE).await;
+            return;
+        }
+    };
+    let _ = state
+        .emit(ConsoleEvent::Closed {
+            seq: seq::next(),
+            reason,
+            at: Instant::now(),
+        })
+        .await;
+}
+
+/// The read/command loop. Returns how it ended.
+async fn serve(state: &mut State, transport: &mut Transport, leftover: &[u8]) -> End {
+    if !leftover.is_empty() {
+        if let Err(end) = state.ingest(leftover).await {
+            return end;
+        }
+    }
+    let mut buf = vec![0u8; READ_CHUNK];
+    loop {
+        tokio::select! {
+            cmd = state.driver.commands.recv() => match cmd {
+                None => return End::ConsoleGone,
+                Some((Command::Close(how), reply)) => {
+                    answer(reply, seq::next());
+                    return End::ByHarness(how);
+                }
+                Some((cmd, reply)) => {
+                    let seq = match write_command(state, transport, cmd).await {
+                        Ok(seq) => seq,
+                        Err(end) => return end,
+                    };
+                    answer(reply, seq);
+                }
+            },
+            got = transport.read(&mut buf) => match got {
+                Ok(Received::Data(n)) => {
+                    if let Err(end) = state.ingest(buf.get(..n).unwrap_or(&[])).await {
+                        return end;
+                    }
+                }
+                Ok(Received::Closed { detail }) => {
+                    return End::PeerClosed(CloseReason::ByTerminal { detail })
+                }
+                Err(e) => return transport_end(e),
+            },
+        }
+    }
+}
+
+/// Replies to a command (the check may have stopped waiting).
+fn answer(reply: oneshot::Sender<Seq>, seq: Seq) {
+    let _ = reply.send(seq);
+}
