@@ -1,23 +1,199 @@
-//! The mock terminal's data API (`/s3-01/v1/*` except the screen), owned by
-//! the data agent. This placeholder answers every request with 404 until the
-//! real implementation lands.
+//! The mock terminal's data side: the data API under `/s3-01/v1/` (reports,
+//! dispatch input, test hooks) and a pusher that delivers reports to the
+//! harness (`push_to`) with retries and exponential backoff.
+//!
+//! API (the default binding):
+//! - `GET /s3-01/v1/reports/{id}`: `200` latest revision (with the current
+//!   `dispatch`), or `404 {"error"}`;
+//! - `GET /s3-01/v1/reports`: `{"reports": [{"reportId", "revision", "updatedAt"}]}`;
+//! - `POST /s3-01/v1/reports/{id}/dispatch`: `204`, shown by the next GET;
+//!   malformed: `400 {"error", "details"}`;
+//! - `POST /s3-01/v1/test-reports`: `202 {"reportId"}` and a new test report is pushed;
+//! - `POST /s3-01/v1/test-reports/{id}/update`: `202` and the next revision is pushed.
+//!
+//! The data faults change exactly one behaviour each: `no-push` (nothing is
+//! pushed), `bad-schema` (reports break the schema), `no-retry` (a failed
+//! push is dropped), `ignore-dispatch` (204 but not stored), `stale-get`
+//! (GET of a report gives the previous revision), `slow-burst` (requests that
+//! arrive in a crowd take 3 s) and `unknown-200` (an unknown id answers 200).
+
+pub mod pusher;
+pub mod report;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
-use crate::config::MockConfig;
+use crate::config::{Fault, MockConfig};
+
+/// Path prefix of the data API.
+pub const PREFIX: &str = "/s3-01/v1";
+/// Reports the mock keeps (the oldest is forgotten past this).
+pub const MAX_REPORTS: usize = 1000;
+/// Revision snapshots kept per report.
+pub const MAX_SNAPSHOTS: usize = 16;
+/// Largest request body the data API reads.
+pub const MAX_REQUEST_BODY: usize = 64 * 1024;
+/// A request body must arrive within this.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Pushes waiting to be delivered.
+pub const QUEUE: usize = 1024;
+/// slow-burst: more than this many requests in flight, or arriving within
+/// [`CROWD_WINDOW`], count as a crowd.
+pub const CROWD: usize = 5;
+/// slow-burst: the window in which arrivals are counted.
+pub const CROWD_WINDOW: Duration = Duration::from_millis(200);
+/// slow-burst: how long a crowded request takes.
+pub const SLOW: Duration = Duration::from_secs(3);
+
+/// A report revision waiting to be pushed.
+#[derive(Debug, Clone)]
+pub struct PushJob {
+    /// The report.
+    pub report_id: String,
+    /// Its revision.
+    pub revision: u64,
+    /// The body.
+    pub body: Arc<Value>,
+}
+
+struct Record {
+    snapshots: VecDeque<Arc<Value>>,
+    revision: u64,
+    dispatch: Option<Value>,
+}
+
+#[derive(Default)]
+struct Store {
+    reports: BTreeMap<String, Record>,
+    order: VecDeque<String>,
+    created: u64,
+}
+
+struct Inner {
+    cfg: MockConfig,
+    store: Mutex<Store>,
+    queue_tx: mpsc::Sender<PushJob>,
+    queue_rx: Mutex<Option<mpsc::Receiver<PushJob>>>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    stop: watch::Sender<bool>,
+    in_flight: AtomicUsize,
+    arrivals: Mutex<VecDeque<Instant>>,
+    stats: Arc<pusher::PushStats>,
+}
 
 /// Shared state of the data API, built once per mock terminal.
 pub struct DataState {
     /// The configuration the mock was started with.
     pub cfg: MockConfig,
+    inner: Arc<Inner>,
 }
 
 impl DataState {
     /// State for a mock started with `cfg`.
     pub fn new(cfg: &MockConfig) -> Self {
-        DataState { cfg: cfg.clone() }
+        let (queue_tx, queue_rx) = mpsc::channel(QUEUE);
+        let (stop, _) = watch::channel(false);
+        DataState {
+            cfg: cfg.clone(),
+            inner: Arc::new(Inner {
+                cfg: cfg.clone(),
+                store: Mutex::new(Store::default()),
+                queue_tx,
+                queue_rx: Mutex::new(Some(queue_rx)),
+                task: Mutex::new(None),
+                stop,
+                in_flight: AtomicUsize::new(0),
+                arrivals: Mutex::new(VecDeque::new()),
+                stats: Arc::new(pusher::PushStats::default()),
+            }),
+        }
+    }
+
+    /// Counters of the pusher (attempts, deliveries, give-ups).
+    pub fn push_stats(&self) -> pusher::PushCounts {
+        self.inner.stats.snapshot()
+    }
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn error(status: StatusCode, msg: &str) -> Response<Full<Bytes>> {
+    json_response(status, &json!({ "error": msg }))
+}
+
+fn method_not_allowed(allow: &'static str) -> Response<Full<Bytes>> {
+    let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    r.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
+/// Decodes a percent-encoded path segment; `None` if malformed or not UTF-8.
+pub fn decode_segment(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b.get(i) {
+            Some(b'%') => {
+                let hex = s.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            Some(c) => {
+                out.push(*c);
+                i += 1;
+            }
+            None => break,
+        }
+    }
+    String::from_utf8(out).ok().filter(|s| !s.is_empty())
+}
+
+/// Reads a request body within [`MAX_REQUEST_BODY`] and [`BODY_TIMEOUT`].
+async fn read_body(req: Request<hyper::body::Incoming>) -> Result<Bytes, Response<Full<Bytes>>> {
+    let limited = Limited::new(req.into_body(), MAX_REQUEST_BODY);
+    match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+        Ok(Ok(c)) => Ok(c.to_bytes()),
+        Ok(Err(e)) => Err(error(
+            StatusCode::BAD_REQUEST,
+            &format!("body could not be read: {e}"),
+        )),
+        Err(_) => Err(error(
+            StatusCode::REQUEST_TIMEOUT,
+            "body did not arrive in time",
+        )),
+    }
+}
+
+/// Decrements the in-flight counter when a request is done.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -26,24 +202,385 @@ pub async fn handle(
     state: &DataState,
     req: Request<hyper::body::Incoming>,
 ) -> Response<Full<Bytes>> {
-    let _ = (state, req);
-    let mut resp = Response::new(Full::new(Bytes::from_static(b"{\"error\":\"not found\"}")));
-    *resp.status_mut() = StatusCode::NOT_FOUND;
-    resp.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    resp
+    let inner = &state.inner;
+    let path = req.uri().path().to_string();
+    let rest = match path.strip_prefix(PREFIX) {
+        Some(r) => r.to_string(),
+        None => return error(StatusCode::NOT_FOUND, "not found"),
+    };
+    let segs: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+    let method = req.method().clone();
+    match segs.as_slice() {
+        ["reports"] => {
+            if method != Method::GET {
+                return method_not_allowed("GET");
+            }
+            let _g = crowd_delay(inner).await;
+            list(inner)
+        }
+        ["reports", id] => {
+            if method != Method::GET {
+                return method_not_allowed("GET");
+            }
+            let _g = crowd_delay(inner).await;
+            match decode_segment(id) {
+                Some(id) => get_report(inner, &id),
+                None => error(StatusCode::NOT_FOUND, "no such report"),
+            }
+        }
+        ["reports", id, "dispatch"] => {
+            if method != Method::POST {
+                return method_not_allowed("POST");
+            }
+            match decode_segment(id) {
+                Some(id) => dispatch(inner, &id, req).await,
+                None => error(StatusCode::NOT_FOUND, "no such report"),
+            }
+        }
+        ["test-reports"] => {
+            if method != Method::POST {
+                return method_not_allowed("POST");
+            }
+            if let Err(r) = read_body(req).await {
+                return r;
+            }
+            create_report(inner)
+        }
+        ["test-reports", id, "update"] => {
+            if method != Method::POST {
+                return method_not_allowed("POST");
+            }
+            let Some(id) = decode_segment(id) else {
+                return error(StatusCode::NOT_FOUND, "no such report");
+            };
+            if let Err(r) = read_body(req).await {
+                return r;
+            }
+            update_report(inner, &id)
+        }
+        _ => error(StatusCode::NOT_FOUND, "not found"),
+    }
 }
 
-/// Called once right after the mock has started listening, so background work
-/// (the report pusher) can begin. Does nothing yet.
+/// Counts the request in flight (until the returned guard drops) and, under
+/// slow-burst, holds a request arriving in a crowd for [`SLOW`].
+async fn crowd_delay(inner: &Inner) -> InFlight<'_> {
+    let now = Instant::now();
+    let in_flight = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    let guard = InFlight(&inner.in_flight);
+    let recent = {
+        let mut a = inner.arrivals.lock().unwrap_or_else(|p| p.into_inner());
+        a.push_back(now);
+        while a
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > CROWD_WINDOW)
+        {
+            a.pop_front();
+        }
+        // Bounded by the window; cap anyway.
+        while a.len() > 10_000 {
+            a.pop_front();
+        }
+        a.len()
+    };
+    if inner.cfg.has(Fault::SlowBurst) && (in_flight > CROWD || recent > CROWD) {
+        tokio::time::sleep(SLOW).await;
+    }
+    guard
+}
+
+fn lock(inner: &Inner) -> std::sync::MutexGuard<'_, Store> {
+    inner.store.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn list(inner: &Inner) -> Response<Full<Bytes>> {
+    let s = lock(inner);
+    let reports: Vec<Value> = s
+        .order
+        .iter()
+        .filter_map(|id| {
+            let r = s.reports.get(id)?;
+            let latest = r.snapshots.back()?;
+            Some(json!({"reportId": id, "revision": r.revision, "updatedAt": latest.get("updatedAt")}))
+        })
+        .collect();
+    json_response(StatusCode::OK, &json!({ "reports": reports }))
+}
+
+fn get_report(inner: &Inner, id: &str) -> Response<Full<Bytes>> {
+    let s = lock(inner);
+    let Some(r) = s.reports.get(id) else {
+        drop(s);
+        if inner.cfg.has(Fault::Unknown200) {
+            return json_response(StatusCode::OK, &json!({"reportId": id}));
+        }
+        return error(StatusCode::NOT_FOUND, &format!("no report {id:?}"));
+    };
+    let snap = if inner.cfg.has(Fault::StaleGet) && r.snapshots.len() >= 2 {
+        r.snapshots.get(r.snapshots.len() - 2)
+    } else {
+        r.snapshots.back()
+    };
+    let Some(snap) = snap else {
+        return error(StatusCode::NOT_FOUND, &format!("no report {id:?}"));
+    };
+    let mut body = (**snap).clone();
+    if let Some(d) = &r.dispatch {
+        body["dispatch"] = d.clone();
+    }
+    json_response(StatusCode::OK, &body)
+}
+
+fn is_json(ct: &str) -> bool {
+    ct.split(';')
+        .next()
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Checks a dispatch status body; `Err` lists `(path, message)` problems.
+pub fn parse_dispatch(body: &[u8]) -> Result<Value, Vec<(String, String)>> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| vec![(String::new(), format!("not JSON: {e}"))])?;
+    let Some(o) = v.as_object() else {
+        return Err(vec![(String::new(), "must be a JSON object".into())]);
+    };
+    let mut errs = Vec::new();
+    let mut out = serde_json::Map::new();
+    match o.get("status") {
+        Some(Value::String(s))
+            if ["received", "dispatched", "on_scene", "closed"].contains(&s.as_str()) =>
+        {
+            out.insert("status".into(), json!(s));
+        }
+        Some(other) => errs.push((
+            "/status".into(),
+            format!("{other} is not one of received, dispatched, on_scene, closed"),
+        )),
+        None => errs.push(("/status".into(), "required".into())),
+    }
+    match o.get("at") {
+        None => {}
+        Some(Value::String(s))
+            if time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .is_ok() =>
+        {
+            out.insert("at".into(), json!(s));
+        }
+        Some(other) => errs.push((
+            "/at".into(),
+            format!("{other} is not an RFC 3339 date-time"),
+        )),
+    }
+    match o.get("note") {
+        None => {}
+        Some(Value::String(s)) => {
+            out.insert("note".into(), json!(s));
+        }
+        Some(other) => errs.push(("/note".into(), format!("{other} is not a string"))),
+    }
+    if errs.is_empty() {
+        Ok(Value::Object(out))
+    } else {
+        Err(errs)
+    }
+}
+
+async fn dispatch(
+    inner: &Inner,
+    id: &str,
+    req: Request<hyper::body::Incoming>,
+) -> Response<Full<Bytes>> {
+    if let Some(ct) = req.headers().get(CONTENT_TYPE) {
+        if !is_json(&String::from_utf8_lossy(ct.as_bytes())) {
+            return error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be application/json",
+            );
+        }
+    }
+    if !lock(inner).reports.contains_key(id) {
+        return error(StatusCode::NOT_FOUND, &format!("no report {id:?}"));
+    }
+    let body = match read_body(req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match parse_dispatch(&body) {
+        Err(errs) => {
+            let details: Vec<Value> = errs
+                .iter()
+                .map(|(p, m)| json!({"path": p, "message": m}))
+                .collect();
+            json_response(
+                StatusCode::BAD_REQUEST,
+                &json!({"error": "malformed dispatch status", "details": details}),
+            )
+        }
+        Ok(d) => {
+            if !inner.cfg.has(Fault::IgnoreDispatch) {
+                if let Some(r) = lock(inner).reports.get_mut(id) {
+                    r.dispatch = Some(d);
+                }
+            }
+            let mut r = Response::new(Full::new(Bytes::new()));
+            *r.status_mut() = StatusCode::NO_CONTENT;
+            r
+        }
+    }
+}
+
+fn enqueue(inner: &Inner, job: PushJob) {
+    if inner.cfg.has(Fault::NoPush) {
+        return;
+    }
+    if inner.queue_tx.try_send(job).is_err() {
+        tracing::warn!("mock push queue full or closed; a report revision is not pushed");
+        inner.stats.dropped.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn create_report(inner: &Inner) -> Response<Full<Bytes>> {
+    let bad = inner.cfg.has(Fault::BadSchema);
+    let now = now_rfc3339();
+    let job = {
+        let mut s = lock(inner);
+        s.created += 1;
+        let n = s.created;
+        let id = format!("MOCK-N119-{n:06}");
+        let body = Arc::new(report::first_revision(n, &id, &now, bad));
+        while s.order.len() >= MAX_REPORTS {
+            if let Some(old) = s.order.pop_front() {
+                s.reports.remove(&old);
+            }
+        }
+        s.order.push_back(id.clone());
+        s.reports.insert(
+            id.clone(),
+            Record {
+                snapshots: VecDeque::from([body.clone()]),
+                revision: 1,
+                dispatch: None,
+            },
+        );
+        PushJob {
+            report_id: id,
+            revision: 1,
+            body,
+        }
+    };
+    let id = job.report_id.clone();
+    enqueue(inner, job);
+    json_response(StatusCode::ACCEPTED, &json!({ "reportId": id }))
+}
+
+fn update_report(inner: &Inner, id: &str) -> Response<Full<Bytes>> {
+    let bad = inner.cfg.has(Fault::BadSchema);
+    let now = now_rfc3339();
+    let job = {
+        let mut s = lock(inner);
+        let Some(r) = s.reports.get_mut(id) else {
+            return error(StatusCode::NOT_FOUND, &format!("no report {id:?}"));
+        };
+        let Some(prev) = r.snapshots.back().cloned() else {
+            return error(StatusCode::NOT_FOUND, &format!("no report {id:?}"));
+        };
+        let rev = r.revision + 1;
+        let body = Arc::new(report::next_revision(&prev, rev, &now, bad));
+        r.revision = rev;
+        r.snapshots.push_back(body.clone());
+        while r.snapshots.len() > MAX_SNAPSHOTS {
+            r.snapshots.pop_front();
+        }
+        PushJob {
+            report_id: id.to_string(),
+            revision: rev,
+            body,
+        }
+    };
+    let rev = job.revision;
+    enqueue(inner, job);
+    json_response(
+        StatusCode::ACCEPTED,
+        &json!({ "reportId": id, "revision": rev }),
+    )
+}
+
+/// Called once right after the mock has started listening: starts the
+/// pusher (when `push_to` is set).
 pub fn start_background(state: &DataState) {
-    let _ = state;
+    let inner = &state.inner;
+    let Some(rx) = inner
+        .queue_rx
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+    else {
+        return;
+    };
+    let cfg = pusher::PusherConfig::for_mock(&inner.cfg);
+    let stop = inner.stop.subscribe();
+    let stats = inner.stats.clone();
+    let task = tokio::spawn(pusher::run(cfg, rx, stop, stats));
+    *inner.task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
 }
 
-/// Called once when the mock shuts down, so background work can stop. Does
-/// nothing yet.
+/// Called once when the mock shuts down: stops the pusher (bounded).
 pub async fn stop_background(state: &DataState) {
-    let _ = state;
+    let inner = &state.inner;
+    inner.stop.send_replace(true);
+    let task = inner.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(mut t) = task {
+        if tokio::time::timeout(Duration::from_secs(2), &mut t)
+            .await
+            .is_err()
+        {
+            t.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_decode_and_reject_garbage() {
+        assert_eq!(decode_segment("MOCK-1").as_deref(), Some("MOCK-1"));
+        assert_eq!(decode_segment("a%2Fb").as_deref(), Some("a/b"));
+        assert_eq!(decode_segment("%E6%97%A5").as_deref(), Some("日"));
+        assert_eq!(decode_segment("%zz"), None);
+        assert_eq!(decode_segment("%4"), None);
+        assert_eq!(decode_segment("%FF"), None);
+        assert_eq!(decode_segment(""), None);
+    }
+
+    #[test]
+    fn dispatch_bodies_are_checked() {
+        assert!(parse_dispatch(
+            br#"{"status":"dispatched","at":"2025-01-01T00:00:00Z","note":"n"}"#
+        )
+        .is_ok());
+        assert!(parse_dispatch(br#"{"status":"closed"}"#).is_ok());
+        for bad in [
+            &br#"{"status":"teleported"}"#[..],
+            br#"{"status":42}"#,
+            br#"{"at":"2025-01-01T00:00:00Z"}"#,
+            br#"["dispatched"]"#,
+            br#"{"status":"dispatched","at":"yesterday"}"#,
+            br#"{"status":"dispatched","note":5}"#,
+            br#"{"status":"#,
+        ] {
+            assert!(
+                parse_dispatch(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn dispatch_keeps_only_known_members() {
+        let v = parse_dispatch(br#"{"status":"on_scene","extra":1}"#).unwrap();
+        assert_eq!(v, json!({"status": "on_scene"}));
+    }
 }

@@ -1,0 +1,408 @@
+//! The harness's HTTP client towards the terminal's data API: requests
+//! (`GET /reports/{id}`, `GET /reports`), data input (`POST .../dispatch`) and
+//! the test hooks. Every request has a timeout, every answer is read into a
+//! bounded buffer, and nothing the terminal sends can make it panic: a wrong
+//! media type or broken JSON is a value the checks judge.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::header::{HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Method, Request, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::receiver::is_json_media_type;
+use super::schema::cut;
+use crate::binding::seq::{self, Seq};
+
+/// Largest answer body the client reads.
+pub const MAX_RESPONSE: usize = 4 * 1024 * 1024;
+
+/// Characters of an answer body kept in evidence.
+const EXCERPT_CHARS: usize = 2000;
+
+/// Why a request got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RequestError {
+    /// No complete answer within the timeout.
+    #[error("no answer within {after_ms} ms")]
+    Timeout {
+        /// The timeout.
+        after_ms: u64,
+    },
+    /// Connecting or exchanging failed.
+    #[error("HTTP exchange failed: {detail}")]
+    Http {
+        /// The error.
+        detail: String,
+    },
+    /// The answer body was over [`MAX_RESPONSE`].
+    #[error("answer body over the {limit}-byte limit")]
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// The request could not be built.
+    #[error("bad request URL {url}: {detail}")]
+    Url {
+        /// The URL.
+        url: String,
+        /// Why.
+        detail: String,
+    },
+}
+
+/// A complete answer from the terminal.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// Method and URL, for evidence.
+    pub request: String,
+    /// Status code.
+    pub status: u16,
+    /// `Content-Type` as sent.
+    pub content_type: Option<String>,
+    /// Body.
+    pub body: Bytes,
+    /// When the request was sent, in the harness's causal order.
+    pub sent: Seq,
+    /// When the answer was complete.
+    pub done: Seq,
+    /// Milliseconds from sending to the complete answer.
+    pub elapsed_ms: f64,
+}
+
+/// What is wrong with an answer that should be a JSON document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JsonProblem {
+    /// Not `application/json`.
+    #[error("Content-Type is {0:?}, not application/json")]
+    MediaType(Option<String>),
+    /// Not UTF-8 or not JSON.
+    #[error("body is not JSON: {0}")]
+    Syntax(String),
+}
+
+impl Reply {
+    /// The body as JSON, requiring the JSON media type.
+    pub fn json(&self) -> Result<Value, JsonProblem> {
+        match &self.content_type {
+            Some(ct) if is_json_media_type(ct) => {}
+            other => return Err(JsonProblem::MediaType(other.clone())),
+        }
+        serde_json::from_slice(&self.body).map_err(|e| JsonProblem::Syntax(e.to_string()))
+    }
+
+    /// The body as JSON when it is an object with an `"error"` member
+    /// (the binding's error shape).
+    pub fn json_error(&self) -> Result<Value, String> {
+        let v = self.json().map_err(|e| e.to_string())?;
+        match v.get("error") {
+            Some(e) if !e.is_null() => Ok(v),
+            _ => Err("JSON body has no \"error\" member".into()),
+        }
+    }
+
+    /// A body excerpt (lossy UTF-8, cut).
+    pub fn excerpt(&self) -> String {
+        cut(&String::from_utf8_lossy(&self.body), EXCERPT_CHARS)
+    }
+
+    /// Evidence form.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "request": self.request,
+            "status": self.status,
+            "content_type": self.content_type,
+            "body_bytes": self.body.len(),
+            "body": self.excerpt(),
+            "sent_seq": self.sent,
+            "done_seq": self.done,
+            "elapsed_ms": self.elapsed_ms,
+        })
+    }
+}
+
+/// Percent-encodes one path segment (everything but RFC 3986 unreserved characters).
+pub fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A client for one terminal's data API.
+#[derive(Clone)]
+pub struct TerminalClient {
+    base: String,
+    timeout: Duration,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl std::fmt::Debug for TerminalClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TerminalClient")
+            .field("base", &self.base)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl TerminalClient {
+    /// A client for `base_url` (`http://HOST:PORT/s3-01/v1`); each request
+    /// must be answered completely within `timeout`.
+    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, RequestError> {
+        let base = base_url.trim_end_matches('/').to_string();
+        let uri: Uri =
+            base.parse()
+                .map_err(|e: hyper::http::uri::InvalidUri| RequestError::Url {
+                    url: base.clone(),
+                    detail: e.to_string(),
+                })?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(RequestError::Url {
+                    url: base,
+                    detail: "https is not supported by this build of s301; use http on a trusted network or a TLS-terminating proxy".into(),
+                })
+            }
+            _ => {
+                return Err(RequestError::Url {
+                    url: base,
+                    detail: "the data base URL must start with http://".into(),
+                })
+            }
+        }
+        if uri.host().is_none() {
+            return Err(RequestError::Url {
+                url: base,
+                detail: "no host".into(),
+            });
+        }
+        let mut conn = HttpConnector::new();
+        conn.set_connect_timeout(Some(timeout));
+        conn.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(64)
+            .build(conn);
+        Ok(TerminalClient {
+            base,
+            timeout,
+            client,
+        })
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The per-request timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// `GET {base}/reports/{id}`.
+    pub async fn get_report(&self, id: &str) -> Result<Reply, RequestError> {
+        self.send(
+            Method::GET,
+            &format!("/reports/{}", encode_segment(id)),
+            None,
+        )
+        .await
+    }
+
+    /// `GET {base}/reports`.
+    pub async fn list_reports(&self) -> Result<Reply, RequestError> {
+        self.send(Method::GET, "/reports", None).await
+    }
+
+    /// `POST {base}/reports/{id}/dispatch` with `body` as JSON.
+    pub async fn dispatch(&self, id: &str, body: Bytes) -> Result<Reply, RequestError> {
+        self.send(
+            Method::POST,
+            &format!("/reports/{}/dispatch", encode_segment(id)),
+            Some(body),
+        )
+        .await
+    }
+
+    /// `POST {base}/test-reports`.
+    pub async fn test_report(&self) -> Result<Reply, RequestError> {
+        self.send(
+            Method::POST,
+            "/test-reports",
+            Some(Bytes::from_static(b"{}")),
+        )
+        .await
+    }
+
+    /// `POST {base}/test-reports/{id}/update`.
+    pub async fn test_update(&self, id: &str) -> Result<Reply, RequestError> {
+        self.send(
+            Method::POST,
+            &format!("/test-reports/{}/update", encode_segment(id)),
+            Some(Bytes::from_static(b"{}")),
+        )
+        .await
+    }
+
+    /// Sends one request to `{base}{path}`; a body is sent as JSON.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+    ) -> Result<Reply, RequestError> {
+        let url = format!("{}{}", self.base, path);
+        let label = format!("{method} {url}");
+        let mut b = Request::builder()
+            .method(method)
+            .uri(&url)
+            .header(ACCEPT, HeaderValue::from_static("application/json"));
+        if body.is_some() {
+            b = b.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        let req = b
+            .body(Full::new(body.unwrap_or_default()))
+            .map_err(|e| RequestError::Url {
+                url: url.clone(),
+                detail: e.to_string(),
+            })?;
+        let sent = seq::next();
+        let start = Instant::now();
+        let timeout = self.timeout;
+        let client = self.client.clone();
+        let work = async move {
+            let resp = client.request(req).await.map_err(|e| RequestError::Http {
+                detail: cut(&format!("{e:?}"), 300),
+            })?;
+            let status = resp.status().as_u16();
+            let content_type = resp
+                .headers()
+                .get(CONTENT_TYPE)
+                .map(|v| cut(&String::from_utf8_lossy(v.as_bytes()), 200));
+            let declared = resp
+                .headers()
+                .get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|s| s.trim().parse::<u64>().ok());
+            if declared.is_some_and(|n| n > MAX_RESPONSE as u64) {
+                return Err(RequestError::TooLarge {
+                    limit: MAX_RESPONSE,
+                });
+            }
+            let body = Limited::new(resp.into_body(), MAX_RESPONSE)
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.downcast_ref::<LengthLimitError>().is_some() {
+                        RequestError::TooLarge {
+                            limit: MAX_RESPONSE,
+                        }
+                    } else {
+                        RequestError::Http {
+                            detail: cut(&format!("reading the answer: {e}"), 300),
+                        }
+                    }
+                })?
+                .to_bytes();
+            Ok((status, content_type, body))
+        };
+        let (status, content_type, body) =
+            tokio::time::timeout(timeout, work)
+                .await
+                .map_err(|_| RequestError::Timeout {
+                    after_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                })??;
+        Ok(Reply {
+            request: label,
+            status,
+            content_type,
+            body,
+            sent,
+            done: seq::next(),
+            elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_percent_encoded() {
+        assert_eq!(encode_segment("R-1_a.b~"), "R-1_a.b~");
+        assert_eq!(encode_segment("a/b c"), "a%2Fb%20c");
+        assert_eq!(encode_segment("日"), "%E6%97%A5");
+    }
+
+    #[test]
+    fn base_url_must_be_http() {
+        assert!(
+            TerminalClient::new("http://127.0.0.1:1/s3-01/v1/", Duration::from_secs(1)).is_ok()
+        );
+        assert!(matches!(
+            TerminalClient::new("https://x/s3-01/v1", Duration::from_secs(1)),
+            Err(RequestError::Url { .. })
+        ));
+        assert!(TerminalClient::new("ftp://x/", Duration::from_secs(1)).is_err());
+        assert!(TerminalClient::new("not a url", Duration::from_secs(1)).is_err());
+    }
+
+    fn reply(ct: Option<&str>, body: &'static [u8]) -> Reply {
+        Reply {
+            request: "GET x".into(),
+            status: 200,
+            content_type: ct.map(str::to_string),
+            body: Bytes::from_static(body),
+            sent: Seq(1),
+            done: Seq(2),
+            elapsed_ms: 1.0,
+        }
+    }
+
+    #[test]
+    fn json_needs_media_type_and_syntax() {
+        assert!(reply(Some("application/json"), b"{\"a\":1}").json().is_ok());
+        assert!(matches!(
+            reply(Some("text/html"), b"{}").json(),
+            Err(JsonProblem::MediaType(_))
+        ));
+        assert!(matches!(
+            reply(None, b"{}").json(),
+            Err(JsonProblem::MediaType(None))
+        ));
+        assert!(matches!(
+            reply(Some("application/json"), b"{\"a\":").json(),
+            Err(JsonProblem::Syntax(_))
+        ));
+        assert!(reply(Some("application/json"), b"{\"error\":\"x\"}")
+            .json_error()
+            .is_ok());
+        assert!(reply(Some("application/json"), b"{\"message\":\"x\"}")
+            .json_error()
+            .is_err());
+    }
+
+    #[tokio::test]
+    async fn unreachable_terminal_is_an_error_not_a_panic() {
+        // Port 9 (discard) on loopback is normally closed: connection refused.
+        let c =
+            TerminalClient::new("http://127.0.0.1:9/s3-01/v1", Duration::from_millis(500)).unwrap();
+        assert!(c.get_report("x").await.is_err());
+    }
+}

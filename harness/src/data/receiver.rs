@@ -1,0 +1,934 @@
+//! The push receiver: `POST {listen}/s3-01/v1/reports`.
+//!
+//! Acknowledgement rules (the default binding):
+//! - a valid report whose `(reportId, revision)` is new and not older than
+//!   the newest acknowledged revision of that report: `201` with
+//!   `{"reportId", "revision", "ackAt"}`;
+//! - the same `(reportId, revision)` again: `200` with the very same ack;
+//! - a revision older than one already acknowledged: `409`;
+//! - a body that is not UTF-8, not JSON or not schema-valid: `400` with
+//!   `{"error", "details": [{"path", "message"}]}`;
+//! - a body over the size limit: `413` (by `Content-Length` up front, and by
+//!   counting the streamed body);
+//! - a media type other than `application/json` (parameters allowed): `415`.
+//!
+//! Every exchange, whatever its outcome, is logged with the harness's causal
+//! sequence number; checks wait on that log. Everything kept is bounded: the
+//! log, the acknowledgements and the stored report bodies.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{
+    HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER,
+};
+use hyper::{Method, Request, Response, StatusCode};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use super::schema::{ReportSchema, Violation};
+use crate::binding::seq::{self, Seq};
+
+/// The path pushes go to.
+pub const REPORTS_PATH: &str = "/s3-01/v1/reports";
+
+/// Bounds of the receiver.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceiverLimits {
+    /// Largest report body (the binding says 1 MiB).
+    pub max_body: usize,
+    /// A request's headers must arrive within this.
+    pub header_timeout: Duration,
+    /// A request's body must arrive within this once its headers are in.
+    pub body_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Exchanges kept in the log (oldest dropped first, and counted).
+    pub max_exchanges: usize,
+    /// Report body bytes kept for comparisons; past this, bodies are
+    /// acknowledged but not kept.
+    pub max_stored_bytes: usize,
+    /// Acknowledgements kept; past this, pushes answer `507`.
+    pub max_acks: usize,
+}
+
+impl Default for ReceiverLimits {
+    fn default() -> Self {
+        ReceiverLimits {
+            max_body: 1024 * 1024,
+            header_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(10),
+            max_connections: 256,
+            max_exchanges: 20_000,
+            max_stored_bytes: 128 * 1024 * 1024,
+            max_acks: 500_000,
+        }
+    }
+}
+
+/// What the receiver made of one exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushOutcome {
+    /// `201`: a new revision was acknowledged.
+    Created,
+    /// `200`: the same (reportId, revision) again; the earlier ack repeated.
+    Repeated,
+    /// `409`: older than a revision already acknowledged.
+    Stale,
+    /// `400`: not UTF-8, not JSON, or not schema-valid.
+    Invalid,
+    /// `400`: the body stream broke off (truncated or reset).
+    BodyError,
+    /// `408`: the body did not arrive in time.
+    BodyTimeout,
+    /// `413`: over the size limit.
+    TooLarge,
+    /// `415`: not `application/json`.
+    UnsupportedMediaType,
+    /// A failure injected by a check ([`super::DataChannel::fail_next`]).
+    Injected,
+    /// `507`: the receiver's acknowledgement store is full.
+    StoreFull,
+    /// `404`: not the reports path.
+    WrongPath,
+    /// `405`: not a POST.
+    WrongMethod,
+}
+
+/// One exchange with the terminal at the receiver, as evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exchange {
+    /// Position in the receiver's log (0, 1, 2 ...).
+    pub index: u64,
+    /// The harness's causal sequence number when the answer was decided.
+    pub seq: Seq,
+    /// Wall-clock time (RFC 3339, UTC).
+    pub at: String,
+    /// Milliseconds since the receiver started.
+    pub t_ms: f64,
+    /// Milliseconds from the request's arrival to its answer.
+    pub duration_ms: f64,
+    /// Client address.
+    pub peer: String,
+    /// HTTP method.
+    pub method: String,
+    /// Request path.
+    pub path: String,
+    /// `Content-Type` as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// `Content-Length` as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_length: Option<u64>,
+    /// Body bytes read.
+    pub body_bytes: usize,
+    /// Status answered.
+    pub status: u16,
+    /// What it was.
+    pub outcome: PushOutcome,
+    /// The report's id, when the body had one.
+    #[serde(skip_serializing_if = "Option::is_none", rename = "reportId")]
+    pub report_id: Option<String>,
+    /// The report's revision, when the body had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u64>,
+    /// What was wrong (schema violations with paths, parse errors ...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<Violation>,
+    /// Monotonic arrival time.
+    #[serde(skip)]
+    pub arrived: Instant,
+}
+
+impl Exchange {
+    /// Whether this was a POST to the reports path (a push attempt, whatever
+    /// became of it).
+    pub fn is_push(&self) -> bool {
+        self.method == "POST" && self.path == REPORTS_PATH
+    }
+
+    /// Whether the push was taken: acknowledged now (`201`) or before (`200`).
+    pub fn is_acked(&self) -> bool {
+        matches!(self.outcome, PushOutcome::Created | PushOutcome::Repeated)
+    }
+
+    /// Evidence form.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// A report revision the receiver was sent.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The revision.
+    pub revision: u64,
+    /// The body, unless the storage bound was reached.
+    pub body: Option<Arc<Value>>,
+    /// The exchange that carried it.
+    pub index: u64,
+    /// Whether it was acknowledged (`201`).
+    pub acked: bool,
+    /// Whether it was schema-valid.
+    pub valid: bool,
+    /// Body size in bytes.
+    pub bytes: usize,
+}
+
+struct Keep {
+    id: String,
+    rev: u64,
+    report: Value,
+    size: usize,
+    acked: bool,
+    valid: bool,
+}
+
+#[derive(Debug, Clone)]
+struct AckEntry {
+    ack_at: String,
+}
+
+#[derive(Default)]
+struct ReportEntry {
+    acks: BTreeMap<u64, AckEntry>,
+    received: BTreeMap<u64, Received>,
+}
+
+#[derive(Default)]
+struct Store {
+    reports: HashMap<String, ReportEntry>,
+    log: VecDeque<Exchange>,
+    next_index: u64,
+    dropped: u64,
+    fail: Option<(u32, u16)>,
+    stored_bytes: usize,
+    ack_count: usize,
+}
+
+/// The receiver's state, shared by its connections and the data channel.
+pub struct ReceiverState {
+    store: Mutex<Store>,
+    notify: watch::Sender<u64>,
+    schema: std::sync::RwLock<Arc<ReportSchema>>,
+    limits: ReceiverLimits,
+    started: Instant,
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{\"error\":\"internal\"}".to_vec());
+    let mut r = Response::new(Full::new(Bytes::from(bytes)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn error_body(message: &str, details: &[Violation]) -> Value {
+    if details.is_empty() {
+        json!({ "error": message })
+    } else {
+        json!({ "error": message, "details": details })
+    }
+}
+
+/// Whether a `Content-Type` value names `application/json` (parameters such
+/// as `charset=utf-8` allowed, case-insensitive).
+pub fn is_json_media_type(ct: &str) -> bool {
+    let media = ct.split(';').next().unwrap_or("").trim();
+    media.eq_ignore_ascii_case("application/json")
+}
+
+/// The `(reportId, revision)` an acknowledgement needs, or what is missing.
+pub fn ack_key(report: &Value) -> Result<(String, u64), Vec<Violation>> {
+    let mut errs = Vec::new();
+    let id = match report.get("reportId") {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => {
+            errs.push(Violation::new(
+                "/reportId",
+                "a non-empty string reportId is needed to acknowledge the report",
+            ));
+            None
+        }
+    };
+    let rev = report.get("revision").and_then(revision_of);
+    if rev.is_none() {
+        errs.push(Violation::new(
+            "/revision",
+            "an integer revision >= 1 is needed to acknowledge the report",
+        ));
+    }
+    match (id, rev) {
+        (Some(i), Some(r)) => Ok((i, r)),
+        _ => Err(errs),
+    }
+}
+
+/// A JSON revision value as an integer >= 1 (`2` and `2.0` alike).
+pub fn revision_of(v: &Value) -> Option<u64> {
+    if let Some(u) = v.as_u64() {
+        return (u >= 1).then_some(u);
+    }
+    let f = v.as_f64()?;
+    if f >= 1.0 && f.fract() == 0.0 && f < 9.0e15 {
+        // Exact: an integral f64 below 2^53.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        return Some(f as u64);
+    }
+    None
+}
+
+/// Best-effort id and revision of a body the receiver will not accept, for the log.
+fn peek_key(v: &Value) -> (Option<String>, Option<u64>) {
+    let id = v
+        .get("reportId")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(|s| super::schema::cut(s, 200));
+    let rev = v.get("revision").and_then(revision_of);
+    (id, rev)
+}
+
+struct Draft {
+    arrived: Instant,
+    peer: SocketAddr,
+    method: String,
+    path: String,
+    content_type: Option<String>,
+    content_length: Option<u64>,
+    body_bytes: usize,
+    report_id: Option<String>,
+    revision: Option<u64>,
+}
+
+impl ReceiverState {
+    /// A receiver judging pushes with `schema`.
+    pub fn new(schema: Arc<ReportSchema>, limits: ReceiverLimits) -> Self {
+        let (notify, _) = watch::channel(0);
+        ReceiverState {
+            store: Mutex::new(Store::default()),
+            notify,
+            schema: std::sync::RwLock::new(schema),
+            limits,
+            started: Instant::now(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The schema pushes are judged with.
+    pub fn schema(&self) -> Arc<ReportSchema> {
+        self.schema
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Judges later pushes with `schema`.
+    pub fn set_schema(&self, schema: Arc<ReportSchema>) {
+        *self.schema.write().unwrap_or_else(|p| p.into_inner()) = schema;
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &ReceiverLimits {
+        &self.limits
+    }
+
+    /// Answers the next `n` pushes with `status` (and a JSON error), whatever
+    /// they carry; `n = 0` cancels.
+    pub fn fail_next(&self, n: u32, status: u16) {
+        self.lock().fail = (n > 0).then_some((n, status));
+    }
+
+    /// The index the next exchange will get.
+    pub fn next_index(&self) -> u64 {
+        self.lock().next_index
+    }
+
+    /// Exchanges dropped from the log because of its bound.
+    pub fn dropped(&self) -> u64 {
+        self.lock().dropped
+    }
+
+    /// Exchanges with index `>= since` still in the log, oldest first.
+    pub fn exchanges_since(&self, since: u64) -> Vec<Exchange> {
+        self.lock()
+            .log
+            .iter()
+            .filter(|e| e.index >= since)
+            .cloned()
+            .collect()
+    }
+
+    /// The highest acknowledged revision of `report_id`.
+    pub fn acked_revision(&self, report_id: &str) -> Option<u64> {
+        self.lock()
+            .reports
+            .get(report_id)
+            .and_then(|r| r.acks.keys().next_back().copied())
+    }
+
+    /// Every report's highest acknowledged revision.
+    pub fn acked_all(&self) -> BTreeMap<String, u64> {
+        self.lock()
+            .reports
+            .iter()
+            .filter_map(|(k, r)| r.acks.keys().next_back().map(|rev| (k.clone(), *rev)))
+            .collect()
+    }
+
+    /// What was received for `report_id` at `revision`.
+    pub fn received(&self, report_id: &str, revision: u64) -> Option<Received> {
+        self.lock()
+            .reports
+            .get(report_id)
+            .and_then(|r| r.received.get(&revision).cloned())
+    }
+
+    /// The highest revision received for `report_id` (acknowledged or not).
+    pub fn latest_received(&self, report_id: &str) -> Option<Received> {
+        self.lock()
+            .reports
+            .get(report_id)
+            .and_then(|r| r.received.values().next_back().cloned())
+    }
+
+    /// Waits up to `timeout` for the first exchange with index `>= since`
+    /// that satisfies `pred`.
+    pub async fn wait_for(
+        &self,
+        since: u64,
+        timeout: Duration,
+        mut pred: impl FnMut(&Exchange) -> bool,
+    ) -> Option<Exchange> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut rx = self.notify.subscribe();
+        let mut cursor = since;
+        loop {
+            rx.borrow_and_update();
+            {
+                let s = self.lock();
+                for e in s.log.iter().filter(|e| e.index >= cursor) {
+                    if pred(e) {
+                        return Some(e.clone());
+                    }
+                }
+                cursor = cursor.max(s.next_index);
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => continue,
+                _ => return None,
+            }
+        }
+    }
+
+    fn record(
+        &self,
+        d: Draft,
+        status: StatusCode,
+        outcome: PushOutcome,
+        errors: Vec<Violation>,
+    ) -> Exchange {
+        self.record_keep(d, status, outcome, errors, None)
+    }
+
+    /// Logs an exchange; `keep` stores a received body under the same lock,
+    /// so a waiter that sees the exchange also sees the body.
+    fn record_keep(
+        &self,
+        d: Draft,
+        status: StatusCode,
+        outcome: PushOutcome,
+        errors: Vec<Violation>,
+        keep: Option<Keep>,
+    ) -> Exchange {
+        let at = now_rfc3339();
+        let mut s = self.lock();
+        if let Some(k) = keep {
+            self.keep_locked(&mut s, k);
+        }
+        let ex = Exchange {
+            index: s.next_index,
+            seq: seq::next(),
+            at,
+            t_ms: d.arrived.duration_since(self.started).as_secs_f64() * 1000.0,
+            duration_ms: d.arrived.elapsed().as_secs_f64() * 1000.0,
+            peer: d.peer.to_string(),
+            method: d.method,
+            path: d.path,
+            content_type: d.content_type,
+            content_length: d.content_length,
+            body_bytes: d.body_bytes,
+            status: status.as_u16(),
+            outcome,
+            report_id: d.report_id,
+            revision: d.revision,
+            errors,
+            arrived: d.arrived,
+        };
+        s.next_index += 1;
+        s.log.push_back(ex.clone());
+        while s.log.len() > self.limits.max_exchanges.max(1) {
+            s.log.pop_front();
+            s.dropped += 1;
+        }
+        let n = s.next_index;
+        drop(s);
+        self.notify.send_replace(n);
+        ex
+    }
+
+    fn reject(
+        &self,
+        d: Draft,
+        status: StatusCode,
+        outcome: PushOutcome,
+        msg: &str,
+        details: Vec<Violation>,
+    ) -> Response<Full<Bytes>> {
+        let body = error_body(msg, &details);
+        let errors = if details.is_empty() {
+            vec![Violation::new("", msg)]
+        } else {
+            details
+        };
+        self.record(d, status, outcome, errors);
+        json_response(status, &body)
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+        let arrived = Instant::now();
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .map(|v| super::schema::cut(&String::from_utf8_lossy(v.as_bytes()), 200));
+        let cl_header = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .map(|v| v.as_bytes().to_vec());
+        let content_length = cl_header
+            .as_ref()
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|s| s.trim().parse::<u64>().ok());
+        let mut d = Draft {
+            arrived,
+            peer,
+            method: req.method().as_str().to_string(),
+            path: super::schema::cut(req.uri().path(), 300),
+            content_type: content_type.clone(),
+            content_length,
+            body_bytes: 0,
+            report_id: None,
+            revision: None,
+        };
+
+        if req.uri().path() != REPORTS_PATH {
+            let mut r = self.reject(
+                d,
+                StatusCode::NOT_FOUND,
+                PushOutcome::WrongPath,
+                "no such resource; reports are pushed to /s3-01/v1/reports",
+                vec![],
+            );
+            r.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            return r;
+        }
+        if req.method() != Method::POST {
+            let mut r = self.reject(
+                d,
+                StatusCode::METHOD_NOT_ALLOWED,
+                PushOutcome::WrongMethod,
+                "only POST is allowed here",
+                vec![],
+            );
+            r.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("POST"));
+            r.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            return r;
+        }
+        match &content_type {
+            Some(ct) if is_json_media_type(ct) => {}
+            Some(ct) => {
+                let msg = format!("Content-Type must be application/json, not {ct:?}");
+                let mut r = self.reject(
+                    d,
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    PushOutcome::UnsupportedMediaType,
+                    &msg,
+                    vec![],
+                );
+                r.headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+                return r;
+            }
+            None => {
+                let mut r = self.reject(
+                    d,
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    PushOutcome::UnsupportedMediaType,
+                    "Content-Type application/json is required",
+                    vec![],
+                );
+                r.headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+                return r;
+            }
+        }
+        let max = self.limits.max_body;
+        if let Some(len) = content_length {
+            if len > max as u64 {
+                let msg = format!("body of {len} bytes is over the {max}-byte limit");
+                let mut r = self.reject(
+                    d,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    PushOutcome::TooLarge,
+                    &msg,
+                    vec![],
+                );
+                r.headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+                return r;
+            }
+        } else if cl_header.is_some() {
+            // hyper refuses malformed lengths itself; this is belt and braces.
+            return self.reject(
+                d,
+                StatusCode::BAD_REQUEST,
+                PushOutcome::BodyError,
+                "malformed Content-Length",
+                vec![],
+            );
+        }
+
+        let limited = Limited::new(req.into_body(), max);
+        let body: Bytes =
+            match tokio::time::timeout(self.limits.body_timeout, limited.collect()).await {
+                Ok(Ok(c)) => c.to_bytes(),
+                Ok(Err(e)) => {
+                    let mut r = if e.downcast_ref::<LengthLimitError>().is_some() {
+                        let msg = format!("body is over the {max}-byte limit");
+                        self.reject(
+                            d,
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            PushOutcome::TooLarge,
+                            &msg,
+                            vec![],
+                        )
+                    } else {
+                        let msg = format!("body could not be read: {e}");
+                        self.reject(
+                            d,
+                            StatusCode::BAD_REQUEST,
+                            PushOutcome::BodyError,
+                            &msg,
+                            vec![],
+                        )
+                    };
+                    r.headers_mut()
+                        .insert(CONNECTION, HeaderValue::from_static("close"));
+                    return r;
+                }
+                Err(_) => {
+                    let msg = format!(
+                        "body did not arrive within {} ms",
+                        self.limits.body_timeout.as_millis()
+                    );
+                    let mut r = self.reject(
+                        d,
+                        StatusCode::REQUEST_TIMEOUT,
+                        PushOutcome::BodyTimeout,
+                        &msg,
+                        vec![],
+                    );
+                    r.headers_mut()
+                        .insert(CONNECTION, HeaderValue::from_static("close"));
+                    return r;
+                }
+            };
+        d.body_bytes = body.len();
+
+        let text = match std::str::from_utf8(&body) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let msg = format!(
+                    "body is not valid UTF-8 (first bad byte at offset {})",
+                    e.valid_up_to()
+                );
+                return self.reject(
+                    d,
+                    StatusCode::BAD_REQUEST,
+                    PushOutcome::Invalid,
+                    "invalid report",
+                    vec![Violation::new("", msg)],
+                );
+            }
+        };
+        let parsed: Result<Value, String> = match text {
+            Some(t) => serde_json::from_str(t).map_err(|e| e.to_string()),
+            None => Err(String::new()),
+        };
+
+        // An injected failure answers before any judgement (the body is only peeked at).
+        let injected = {
+            let mut s = self.lock();
+            match s.fail {
+                Some((n, status)) => {
+                    s.fail = (n > 1).then_some((n - 1, status));
+                    Some(status)
+                }
+                None => None,
+            }
+        };
+        if let Some(code) = injected {
+            if let Ok(v) = &parsed {
+                (d.report_id, d.revision) = peek_key(v);
+            }
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let msg = format!(
+                "the harness refused this push on purpose (test of redelivery, status {code})"
+            );
+            let mut r = self.reject(d, status, PushOutcome::Injected, &msg, vec![]);
+            r.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            return r;
+        }
+
+        let report = match parsed {
+            Ok(v) => v,
+            Err(e) => {
+                let msg = format!("body is not JSON: {e}");
+                return self.reject(
+                    d,
+                    StatusCode::BAD_REQUEST,
+                    PushOutcome::Invalid,
+                    "invalid report",
+                    vec![Violation::new("", msg)],
+                );
+            }
+        };
+        (d.report_id, d.revision) = peek_key(&report);
+        let mut violations = self.schema().violations(&report);
+        let key = ack_key(&report);
+        if let Err(missing) = &key {
+            for m in missing {
+                if !violations.iter().any(|v| v.path == m.path) {
+                    violations.push(m.clone());
+                }
+            }
+        }
+        let key = match key {
+            Ok(k) if violations.is_empty() => k,
+            _ => {
+                // Keep what was sent, so a later GET can be compared with it.
+                let keep = match (d.report_id.clone(), d.revision) {
+                    (Some(id), Some(rev)) => Some(Keep {
+                        id,
+                        rev,
+                        report,
+                        size: body.len(),
+                        acked: false,
+                        valid: false,
+                    }),
+                    _ => None,
+                };
+                let n = violations.len();
+                let msg = format!("invalid report: {n} problem(s)");
+                let body = error_body(&msg, &violations);
+                self.record_keep(
+                    d,
+                    StatusCode::BAD_REQUEST,
+                    PushOutcome::Invalid,
+                    violations,
+                    keep,
+                );
+                return json_response(StatusCode::BAD_REQUEST, &body);
+            }
+        };
+        self.acknowledge(d, key, report, body.len())
+    }
+
+    fn keep_locked(&self, s: &mut Store, k: Keep) {
+        if !s.reports.contains_key(&k.id) && s.reports.len() >= self.limits.max_acks {
+            return;
+        }
+        let entry = s.reports.entry(k.id).or_default();
+        let old_bytes = match entry.received.get(&k.rev) {
+            Some(old) if old.acked && !k.acked => return,
+            Some(old) if old.body.is_some() => old.bytes,
+            _ => 0,
+        };
+        let base = s.stored_bytes.saturating_sub(old_bytes);
+        let body = (base + k.size <= self.limits.max_stored_bytes).then(|| Arc::new(k.report));
+        let stored = if body.is_some() { k.size } else { 0 };
+        entry.received.insert(
+            k.rev,
+            Received {
+                revision: k.rev,
+                body,
+                bytes: k.size,
+                index: s.next_index,
+                acked: k.acked,
+                valid: k.valid,
+            },
+        );
+        s.stored_bytes = base + stored;
+    }
+
+    fn acknowledge(
+        &self,
+        d: Draft,
+        key: (String, u64),
+        report: Value,
+        size: usize,
+    ) -> Response<Full<Bytes>> {
+        let (id, rev) = key;
+        enum Verdict {
+            Created(String),
+            Repeated(String),
+            Stale(u64),
+            Full,
+        }
+        let verdict = {
+            let mut s = self.lock();
+            let full = s.ack_count >= self.limits.max_acks;
+            let entry = s.reports.get(&id);
+            let repeated = entry
+                .and_then(|e| e.acks.get(&rev))
+                .map(|a| a.ack_at.clone());
+            let newest = entry.and_then(|e| e.acks.keys().next_back().copied());
+            match (repeated, newest) {
+                (Some(ack_at), _) => Verdict::Repeated(ack_at),
+                (None, Some(n)) if rev < n => Verdict::Stale(n),
+                _ if full => Verdict::Full,
+                _ => {
+                    let ack_at = now_rfc3339();
+                    s.reports.entry(id.clone()).or_default().acks.insert(
+                        rev,
+                        AckEntry {
+                            ack_at: ack_at.clone(),
+                        },
+                    );
+                    s.ack_count += 1;
+                    Verdict::Created(ack_at)
+                }
+            }
+        };
+        match verdict {
+            Verdict::Created(ack_at) => {
+                let keep = Keep {
+                    id: id.clone(),
+                    rev,
+                    report,
+                    size,
+                    acked: true,
+                    valid: true,
+                };
+                self.record_keep(
+                    d,
+                    StatusCode::CREATED,
+                    PushOutcome::Created,
+                    vec![],
+                    Some(keep),
+                );
+                json_response(
+                    StatusCode::CREATED,
+                    &json!({"reportId": id, "revision": rev, "ackAt": ack_at}),
+                )
+            }
+            Verdict::Repeated(ack_at) => {
+                self.record(d, StatusCode::OK, PushOutcome::Repeated, vec![]);
+                json_response(
+                    StatusCode::OK,
+                    &json!({"reportId": id, "revision": rev, "ackAt": ack_at}),
+                )
+            }
+            Verdict::Stale(newest) => {
+                let msg = format!("revision {rev} of report {id:?} is older than revision {newest}, already acknowledged");
+                let errors = vec![Violation::new("/revision", msg.clone())];
+                self.record(d, StatusCode::CONFLICT, PushOutcome::Stale, errors);
+                json_response(
+                    StatusCode::CONFLICT,
+                    &json!({"error": msg, "reportId": id, "revision": rev, "latestRevision": newest}),
+                )
+            }
+            Verdict::Full => self.reject(
+                d,
+                StatusCode::INSUFFICIENT_STORAGE,
+                PushOutcome::StoreFull,
+                "the harness's acknowledgement store is full",
+                vec![],
+            ),
+        }
+    }
+
+    /// The whole log as evidence (bounded by the log's own bound).
+    pub fn log_json(&self) -> Value {
+        let s = self.lock();
+        json!({
+            "exchanges": s.log.iter().map(Exchange::to_json).collect::<Vec<_>>(),
+            "dropped": s.dropped,
+            "reports": s.reports.len(),
+            "acks": s.ack_count,
+            "stored_bytes": s.stored_bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_media_type_allows_parameters_and_case() {
+        assert!(is_json_media_type("application/json"));
+        assert!(is_json_media_type("Application/JSON; charset=utf-8"));
+        assert!(is_json_media_type(" application/json ;charset=UTF-8"));
+        assert!(!is_json_media_type("text/json"));
+        assert!(!is_json_media_type("application/jsonx"));
+        assert!(!is_json_media_type("application/x-www-form-urlencoded"));
+        assert!(!is_json_media_type(""));
+    }
+
+    #[test]
+    fn revisions_accept_integral_numbers_only() {
+        assert_eq!(revision_of(&json!(3)), Some(3));
+        assert_eq!(revision_of(&json!(3.0)), Some(3));
+        assert_eq!(revision_of(&json!(0)), None);
+        assert_eq!(revision_of(&json!(-1)), None);
+        assert_eq!(revision_of(&json!(1.5)), None);
+        assert_eq!(revision_of(&json!("1")), None);
+    }
+
+    #[test]
+    fn ack_key_names_what_is_missing() {
+        assert_eq!(
+            ack_key(&json!({"reportId": "a", "revision": 2})),
+            Ok(("a".into(), 2))
+        );
+        let e = ack_key(&json!({"reportId": "", "revision": 0})).unwrap_err();
+        let paths: Vec<_> = e.iter().map(|v| v.path.as_str()).collect();
+        assert_eq!(paths, vec!["/reportId", "/revision"]);
+        assert!(ack_key(&json!([1, 2])).is_err());
+    }
+}
