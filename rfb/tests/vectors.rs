@@ -110,7 +110,10 @@ fn every_vector_decodes_pixel_exact_to_its_raw_reference() {
         let (fb, _) = whole(&v, &load(&v.file));
         let (reference, _) = whole(&v, &load(&v.reference));
         if let Some((n, bbox)) = fb.diff(&reference, &[]) {
-            panic!("{}: {n} pixels differ from the reference within {bbox}", v.file);
+            panic!(
+                "{}: {n} pixels differ from the reference within {bbox}",
+                v.file
+            );
         }
         // A blank result would match a blank reference: the screens are not blank.
         assert!(fb.pixels().iter().any(|&p| p != 0), "{}", v.file);
@@ -180,6 +183,36 @@ fn every_vector_decodes_identically_fed_in_random_pieces() {
                 (x >> 8) as usize % cap as usize + 1
             };
             let (fb, events) = decode(&v, &bytes, sizes);
+            assert_eq!(events, want_events, "{} seed {seed}", v.file);
+            assert!(fb == want_fb, "{} seed {seed}: image differs", v.file);
+        }
+    }
+}
+
+#[test]
+fn every_vector_decodes_identically_in_place_in_random_pieces() {
+    for v in vectors() {
+        let bytes = load(&v.file);
+        let (want_fb, want_events) = whole(&v, &bytes);
+        for seed in [3u64, 77] {
+            let limits = Limits::DEFAULT;
+            let mut fb = Framebuffer::new(v.width, v.height, &limits).expect("framebuffer");
+            let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, limits);
+            let mut events = Vec::new();
+            let mut x = seed;
+            let mut rest = bytes.as_slice();
+            while !rest.is_empty() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let n = ((x >> 8) as usize % [5usize, 2000, 70_000][(x % 3) as usize] + 1)
+                    .min(rest.len());
+                let (piece, tail) = rest.split_at(n);
+                dec.decode(piece, &mut fb, &mut events)
+                    .unwrap_or_else(|e| panic!("{}: {e}", v.file));
+                rest = tail;
+            }
+            assert_eq!(dec.buffered(), 0, "{}", v.file);
             assert_eq!(events, want_events, "{} seed {seed}", v.file);
             assert!(fb == want_fb, "{} seed {seed}: image differs", v.file);
         }

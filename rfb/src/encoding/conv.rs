@@ -143,9 +143,13 @@ impl<'m> Conv<'m> {
     pub(crate) fn pixels_into(&self, src: &[u8], dst: &mut [Rgb]) {
         match self.kind {
             Kind::Rgb888Le => {
-                // The hot path of Raw decoding: no per-pixel dispatch.
+                // The hot path of Raw decoding: no per-pixel dispatch. The
+                // mask goes through black_box because with a constant mask
+                // LLVM narrows the loads to three bytes and loses the plain
+                // vector load/and/store loop (measured 2.5x slower).
+                let mask = std::hint::black_box(0x00ff_ffffu32);
                 for (d, s) in dst.iter_mut().zip(src.chunks_exact(4)) {
-                    *d = u32::from_le_bytes([s[0], s[1], s[2], s[3]]) & 0x00ff_ffff;
+                    *d = u32::from_le_bytes([s[0], s[1], s[2], s[3]]) & mask;
                 }
             }
             Kind::Tc32 { .. } => {

@@ -92,8 +92,16 @@ impl HextileDecoder {
                     )
                     .into());
                 }
-                let bg = if sub & BG != 0 { Some(r.take(bpp)?) } else { None };
-                let fg = if sub & FG != 0 { Some(r.take(bpp)?) } else { None };
+                let bg = if sub & BG != 0 {
+                    Some(r.take(bpp)?)
+                } else {
+                    None
+                };
+                let fg = if sub & FG != 0 {
+                    Some(r.take(bpp)?)
+                } else {
+                    None
+                };
                 let coloured = sub & COLOURED != 0;
                 let subs = if sub & ANY != 0 {
                     let n = usize::from(r.u8()?);
@@ -334,7 +342,13 @@ mod tests {
         let l = Limits::DEFAULT;
         let mut fb = Framebuffer::new(16, 16, &l).expect("fb");
         let err = decode_all(&[0], Rect::new(0, 0, 16, 16), &mut fb);
-        assert!(matches!(err, Err(RfbError::MalformedEncoding { encoding: "Hextile", .. })));
+        assert!(matches!(
+            err,
+            Err(RfbError::MalformedEncoding {
+                encoding: "Hextile",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -344,7 +358,13 @@ mod tests {
         // 8x8 tile, background, one coloured sub-rectangle 4x1 at x=6.
         let p = [BG | ANY | COLOURED, 0, 0, 0, 0, 1, 9, 9, 9, 0, 0x60, 0x30];
         let err = decode_all(&p, Rect::new(0, 0, 8, 8), &mut fb);
-        assert!(matches!(err, Err(RfbError::MalformedEncoding { encoding: "Hextile", .. })));
+        assert!(matches!(
+            err,
+            Err(RfbError::MalformedEncoding {
+                encoding: "Hextile",
+                ..
+            })
+        ));
     }
 
     #[test]

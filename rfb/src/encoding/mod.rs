@@ -343,9 +343,23 @@ mod tests {
         let mut out = Vec::new();
         let map = ColourMap::new();
         let pf = PixelFormat::RGB888;
-        let r = e.encode_rect(Encoding::Raw, &fb, Rect::new(5, 5, 6, 1), &pf, &map, &mut out);
+        let r = e.encode_rect(
+            Encoding::Raw,
+            &fb,
+            Rect::new(5, 5, 6, 1),
+            &pf,
+            &map,
+            &mut out,
+        );
         assert!(matches!(r, Err(RfbError::LimitExceeded { .. })));
-        let r = e.encode_rect(Encoding::CopyRect, &fb, Rect::new(0, 0, 1, 1), &pf, &map, &mut out);
+        let r = e.encode_rect(
+            Encoding::CopyRect,
+            &fb,
+            Rect::new(0, 0, 1, 1),
+            &pf,
+            &map,
+            &mut out,
+        );
         assert_eq!(r, Err(RfbError::UnsupportedEncoding(1)));
         assert!(out.is_empty());
     }
@@ -366,6 +380,9 @@ mod tests {
             &mut out,
         )
         .expect("encode");
-        assert_eq!(out, [0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0xef, 0xcd, 0xab, 0]);
+        assert_eq!(
+            out,
+            [0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0xef, 0xcd, 0xab, 0]
+        );
     }
 }

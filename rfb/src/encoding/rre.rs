@@ -45,28 +45,32 @@ impl RreDecoder {
                 },
                 Some(0) => return Ok(Step::done(used)),
                 Some(left) => {
-                    let parsed = unit(rest, |r| {
-                        Ok((r.take(bpp)?, r.u16()?, r.u16()?, r.u16()?, r.u16()?))
-                    })?;
-                    match parsed {
-                        Unit::Need(n) => return Ok(Step::more(used, n)),
-                        Unit::Got((px, sx, sy, sw, sh), n) => {
-                            let (sx, sy, sw, sh) =
-                                (u32::from(sx), u32::from(sy), u32::from(sw), u32::from(sh));
-                            if sx + sw > w || sy + sh > h {
-                                return Err(RfbError::malformed(
-                                    "RRE",
-                                    format!(
-                                        "sub-rectangle {sw}x{sh}+{sx}+{sy} extends past its \
-                                         {w}x{h} rectangle"
-                                    ),
-                                ));
-                            }
-                            used += n;
-                            fb.fill_area(x0 + sx, y0 + sy, sw, sh, conv.pixel(px));
-                            self.left = Some(left - 1);
-                        }
+                    // Whole sub-rectangles only: pixel, x, y, w, h.
+                    let each = bpp + 8;
+                    let n = (rest.len() / each).min(left as usize);
+                    if n == 0 {
+                        return Ok(Step::more(used, each - rest.len()));
                     }
+                    for s in rest.chunks_exact(each).take(n) {
+                        let (px, geo) = s.split_at(bpp);
+                        let f = |i: usize| match (geo.get(i), geo.get(i + 1)) {
+                            (Some(a), Some(b)) => u32::from(u16::from_be_bytes([*a, *b])),
+                            _ => 0,
+                        };
+                        let (sx, sy, sw, sh) = (f(0), f(2), f(4), f(6));
+                        if sx + sw > w || sy + sh > h {
+                            return Err(RfbError::malformed(
+                                "RRE",
+                                format!(
+                                    "sub-rectangle {sw}x{sh}+{sx}+{sy} extends past its \
+                                     {w}x{h} rectangle"
+                                ),
+                            ));
+                        }
+                        fb.fill_area(x0 + sx, y0 + sy, sw, sh, conv.pixel(px));
+                    }
+                    used += n * each;
+                    self.left = Some(left - n as u32);
                 }
             }
         }
@@ -172,7 +176,9 @@ mod tests {
     fn rre_round_trips_one_byte_at_a_time() {
         let l = Limits::DEFAULT;
         let pf = PixelFormat::RGB888;
-        let vals: Vec<u32> = (0..36u32).map(|i| if i % 5 == 0 { 0x00ff_0000 } else { 7 }).collect();
+        let vals: Vec<u32> = (0..36u32)
+            .map(|i| if i % 5 == 0 { 0x00ff_0000 } else { 7 })
+            .collect();
         let mut p = Vec::new();
         encode(&vals, 6, 6, &pf, &mut p);
         let map = ColourMap::new();
@@ -203,6 +209,12 @@ mod tests {
         let mut p = vec![0, 0, 0, 1, 0, 0, 0, 0];
         p.extend_from_slice(&[1, 1, 1, 0, 0, 3, 0, 0, 0, 2, 0, 1]);
         let err = RreDecoder::new(Rect::new(0, 0, 4, 4)).step(&p, &mut fb, &conv);
-        assert!(matches!(err, Err(RfbError::MalformedEncoding { encoding: "RRE", .. })));
+        assert!(matches!(
+            err,
+            Err(RfbError::MalformedEncoding {
+                encoding: "RRE",
+                ..
+            })
+        ));
     }
 }

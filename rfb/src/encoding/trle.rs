@@ -540,10 +540,16 @@ mod tests {
             .map(|i| {
                 let (x, y) = (i % w, i / w);
                 match x / 16 {
-                    0 => 0x0011_2233,                                // solid
-                    1 => [1, 2, 3][((x + y) % 3) as usize],          // packed
-                    2 => if y < 8 { 5 } else { 6 },                  // runs
-                    3 => (x * 7 + y * 13) % 40,                      // palette RLE
+                    0 => 0x0011_2233,                       // solid
+                    1 => [1, 2, 3][((x + y) % 3) as usize], // packed
+                    2 => {
+                        if y < 8 {
+                            5
+                        } else {
+                            6
+                        }
+                    } // runs
+                    3 => (x * 7 + y * 13) % 40,             // palette RLE
                     _ => i.wrapping_mul(2_654_435_761) & 0x00ff_ffff, // raw
                 }
             })
@@ -578,7 +584,10 @@ mod tests {
         let mut p = vec![2, 1, 0, 0, 2, 0, 0];
         p.extend_from_slice(&[0x55, 0x55]);
         p.extend_from_slice(&[127, 0xff, 0x00]);
-        assert_eq!(decode(&p, Rect::new(0, 0, 32, 1), &mut fb), Ok(Step::done(p.len())));
+        assert_eq!(
+            decode(&p, Rect::new(0, 0, 32, 1), &mut fb),
+            Ok(Step::done(p.len()))
+        );
         assert_eq!(fb.get(0, 0), Some(1));
         assert_eq!(fb.get(1, 0), Some(2));
         assert_eq!(fb.get(16, 0), Some(2));
@@ -590,7 +599,13 @@ mod tests {
         let l = Limits::DEFAULT;
         let mut fb = Framebuffer::new(16, 1, &l).expect("fb");
         let err = decode(&[127, 0, 0], Rect::new(0, 0, 16, 1), &mut fb);
-        assert!(matches!(err, Err(RfbError::MalformedEncoding { encoding: "TRLE", .. })));
+        assert!(matches!(
+            err,
+            Err(RfbError::MalformedEncoding {
+                encoding: "TRLE",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -599,7 +614,10 @@ mod tests {
         let mut fb = Framebuffer::new(16, 1, &l).expect("fb");
         for sub in [17u8, 100, 126] {
             let err = decode(&[sub], Rect::new(0, 0, 16, 1), &mut fb);
-            assert!(matches!(err, Err(RfbError::MalformedEncoding { .. })), "{sub}");
+            assert!(
+                matches!(err, Err(RfbError::MalformedEncoding { .. })),
+                "{sub}"
+            );
         }
     }
 
@@ -623,7 +641,11 @@ mod tests {
         let err = decode(&[130, 1, 1, 1, 2, 2, 2, 5], Rect::new(0, 0, 4, 1), &mut fb);
         assert!(matches!(err, Err(RfbError::MalformedEncoding { .. })));
         // Packed palette of 3 (2 bits), index 3.
-        let err = decode(&[3, 1, 1, 1, 2, 2, 2, 3, 3, 3, 0xc0], Rect::new(0, 0, 4, 1), &mut fb);
+        let err = decode(
+            &[3, 1, 1, 1, 2, 2, 2, 3, 3, 3, 0xc0],
+            Rect::new(0, 0, 4, 1),
+            &mut fb,
+        );
         assert!(matches!(err, Err(RfbError::MalformedEncoding { .. })));
     }
 }

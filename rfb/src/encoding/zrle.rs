@@ -68,9 +68,8 @@ impl Inflater {
         ))
     }
 
-    /// Capacity of the inflate buffer (for tests of the memory bound).
-    #[cfg(test)]
-    pub(crate) fn capacity(&self) -> usize {
+    /// Heap bytes of the inflate buffer (the zlib window is fixed-size too).
+    pub(crate) fn allocated(&self) -> usize {
         self.buf.capacity()
     }
 }
@@ -132,11 +131,8 @@ impl ZrleDecoder {
                         });
                     }
                     used = n;
-                    self.bound = inflated_bound(
-                        u32::from(self.rect.w),
-                        u32::from(self.rect.h),
-                        conv.cpx(),
-                    );
+                    self.bound =
+                        inflated_bound(u32::from(self.rect.w), u32::from(self.rect.h), conv.cpx());
                     inf.gate = 0;
                     len
                 }
@@ -275,7 +271,15 @@ mod tests {
     fn payload(z: &mut Compress, vals: &[u32], w: u32, h: u32) -> Vec<u8> {
         let mut out = Vec::new();
         let mut scratch = Vec::new();
-        encode(z, &mut scratch, vals, (w, h), &PixelFormat::RGB888, &mut out).expect("encode");
+        encode(
+            z,
+            &mut scratch,
+            vals,
+            (w, h),
+            &PixelFormat::RGB888,
+            &mut out,
+        )
+        .expect("encode");
         out
     }
 
@@ -302,7 +306,9 @@ mod tests {
         let l = Limits::DEFAULT;
         let (w, h) = (70u32, 66u32);
         let a: Vec<u32> = (0..w * h).map(|i| (i / 7) % 5).collect();
-        let b: Vec<u32> = (0..w * h).map(|i| i.wrapping_mul(2_654_435_761) >> 8).collect();
+        let b: Vec<u32> = (0..w * h)
+            .map(|i| i.wrapping_mul(2_654_435_761) >> 8)
+            .collect();
         let mut z = new_compressor();
         let pa = payload(&mut z, &a, w, h);
         let pb = payload(&mut z, &b, w, h);
@@ -326,7 +332,7 @@ mod tests {
                 assert_eq!(fb.get(x, y), Some(v & 0x00ff_ffff));
             }
         }
-        assert!(inf.capacity() <= 2 * ZBUF_CAP);
+        assert!(inf.allocated() <= 2 * ZBUF_CAP);
     }
 
     #[test]
@@ -340,8 +346,14 @@ mod tests {
         let mut fb = Framebuffer::new(16, 16, &l).expect("fb");
         let mut d = ZrleDecoder::new(Rect::new(0, 0, 16, 16), u32::MAX);
         let err = d.step(&p, &mut fb, &conv, &mut inf);
-        assert!(matches!(err, Err(RfbError::MalformedEncoding { encoding: "ZRLE", .. })));
-        assert!(inf.capacity() <= 2 * ZBUF_CAP);
+        assert!(matches!(
+            err,
+            Err(RfbError::MalformedEncoding {
+                encoding: "ZRLE",
+                ..
+            })
+        ));
+        assert!(inf.allocated() <= 2 * ZBUF_CAP);
         assert!(d.inflated <= d.bound + 2 * ZBUF_CAP as u64);
     }
 
@@ -355,12 +367,8 @@ mod tests {
         let conv = Conv::new(&PixelFormat::RGB888, &map);
         let mut inf = Inflater::new();
         let mut fb = Framebuffer::new(16, 16, &l).expect("fb");
-        let err = ZrleDecoder::new(Rect::new(0, 0, 16, 16), u32::MAX).step(
-            &p,
-            &mut fb,
-            &conv,
-            &mut inf,
-        );
+        let err =
+            ZrleDecoder::new(Rect::new(0, 0, 16, 16), u32::MAX).step(&p, &mut fb, &conv, &mut inf);
         assert!(matches!(err, Err(RfbError::MalformedEncoding { .. })));
     }
 
@@ -382,12 +390,22 @@ mod tests {
 
     #[test]
     fn inflated_bound_covers_every_subencoding() {
-        // A 1x1 rectangle: at most 1 subencoding byte + 127-colour palette + pixel.
-        assert!(inflated_bound(1, 1, 3) >= 1 + 3 + 1);
+        // A 1x1 rectangle's worst case: palette RLE with a needless
+        // 127-colour palette (subencoding, palette, one index byte).
+        let worst = 1 + 127 * 3 + 1;
+        assert!(inflated_bound(1, 1, 3) >= worst);
         let (w, h) = (64u32, 64u32);
         let noise: Vec<u32> = (0..w * h).map(|i| i.wrapping_mul(2_654_435_761)).collect();
         let mut tiles = Vec::new();
-        encode_tiles(&noise, w, h, ZRLE_TILE, false, &PixelFormat::RGB888, &mut tiles);
+        encode_tiles(
+            &noise,
+            w,
+            h,
+            ZRLE_TILE,
+            false,
+            &PixelFormat::RGB888,
+            &mut tiles,
+        );
         assert!((tiles.len() as u64) <= inflated_bound(w, h, 3));
     }
 }

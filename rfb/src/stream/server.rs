@@ -187,19 +187,76 @@ impl ServerMessageDecoder {
             return Ok(Some(ev));
         }
         let buf = std::mem::take(&mut self.buf);
-        let r = self.advance(&buf, fb);
+        let r = self.advance(buf.get(self.pos..).unwrap_or(&[]), fb);
         self.buf = buf;
-        if self.pos >= self.buf.len() {
-            self.buf.clear();
-            self.pos = 0;
+        match r {
+            Ok((used, ev)) => {
+                self.pos += used;
+                if self.pos >= self.buf.len() {
+                    self.buf.clear();
+                    self.pos = 0;
+                }
+                Ok(ev)
+            }
+            Err(e) => Err(self.fail(e)),
         }
-        if let Err(e) = &r {
-            self.error = Some(e.clone());
-            self.state = State::Idle;
-            self.buf = Vec::new();
-            self.pos = 0;
+    }
+
+    /// Decodes `data` and appends every event it completes to `events`: the
+    /// same events and pixels as [`Self::feed`] followed by
+    /// [`Self::next_event`] until `Ok(None)`, but decoded straight from the
+    /// caller's slice instead of being copied into the decoder's buffer
+    /// first. Only the unfinished tail of one decoding unit is kept, so this
+    /// never fails with [`RfbError::BufferFull`]. Events decoded before an
+    /// error are left in `events`; the error is sticky as with `next_event`.
+    pub fn decode(
+        &mut self,
+        data: &[u8],
+        fb: &mut Framebuffer,
+        events: &mut Vec<ServerEvent>,
+    ) -> Result<(), RfbError> {
+        let mut data = data;
+        // Finish a unit begun in the buffer, adding no more than it needs.
+        loop {
+            while let Some(ev) = self.next_event(fb)? {
+                events.push(ev);
+            }
+            if self.buffered() == 0 || data.is_empty() {
+                break;
+            }
+            let k = self
+                .gate
+                .saturating_sub(self.buffered())
+                .clamp(1, data.len());
+            let (head, tail) = data.split_at(k);
+            self.feed(head)?;
+            data = tail;
         }
-        r
+        // The buffer is empty: decode in place.
+        while !data.is_empty() {
+            match self.advance(data, fb) {
+                Err(e) => return Err(self.fail(e)),
+                Ok((used, ev)) => {
+                    data = data.get(used..).unwrap_or(&[]);
+                    let Some(ev) = ev else { break };
+                    events.push(ev);
+                    if let Some(p) = self.pending.take() {
+                        events.push(p);
+                    }
+                }
+            }
+        }
+        // Keep what the next unit has of its bytes (fewer than it needs).
+        self.feed(data)
+    }
+
+    /// Records a decoding error, which every later call returns.
+    fn fail(&mut self, e: RfbError) -> RfbError {
+        self.error = Some(e.clone());
+        self.state = State::Idle;
+        self.buf = Vec::new();
+        self.pos = 0;
+        e
     }
 
     /// Bytes received but not yet decoded.
@@ -207,26 +264,43 @@ impl ServerMessageDecoder {
         self.buf.len().saturating_sub(self.pos)
     }
 
-    /// Runs steps over `buf[self.pos..]` until an event or a shortage.
-    fn advance(&mut self, buf: &[u8], fb: &mut Framebuffer) -> Result<Option<ServerEvent>, RfbError> {
+    /// Heap bytes the decoder holds for buffering: its input buffer, the
+    /// ZRLE inflate buffer and any ServerCutText being collected. Bounded by
+    /// about twice [`Limits::max_buffered`] plus a fixed inflate buffer plus
+    /// [`Limits::max_cut_text`], whatever the peer sends; exposed so callers
+    /// and tests can check that bound.
+    pub fn allocated(&self) -> usize {
+        let text = match &self.state {
+            State::CutText { text, .. } => text.capacity(),
+            _ => 0,
+        };
+        self.buf.capacity() + self.inflater.allocated() + text
+    }
+
+    /// Runs steps over `input` until an event or a shortage; returns the
+    /// bytes consumed and the event, if any.
+    fn advance(
+        &mut self,
+        input: &[u8],
+        fb: &mut Framebuffer,
+    ) -> Result<(usize, Option<ServerEvent>), RfbError> {
+        let mut used = 0;
         loop {
-            let input = buf.get(self.pos..).unwrap_or(&[]);
-            if input.len() < self.gate {
-                return Ok(None);
+            let rest = input.get(used..).unwrap_or(&[]);
+            if rest.len() < self.gate {
+                return Ok((used, None));
             }
-            match self.step(input, fb)? {
+            match self.step(rest, fb)? {
                 Outcome::Progress(n) => {
-                    self.pos += n;
+                    used += n;
                     self.gate = 0;
                 }
                 Outcome::Event(n, ev) => {
-                    self.pos += n;
                     self.gate = 0;
-                    return Ok(Some(ev));
+                    return Ok((used + n, Some(ev)));
                 }
                 Outcome::Need(n, need) => {
-                    self.pos += n;
-                    let wanted = input.len() - n + need;
+                    let wanted = rest.len() - n + need;
                     if wanted > self.limits.max_buffered {
                         return Err(RfbError::LimitExceeded {
                             field: "bytes needed to decode the next unit",
@@ -235,7 +309,7 @@ impl ServerMessageDecoder {
                         });
                     }
                     self.gate = wanted;
-                    return Ok(None);
+                    return Ok((used + n, None));
                 }
             }
         }
@@ -266,8 +340,7 @@ impl ServerMessageDecoder {
                         Ok(self.finish_rect(12, left, bytes, info))
                     }
                     _ => {
-                        let Some(dec) =
-                            RectDecoder::new(encoding, rect, self.limits.max_zrle_len)
+                        let Some(dec) = RectDecoder::new(encoding, rect, self.limits.max_zrle_len)
                         else {
                             return Err(RfbError::UnsupportedEncoding(code));
                         };
@@ -329,7 +402,10 @@ impl ServerMessageDecoder {
                     return Ok(Outcome::Need(n * 6, 6 - (input.len() - n * 6)));
                 }
                 self.state = State::Idle;
-                Ok(Outcome::Event(n * 6, ServerEvent::ColourMap { first, count }))
+                Ok(Outcome::Event(
+                    n * 6,
+                    ServerEvent::ColourMap { first, count },
+                ))
             }
             State::CutText { left, text } => {
                 let n = input.len().min(*left as usize);
@@ -503,8 +579,15 @@ mod tests {
         update_header(encs.len() as u16, &mut bytes);
         for (i, e) in encs.iter().enumerate() {
             let r = Rect::new(0, (i * 6) as u16, 40, 6);
-            enc.encode_rect(*e, &src, r, &PixelFormat::RGB888, &ColourMap::new(), &mut bytes)
-                .expect("encode");
+            enc.encode_rect(
+                *e,
+                &src,
+                r,
+                &PixelFormat::RGB888,
+                &ColourMap::new(),
+                &mut bytes,
+            )
+            .expect("encode");
         }
         let mut reference = None;
         for chunk in [1, 2, 3, 7, 64, 100_000] {
@@ -525,6 +608,57 @@ mod tests {
                 Some(r) => assert_eq!(r, &events, "chunk {chunk}"),
             }
         }
+    }
+
+    #[test]
+    fn decode_in_place_matches_feed_and_next_event() {
+        let src = image(70, 40);
+        let mut enc = Encoder::new();
+        let mut bytes = vec![2];
+        for e in [
+            Encoding::Raw,
+            Encoding::Hextile,
+            Encoding::Zrle,
+            Encoding::Trle,
+        ] {
+            update_header(1, &mut bytes);
+            enc.encode_rect(
+                e,
+                &src,
+                src.bounds(),
+                &PixelFormat::RGB888,
+                &ColourMap::new(),
+                &mut bytes,
+            )
+            .expect("encode");
+        }
+        update_header(0, &mut bytes);
+        let mut want_fb = Framebuffer::new(70, 40, &Limits::DEFAULT).expect("fb");
+        let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, Limits::DEFAULT);
+        let want = run(&mut dec, &mut want_fb, &bytes, usize::MAX).expect("decode");
+        for chunk in [1, 2, 5, 13, 1000, 100_000] {
+            let mut fb = Framebuffer::new(70, 40, &Limits::DEFAULT).expect("fb");
+            let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, Limits::DEFAULT);
+            let mut events = Vec::new();
+            for c in bytes.chunks(chunk) {
+                dec.decode(c, &mut fb, &mut events).expect("decode");
+                // At most one unit: here a raw Hextile tile of 1 + 16 * 16 * 4 bytes.
+                assert!(dec.buffered() <= 1025, "chunk {chunk}: {}", dec.buffered());
+            }
+            assert_eq!(events, want, "chunk {chunk}");
+            assert!(fb == want_fb, "chunk {chunk}");
+        }
+        // Errors stick here too.
+        let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, Limits::DEFAULT);
+        let mut fb = Framebuffer::new(2, 2, &Limits::DEFAULT).expect("fb");
+        let mut events = Vec::new();
+        let err = dec.decode(&[2, 2, 77, 2], &mut fb, &mut events);
+        assert!(matches!(
+            err,
+            Err(RfbError::UnknownMessageType { ty: 77, .. })
+        ));
+        assert_eq!(events, [ServerEvent::Bell, ServerEvent::Bell]);
+        assert!(dec.decode(&[2], &mut fb, &mut events).is_err());
     }
 
     #[test]
@@ -571,12 +705,22 @@ mod tests {
         let mut fb = Framebuffer::new(10, 10, &Limits::DEFAULT).expect("fb");
         let events = run(&mut dec, &mut fb, &bytes, 3).expect("decode");
         assert_eq!((fb.width(), fb.height()), (33, 44));
-        assert!(matches!(events.get(1), Some(ServerEvent::Rect(RectInfo { in_bounds: true, bytes: 12, .. }))));
+        assert!(matches!(
+            events.get(1),
+            Some(ServerEvent::Rect(RectInfo {
+                in_bounds: true,
+                bytes: 12,
+                ..
+            }))
+        ));
         let mut bytes = Vec::new();
         update_header(1, &mut bytes);
         write_desktop_size(0, 44, &mut bytes);
         let err = run(&mut dec, &mut fb, &bytes, 100);
-        assert!(matches!(err, Err(RfbError::LimitExceeded { field: "width", .. })));
+        assert!(matches!(
+            err,
+            Err(RfbError::LimitExceeded { field: "width", .. })
+        ));
     }
 
     #[test]
@@ -588,7 +732,10 @@ mod tests {
         let mut fb = Framebuffer::new(10, 10, &Limits::DEFAULT).expect("fb");
         let err = run(&mut dec, &mut fb, &bytes, 100);
         assert_eq!(err, Err(RfbError::UnsupportedEncoding(7)));
-        assert_eq!(dec.next_event(&mut fb), Err(RfbError::UnsupportedEncoding(7)));
+        assert_eq!(
+            dec.next_event(&mut fb),
+            Err(RfbError::UnsupportedEncoding(7))
+        );
         assert_eq!(dec.feed(&[2]), Err(RfbError::UnsupportedEncoding(7)));
     }
 
@@ -633,8 +780,19 @@ mod tests {
         };
         let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, limits);
         let mut fb = Framebuffer::new(10, 10, &Limits::DEFAULT).expect("fb");
-        let err = run(&mut dec, &mut fb, &[3, 0, 0, 0, 0xff, 0xff, 0xff, 0xff], 100);
-        assert!(matches!(err, Err(RfbError::LimitExceeded { field: "ServerCutText length", .. })));
+        let err = run(
+            &mut dec,
+            &mut fb,
+            &[3, 0, 0, 0, 0xff, 0xff, 0xff, 0xff],
+            100,
+        );
+        assert!(matches!(
+            err,
+            Err(RfbError::LimitExceeded {
+                field: "ServerCutText length",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -651,7 +809,10 @@ mod tests {
         let mut dec = ServerMessageDecoder::new(PixelFormat::MAPPED8, Limits::DEFAULT);
         let mut fb = Framebuffer::new(2, 1, &Limits::DEFAULT).expect("fb");
         let events = run(&mut dec, &mut fb, &bytes, 1).expect("decode");
-        assert_eq!(events.first(), Some(&ServerEvent::ColourMap { first: 5, count: 2 }));
+        assert_eq!(
+            events.first(),
+            Some(&ServerEvent::ColourMap { first: 5, count: 2 })
+        );
         assert_eq!(dec.colour_map().get(5), 0x00ff_0000);
         assert_eq!(fb.pixels(), &[0x0000_00ff, 0x00ff_0000]);
     }
@@ -709,6 +870,12 @@ mod tests {
         let mut dec = ServerMessageDecoder::new(pf, Limits::DEFAULT);
         let mut fb = Framebuffer::new(2, 1, &Limits::DEFAULT).expect("fb");
         let err = run(&mut dec, &mut fb, &bytes, 100);
-        assert!(matches!(err, Err(RfbError::InvalidValue { field: "bits-per-pixel", .. })));
+        assert!(matches!(
+            err,
+            Err(RfbError::InvalidValue {
+                field: "bits-per-pixel",
+                ..
+            })
+        ));
     }
 }
