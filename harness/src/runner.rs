@@ -398,6 +398,11 @@ pub fn new_run_id(now: OffsetDateTime) -> String {
     )
 }
 
+/// A run id for a run starting now.
+pub fn fresh_run_id() -> String {
+    new_run_id(OffsetDateTime::now_utc())
+}
+
 /// A fresh random seed. Kept below 2^53 so that every JSON reader holds it
 /// exactly.
 pub fn random_seed() -> u64 {
@@ -785,8 +790,19 @@ async fn run_step(
     let limit = cfg
         .time_limit
         .unwrap_or_else(|| time_limit(def.id, &ctx.scenario, &ctx.declaration));
+    // The data channel notes which of its requests overlap screen transfer.
+    let screen_data = match (Lane::of(def.id), &ctx.data) {
+        (Lane::Screen, Some(d)) => Some(d.clone()),
+        _ => None,
+    };
+    if let Some(d) = &screen_data {
+        d.set_screen_lane_active(true);
+    }
     let t = Instant::now();
     let (outcome, aborted) = run_guarded(def, ctx.clone(), limit, &cfg.abort).await;
+    if let Some(d) = &screen_data {
+        d.set_screen_lane_active(false);
+    }
     if aborted {
         shared.aborted.store(true, Ordering::Relaxed);
     }

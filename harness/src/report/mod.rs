@@ -104,7 +104,34 @@ pub struct Metrics {
     /// For each check whose evidence holds a `metrics` object, that object
     /// (rates, byte counts, latency percentiles ...), keyed by check id.
     pub by_check: BTreeMap<String, Value>,
+    /// Headline figures picked from the checks' evidence (see [`MEASURED`]),
+    /// for checks that ran; a figure a check did not record is left out.
+    #[serde(default)]
+    pub measured: BTreeMap<String, Value>,
 }
+
+/// Figures surfaced into `metrics.measured`: (name, check, JSON pointer into
+/// that check's evidence).
+pub const MEASURED: &[(&str, CheckId, &str)] = &[
+    ("screen.transport", CheckId::St01, "/session/transport"),
+    ("screen.rfb_version", CheckId::St01, "/session/version"),
+    ("screen.security", CheckId::St01, "/session/security"),
+    ("screen.width", CheckId::St01, "/session/width"),
+    ("screen.height", CheckId::St01, "/session/height"),
+    ("sustain.updates_per_s", CheckId::St04, "/updates_per_s"),
+    ("sustain.bytes_per_s", CheckId::St04, "/bytes_per_s"),
+    ("sustain.latency_ms", CheckId::St04, "/latency_ms"),
+    ("input_latency.p50_ms", CheckId::Op04, "/p50_ms"),
+    ("input_latency.p95_ms", CheckId::Op04, "/p95_ms"),
+    ("input_latency.max_ms", CheckId::Op04, "/max_ms"),
+    ("contention.trials", CheckId::Ex03, "/trials"),
+    ("contention.failed_trials", CheckId::Ex03, "/failed_trials"),
+    (
+        "contention.simultaneous_trials",
+        CheckId::Ex03,
+        "/simultaneous_trials",
+    ),
+];
 
 const CHECK_VERDICTS: [Verdict; 5] = [
     Verdict::Pass,
@@ -192,6 +219,17 @@ impl Report {
                 _ => None,
             })
             .collect();
+        let measured = MEASURED
+            .iter()
+            .filter_map(|(name, id, pointer)| {
+                let c = o.checks.iter().find(|c| c.id == *id)?;
+                if c.verdict == Verdict::Skipped {
+                    return None;
+                }
+                let v = c.evidence.pointer(pointer)?;
+                (!v.is_null()).then(|| (name.to_string(), v.clone()))
+            })
+            .collect();
         Report {
             format: FORMAT.to_string(),
             run: RunSection {
@@ -212,6 +250,7 @@ impl Report {
                 checks: check_counts,
                 conditions: condition_counts,
                 by_check,
+                measured,
             },
         }
     }
@@ -273,7 +312,9 @@ pub(crate) mod tests {
                 detail: format!("{id} detail"),
                 duration_ms: 12,
                 evidence: if *id == CheckId::St04 {
-                    json!({"metrics": {"updates_per_s": 20.5}, "other": 1})
+                    json!({"metrics": {"updates_per_s": 20.5}, "other": 1, "updates_per_s": 20.5})
+                } else if *id == CheckId::St01 {
+                    json!({"session": {"version": "3.8", "transport": "ws"}})
                 } else {
                     Value::Null
                 },
@@ -368,6 +409,21 @@ pub(crate) mod tests {
             Some(&json!({"updates_per_s": 20.5}))
         );
         assert_eq!(r.metrics.by_check.len(), 1);
+        assert_eq!(
+            r.metrics.measured.get("screen.rfb_version"),
+            Some(&json!("3.8"))
+        );
+        assert_eq!(
+            r.metrics.measured.get("screen.transport"),
+            Some(&json!("ws"))
+        );
+        assert_eq!(
+            r.metrics.measured.get("sustain.updates_per_s"),
+            Some(&json!(20.5))
+        );
+        // Figures a check did not record are left out.
+        assert!(!r.metrics.measured.contains_key("screen.width"));
+        assert!(!r.metrics.measured.contains_key("input_latency.p50_ms"));
         assert_eq!(r.metrics.duration_ms, 3000);
     }
 

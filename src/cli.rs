@@ -1,0 +1,129 @@
+//! Command-line arguments (clap derive).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use s301_mocks::{Exclusivity, Fault};
+
+/// Conformance harness for S3-01 dedicated terminals: stands in for the fire
+/// dispatch system and checks screen transfer, operation, data exchange and
+/// data requests (conditions 1-2-1, 1-2-2, 1-3-1, 1-3-2).
+#[derive(Debug, Parser)]
+#[command(
+    name = "s301",
+    version,
+    propagate_version = true,
+    after_help = "Exit status: 0 every applicable condition passed; 1 a condition failed; \
+2 usage or declaration error (nothing ran); 3 inconclusive or aborted."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// More log output on stderr (-v info, -vv debug; RUST_LOG overrides).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the checks against a terminal (default: the built-in conforming mock).
+    Run(RunArgs),
+    /// Run the mock terminal on its own; prints its declaration and serves until Ctrl-C.
+    Mock(MockArgs),
+    /// List the check catalog.
+    Checks,
+}
+
+/// `s301 run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Terminal declaration (TOML). Without it the built-in mock terminal runs in process.
+    #[arg(long, value_name = "FILE")]
+    pub terminal: Option<PathBuf>,
+    /// Scenario (TOML) with durations and bounds. Default: the built-in scenarios/default.toml.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Run directory for report.json. Default: runs/<run-id>/.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Seed for every random choice (recorded in the report; reuse it to replay).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Run only these checks or conditions (comma-separated, e.g. ST-01,EX-01 or 1-2-1).
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Leave out these checks or conditions (comma-separated).
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub skip: Vec<String>,
+}
+
+/// `s301 mock`.
+#[derive(Debug, Args)]
+pub struct MockArgs {
+    /// HTTP address: screen at ws://ADDR/s3-01/v1/screen, data API under http://ADDR/s3-01/v1.
+    /// Port 0 picks a free port; the printed declaration holds the real one.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Also serve RFB directly over TCP on this address (rfb://).
+    #[arg(long, value_name = "ADDR")]
+    pub rfb_listen: Option<SocketAddr>,
+    /// Carry a fault (repeatable), e.g. share-screen.
+    #[arg(long = "fault", value_name = "NAME", value_parser = parse_fault)]
+    pub faults: Vec<Fault>,
+    /// What happens to a second console.
+    #[arg(long, value_name = "POLICY", default_value = "refuse", value_parser = parse_exclusivity)]
+    pub exclusivity: Exclusivity,
+    /// Delay before each input event is applied to the screen (ms).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub input_delay_ms: u64,
+    /// Where to push reports: the harness's reports URL
+    /// (http://HOST:PORT/s3-01/v1/reports). Without it the mock pushes nothing.
+    #[arg(long, value_name = "URL")]
+    pub push_to: Option<String>,
+    /// Require VNC Authentication with the password held in this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+}
+
+fn parse_fault(s: &str) -> Result<Fault, String> {
+    Fault::parse(s).ok_or_else(|| {
+        let known: Vec<&str> = Fault::ALL.iter().map(Fault::name).collect();
+        format!("unknown fault \"{s}\"; known faults: {}", known.join(", "))
+    })
+}
+
+fn parse_exclusivity(s: &str) -> Result<Exclusivity, String> {
+    s.parse::<Exclusivity>().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn only_and_skip_split_on_commas_and_repeat() {
+        let cli = Cli::parse_from(["s301", "run", "--only", "ST-01,EX-01", "--only", "1-3-2"]);
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.only, ["ST-01", "EX-01", "1-3-2"]);
+        assert!(args.skip.is_empty());
+    }
+
+    #[test]
+    fn unknown_fault_lists_the_known_ones() {
+        let err = parse_fault("melt").unwrap_err();
+        assert!(err.contains("share-screen"), "{err}");
+        assert_eq!(parse_fault("share-screen"), Ok(Fault::ShareScreen));
+    }
+}

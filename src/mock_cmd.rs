@@ -1,0 +1,128 @@
+//! `s301 mock`: the mock terminal on its own. Prints its declaration (TOML)
+//! on stdout, then serves until Ctrl-C.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use s301_mocks::{MockConfig, MockTerminal, PASSWORD_ENV};
+
+use crate::cli::MockArgs;
+use crate::{EXIT_INCONCLUSIVE, EXIT_PASS, EXIT_USAGE};
+
+/// The last line printed after the declaration: readers of stdout can stop there.
+pub const SERVING_LINE: &str = "# s301 mock: serving; stop with Ctrl-C";
+
+/// Runs `s301 mock`.
+pub async fn run(args: MockArgs) -> ExitCode {
+    let password = match &args.password_env {
+        None => None,
+        Some(var) => match std::env::var(var) {
+            Ok(p) if !p.is_empty() => Some(p),
+            Ok(_) | Err(std::env::VarError::NotPresent) => {
+                eprintln!("s301: error: --password-env {var}: the variable is not set or empty (export it first)");
+                return ExitCode::from(EXIT_USAGE);
+            }
+            Err(std::env::VarError::NotUnicode(_)) => {
+                eprintln!("s301: error: --password-env {var}: the value is not valid UTF-8");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+    };
+    let harness_listen = match &args.push_to {
+        None => None,
+        Some(url) => match listen_of(url) {
+            Some(l) => Some(l),
+            None => {
+                eprintln!(
+                    "s301: error: --push-to {url}: expected http://HOST:PORT/s3-01/v1/reports"
+                );
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+    };
+    let cfg = MockConfig {
+        listen: args.listen,
+        rfb_listen: args.rfb_listen,
+        exclusivity: args.exclusivity,
+        faults: args.faults.clone(),
+        input_delay: Duration::from_millis(args.input_delay_ms),
+        password,
+        push_to: args.push_to.clone(),
+        ..MockConfig::default()
+    };
+    let mock = match MockTerminal::start(cfg).await {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("s301: error: cannot start the mock terminal: {e}");
+            return ExitCode::from(EXIT_INCONCLUSIVE);
+        }
+    };
+    let mut decl = mock.declaration_toml(harness_listen.as_deref());
+    if let Some(var) = &args.password_env {
+        // The mock names its own variable; point the declaration at the one
+        // the password was actually read from.
+        decl = decl.replace(
+            &format!("password_env = \"{PASSWORD_ENV}\""),
+            &format!("password_env = \"{var}\""),
+        );
+    }
+    let faults: Vec<&str> = args.faults.iter().map(|f| f.name()).collect();
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "# s301 mock terminal: exclusivity {}, faults [{}]",
+        args.exclusivity,
+        faults.join(", ")
+    );
+    if let Some(url) = mock.rfb_url() {
+        let _ = writeln!(out, "# plain RFB also at {url}");
+    }
+    let _ = write!(out, "{decl}");
+    if !decl.ends_with('\n') {
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "{SERVING_LINE}");
+    let _ = out.flush();
+    drop(out);
+
+    let stopped = tokio::signal::ctrl_c().await;
+    eprintln!("s301 mock: stopping");
+    mock.shutdown().await;
+    match stopped {
+        Ok(()) => ExitCode::from(EXIT_PASS),
+        Err(e) => {
+            eprintln!("s301: error: cannot wait for Ctrl-C: {e}");
+            ExitCode::from(EXIT_INCONCLUSIVE)
+        }
+    }
+}
+
+/// `HOST:PORT` of an `http://HOST:PORT/...` URL.
+fn listen_of(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("http://")?;
+    let authority = rest.split('/').next()?;
+    let (host, port) = authority.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    if host.is_empty() {
+        return None;
+    }
+    Some(authority.to_string())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_url_gives_the_harness_listen_address() {
+        assert_eq!(
+            listen_of("http://127.0.0.1:8119/s3-01/v1/reports").as_deref(),
+            Some("127.0.0.1:8119")
+        );
+        assert_eq!(listen_of("http://host/s3-01"), None);
+        assert_eq!(listen_of("https://h:1/x"), None);
+        assert_eq!(listen_of("http://:80/x"), None);
+    }
+}

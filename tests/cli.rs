@@ -1,0 +1,371 @@
+//! End-to-end tests of the `s301` binary: the catalog listing, a full run
+//! against the built-in mock, the report's shape, declaration errors, and a
+//! faulty standalone mock judged through a declaration file.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_s301");
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("s301-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn s301(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn read_report(dir: &Path) -> Value {
+    let bytes = std::fs::read(dir.join("report.json")).unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("{id} missing from report"))
+}
+
+fn condition<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("{id} missing from report"))
+}
+
+#[test]
+fn checks_lists_the_catalog() {
+    let out = s301(&["checks"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    insta::assert_snapshot!("checks", text(&out.stdout));
+}
+
+/// One full run against the built-in mock (default scenario, seed 1),
+/// shared by the tests that read its outcome.
+struct MockRun {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    report: Value,
+}
+
+fn mock_run() -> &'static MockRun {
+    static RUN: OnceLock<MockRun> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let dir = scratch("mock-run");
+        let out = s301(&["run", "--out", dir.to_str().unwrap(), "--seed", "1"]);
+        let report = read_report(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        MockRun {
+            code: out.status.code(),
+            stdout: text(&out.stdout),
+            stderr: text(&out.stderr),
+            report,
+        }
+    })
+}
+
+#[test]
+fn run_against_built_in_mock_passes_the_screen_conditions() {
+    let run = mock_run();
+    let r = &run.report;
+    for id in [
+        "ST-01", "ST-02", "ST-03", "ST-04", "EX-01", "EX-02", "EX-03", "OP-01", "OP-02", "OP-03",
+        "OP-04",
+    ] {
+        assert_eq!(
+            check(r, id)["verdict"],
+            "pass",
+            "{id}: {}",
+            check(r, id)["detail"]
+        );
+    }
+    assert_eq!(condition(r, "1-2-1")["verdict"], "pass");
+    assert_eq!(condition(r, "1-2-2")["verdict"], "pass");
+    assert_eq!(r["run"]["seed"], 1);
+    assert_eq!(r["run"]["status"], "completed");
+    assert_eq!(r["run"]["partial"], false);
+    // Progress lines (stdout is a pipe here) and the summary.
+    assert!(run.stdout.contains("] ST-01 pass  ("), "{}", run.stdout);
+    assert!(run.stdout.contains("1-2-1  画面転送機能"), "{}", run.stdout);
+    assert!(run.stdout.contains("Report: "), "{}", run.stdout);
+}
+
+#[test]
+fn run_against_built_in_mock_exits_zero() {
+    let run = mock_run();
+    assert_eq!(
+        run.code,
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout,
+        run.stderr
+    );
+}
+
+#[test]
+fn report_has_the_contract_shape() {
+    let mut r = mock_run().report.clone();
+    // Which figures are measured is pinned; their values vary run to run.
+    if let Some(m) = r["metrics"]["measured"].as_object_mut() {
+        for v in m.values_mut() {
+            *v = Value::from("[value]");
+        }
+    }
+    insta::assert_json_snapshot!("report_shape", r, {
+        ".run.id" => "[run-id]",
+        ".run.started_at" => "[time]",
+        ".run.finished_at" => "[time]",
+        ".run.harness_version" => "[version]",
+        ".terminal.screen.url" => "[url]",
+        ".terminal.data.base_url" => "[url]",
+        ".terminal.harness.listen" => "[addr]",
+        ".checks[].detail" => "[detail]",
+        ".checks[].duration_ms" => "[ms]",
+        ".checks[].evidence" => "[evidence]",
+        ".metrics.duration_ms" => "[ms]",
+        ".metrics.by_check" => "[by-check]",
+    });
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+const DECL: &str = r#"[terminal]
+vendor = "Example"
+
+[screen]
+url = "ws://127.0.0.1:9/s3-01/v1/screen"
+exclusivity = "refuse"
+
+[operation]
+supported = true
+"#;
+
+#[test]
+fn unknown_key_in_declaration_exits_2_naming_line_and_key() {
+    let dir = scratch("unknown-key");
+    let bad = DECL.replace(
+        "exclusivity = \"refuse\"",
+        "exclusivity = \"refuse\"\nsharing = true",
+    );
+    let path = write(&dir, "terminal.toml", &bad);
+    let out = s301(&[
+        "run",
+        "--terminal",
+        path.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{}:7:", path.display())),
+        "line 7 expected: {err}"
+    );
+    assert!(err.contains("screen.sharing"), "{err}");
+    assert!(err.contains("unknown field \"sharing\""), "{err}");
+    assert!(!dir.join("report.json").exists(), "nothing may run");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn wrong_type_in_declaration_exits_2_naming_line_and_key() {
+    let dir = scratch("wrong-type");
+    let bad = DECL.replace("supported = true", "supported = \"yes\"");
+    let path = write(&dir, "terminal.toml", &bad);
+    let out = s301(&[
+        "run",
+        "--terminal",
+        path.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("{}:9:", path.display())), "{err}");
+    assert!(err.contains("operation.supported"), "{err}");
+    assert!(!dir.join("report.json").exists(), "nothing may run");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unknown_check_id_is_a_usage_error() {
+    let out = s301(&["run", "--only", "ST-01,XX-99"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("XX-99"), "{err}");
+}
+
+#[test]
+fn missing_declaration_file_is_a_usage_error() {
+    let out = s301(&["run", "--terminal", "/nonexistent/s301/terminal.toml"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("/nonexistent/s301/terminal.toml"), "{err}");
+}
+
+/// A standalone mock process, killed when dropped.
+struct MockProcess {
+    child: Child,
+    declaration: String,
+}
+
+impl Drop for MockProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `s301 mock ARGS` and reads its declaration up to the serving line.
+fn spawn_mock(args: &[&str]) -> MockProcess {
+    let mut child = Command::new(BIN)
+        .arg("mock")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut decl = String::new();
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.starts_with("# s301 mock: serving") {
+                let _ = tx.send(Some(decl));
+                return;
+            }
+            decl.push_str(&line);
+            decl.push('\n');
+        }
+        let _ = tx.send(None);
+    });
+    let mut proc = MockProcess {
+        child,
+        declaration: String::new(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(Some(decl)) => proc.declaration = decl,
+        other => panic!("mock did not print its declaration: {other:?}"),
+    }
+    proc
+}
+
+#[test]
+fn share_screen_mock_fails_ex01_through_a_declaration_file() {
+    let dir = scratch("share-screen");
+    let mock = spawn_mock(&["--fault", "share-screen"]);
+    let path = write(&dir, "terminal.toml", &mock.declaration);
+    let out_dir = dir.join("run");
+    let out = s301(&[
+        "run",
+        "--terminal",
+        path.to_str().unwrap(),
+        "--only",
+        "EX-01",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--seed",
+        "3",
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let r = read_report(&out_dir);
+    assert_eq!(
+        check(&r, "EX-01")["verdict"],
+        "fail",
+        "{}",
+        check(&r, "EX-01")
+    );
+    assert_eq!(condition(&r, "1-2-1")["verdict"], "fail");
+    assert_eq!(r["run"]["partial"], true);
+    // Deselected checks are skipped; conditions without a selected check too.
+    assert_eq!(check(&r, "ST-01")["verdict"], "skipped");
+    assert_eq!(condition(&r, "1-3-1")["verdict"], "skipped");
+    assert!(stdout.contains("EX-01 fail"), "{stdout}");
+    drop(mock);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ctrl_c_aborts_the_run_and_still_writes_the_report() {
+    let dir = scratch("abort");
+    let mut child = Command::new(BIN)
+        .args(["run", "--out", dir.to_str().unwrap(), "--seed", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first finished check, then interrupt as Ctrl-C would.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        let mut signalled = false;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if !signalled && line.starts_with("[ 1/") {
+                signalled = true;
+                let _ = tx.send(());
+            }
+            lines.push(line);
+        }
+        lines.join("\n")
+    });
+    rx.recv_timeout(Duration::from_secs(120))
+        .expect("no check finished");
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    let stdout = reader.join().unwrap();
+    assert_eq!(status.code(), Some(3), "{stdout}");
+    let r = read_report(&dir);
+    assert_eq!(r["run"]["status"], "aborted");
+    let checks = r["checks"].as_array().unwrap();
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["detail"] == "run aborted before this check ran"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Aborted:"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
