@@ -527,21 +527,20 @@ fn do03(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
         let how = if drev > rev {
             format!("as revision {drev} (newer than the refused {rev})")
         } else {
-            format!("revision {rev}")
+            format!("(revision {rev})")
         };
         let status_note = if delivered.is_acked() {
-            "and acknowledged".to_string()
+            format!("and acknowledged ({})", delivered.status)
         } else {
             format!(
-                "(answered {}: {}; validity is DO-01's subject)",
+                "but answered {} ({}; validity is DO-01's subject)",
                 delivered.status,
                 problems_line(&delivered)
             )
         };
         Outcome::pass(
             format!(
-                "after a 503 the terminal pushed report {id} again {how} {:.0} ms later {status_note}; no duplicate within {} ms",
-                after_ms,
+                "after a 503, report {id} was pushed again {how} {after_ms:.0} ms later {status_note}; no duplicate within {} ms",
                 settle.as_millis()
             ),
             ev,

@@ -125,6 +125,8 @@ pub fn serve(
                 .timer(TokioTimer::new())
                 .header_read_timeout(bounds.header_timeout)
                 .max_buf_size(bounds.max_header_bytes.max(8192))
+                // A client that half-closes after its request still gets the answer.
+                .half_close(true)
                 .keep_alive(true);
             let conn = builder.serve_connection(TokioIo::new(stream), svc);
             let fut = graceful.watch(conn);

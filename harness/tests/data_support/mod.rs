@@ -141,3 +141,134 @@ pub fn describe(r: &BTreeMap<CheckId, Outcome>) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// A raw HTTP answer read off a socket.
+#[derive(Debug, Clone)]
+pub struct RawAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawAnswer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// A 4xx with `Content-Type: application/json` and an `"error"` member.
+    pub fn is_json_4xx(&self) -> bool {
+        (400..500).contains(&self.status)
+            && self
+                .header("content-type")
+                .is_some_and(|c| c.starts_with("application/json"))
+            && self.json().get("error").is_some_and(|e| e.is_string())
+    }
+}
+
+/// Parses one HTTP/1.1 answer (Content-Length framed, as the receiver sends).
+pub fn parse_answer(buf: &[u8]) -> Option<RawAnswer> {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&buf[..end]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let body = buf.get(end + 4..end + 4 + len)?.to_vec();
+    Some(RawAnswer {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Sends `bytes` on a fresh connection, optionally half-closes, and reads
+/// until the answer is complete, the peer closes, or `timeout` passes.
+pub async fn raw_exchange(
+    addr: std::net::SocketAddr,
+    bytes: &[u8],
+    half_close: bool,
+    timeout: Duration,
+) -> (Option<RawAnswer>, bool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let _ = s.write_all(bytes).await;
+    if half_close {
+        let _ = s.shutdown().await;
+    }
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut closed = false;
+    loop {
+        if let Some(a) = parse_answer(&buf) {
+            return (Some(a), closed);
+        }
+        match tokio::time::timeout_at(deadline, s.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed = true;
+                return (parse_answer(&buf), closed);
+            }
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            Err(_) => return (parse_answer(&buf), closed),
+        }
+    }
+}
+
+/// A POST to the reports path with the given content type and body.
+pub fn push_request(content_type: Option<&str>, body: &[u8]) -> Vec<u8> {
+    let mut r = format!(
+        "POST /s3-01/v1/reports HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(ct) = content_type {
+        r.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    r.push_str("\r\n");
+    let mut v = r.into_bytes();
+    v.extend_from_slice(body);
+    v
+}
+
+/// A data channel on its own (no terminal), with `limits`.
+pub async fn receiver_only(limits: s301_harness::data::ReceiverLimits) -> Arc<DataChannel> {
+    let decl = DataDecl {
+        base_url: "http://127.0.0.1:9/s3-01/v1".into(),
+        output: true,
+        input: false,
+        revisions: true,
+        trigger: Trigger::Hook,
+        schema: None,
+    };
+    DataChannel::start_with(&decl, &test_scenario().data, None, limits)
+        .await
+        .expect("receiver starts")
+}
+
+/// A minimal valid report.
+pub fn report(id: &str, rev: u64) -> serde_json::Value {
+    serde_json::json!({
+        "schema": "s3-01/report/v1",
+        "reportId": id,
+        "revision": rev,
+        "test": true,
+        "service": {"kind": "net119", "provider": "P"},
+        "receivedAt": "2025-04-01T10:00:00Z",
+        "updatedAt": "2025-04-01T10:00:00Z",
+        "category": "fire",
+        "location": {"lat": 35.0, "lon": 139.0, "datum": "JGD2011"}
+    })
+}

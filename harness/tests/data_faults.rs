@@ -1,0 +1,164 @@
+//! The data fault matrix: for each data fault of the mock terminal, the
+//! exact set of data checks that fail. It always holds the check the brief
+//! maps the fault to; every extra is explained next to it. Every other data
+//! check passes.
+
+mod data_support;
+
+use std::collections::BTreeSet;
+
+use data_support::{describe, rig, run_data_checks, DATA_CHECKS};
+use s301_harness::catalog::CheckId;
+use s301_harness::verdict::Verdict;
+use s301_mocks::Fault;
+
+use CheckId::*;
+
+/// (fault, the check the brief maps it to, the exact failing set).
+fn matrix() -> Vec<(Fault, CheckId, Vec<CheckId>)> {
+    vec![
+        // Nothing is ever pushed. DO-02 (a revision pushed) and DO-03 (a
+        // push retried after 503) are about pushing too, so they cannot hold;
+        // DR-01 compares the terminal's answer with what it pushed, and with
+        // no push there is nothing it can be shown equal to. DR-02 still
+        // passes: every answer is consistent with what had been acknowledged
+        // (nothing), and DR-03 does not involve pushes.
+        (Fault::NoPush, Do01, vec![Do01, Do02, Do03, Dr01]),
+        // The reports break the schema but stay identifiable; only DO-01
+        // judges schema validity (the update and the redelivery still come,
+        // and the GET still equals what was pushed).
+        (Fault::BadSchema, Do01, vec![Do01]),
+        // Only the redelivery after a 503 is missing.
+        (Fault::NoRetry, Do03, vec![Do03]),
+        // 204 but never shown. DI-02 passes: malformed input is still
+        // refused with 400, and the dispatch state stays as it was.
+        (Fault::IgnoreDispatch, Di01, vec![Di01]),
+        // GET of a report returns the previous revision. DR-02 judges every
+        // answer against the revision acknowledged before the request was
+        // sent, so its answers for the known report are stale too.
+        (Fault::StaleGet, Dr01, vec![Dr01, Dr02]),
+        // Requests in a crowd take 3 s, over the 2 s bound: only DR-02's
+        // burst makes a crowd; the other checks ask one at a time.
+        (Fault::SlowBurst, Dr02, vec![Dr02]),
+        // An unknown reportId answers 200. DR-02's schedule includes
+        // requests for reports that do not exist, which must answer 404.
+        (Fault::Unknown200, Dr03, vec![Dr02, Dr03]),
+    ]
+}
+
+#[test]
+fn matrix_covers_every_data_fault_and_holds_each_mapped_check() {
+    let m = matrix();
+    let data_faults: Vec<Fault> = Fault::ALL
+        .iter()
+        .copied()
+        .filter(|f| !f.is_screen())
+        .collect();
+    let covered: Vec<Fault> = m.iter().map(|(f, _, _)| *f).collect();
+    assert_eq!(covered, data_faults);
+    for (f, mapped, set) in &m {
+        assert!(
+            set.contains(mapped),
+            "{f}: pinned set lacks the mapped {mapped}"
+        );
+        assert!(set.iter().all(|c| DATA_CHECKS.contains(c)));
+    }
+}
+
+async fn one_fault(fault: Fault, mapped: CheckId, expected: &[CheckId], seed: u64) {
+    let r = rig(vec![fault], |_| {}, seed).await;
+    let res = run_data_checks(&r.ctx).await;
+    r.shutdown().await;
+    eprintln!("fault {fault}:\n{}", describe(&res));
+    let failing: BTreeSet<CheckId> = res
+        .iter()
+        .filter(|(_, o)| o.verdict == Verdict::Fail)
+        .map(|(id, _)| *id)
+        .collect();
+    let want: BTreeSet<CheckId> = expected.iter().copied().collect();
+    assert_eq!(
+        failing,
+        want,
+        "fault {fault}: failing set differs\n{}",
+        describe(&res)
+    );
+    for id in DATA_CHECKS {
+        if !want.contains(&id) {
+            assert_eq!(
+                res[&id].verdict,
+                Verdict::Pass,
+                "fault {fault}: {id} should pass\n{}",
+                describe(&res)
+            );
+        }
+    }
+    let d = &res[&mapped].detail;
+    assert!(
+        d.len() > 30,
+        "fault {fault}: {mapped} detail is not useful: {d}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_push() {
+    let (f, m, s) = matrix().remove(0);
+    one_fault(f, m, &s, 21).await;
+    // The detail says what did not happen, and where the push was expected.
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_schema() {
+    let (f, m, s) = matrix().remove(1);
+    one_fault(f, m, &s, 22).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_retry() {
+    let (f, m, s) = matrix().remove(2);
+    one_fault(f, m, &s, 23).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ignore_dispatch() {
+    let (f, m, s) = matrix().remove(3);
+    one_fault(f, m, &s, 24).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_get() {
+    let (f, m, s) = matrix().remove(4);
+    one_fault(f, m, &s, 25).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_burst() {
+    let (f, m, s) = matrix().remove(5);
+    one_fault(f, m, &s, 26).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_200() {
+    let (f, m, s) = matrix().remove(6);
+    one_fault(f, m, &s, 27).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_details_name_the_defect() {
+    // Spot-check the wording a person acts on, for the two schema-facing faults.
+    let r = rig(vec![Fault::BadSchema], |_| {}, 28).await;
+    let res = run_data_checks(&r.ctx).await;
+    r.shutdown().await;
+    let d = &res[&Do01].detail;
+    assert!(
+        d.contains("/location/lat") && d.contains("/location/datum"),
+        "{d}"
+    );
+    let r = rig(vec![Fault::StaleGet], |_| {}, 29).await;
+    let res = run_data_checks(&r.ctx).await;
+    r.shutdown().await;
+    assert!(
+        res[&Dr01].detail.contains("not the latest"),
+        "{}",
+        res[&Dr01].detail
+    );
+}
