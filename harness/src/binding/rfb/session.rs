@@ -65,13 +65,31 @@ struct State {
 }
 
 impl State {
-    /// Sends an event, waiting for room. `false` if the console is gone.
-    async fn emit(&self, ev: ConsoleEvent) -> bool {
-        self.driver.events.send(ev).await.is_ok()
+    /// Sends an event, waiting for room in the queue. While it waits it
+    /// still writes the check's commands, so a check that sends before it
+    /// drains never deadlocks with this task.
+    async fn emit(&mut self, transport: &mut Transport, ev: ConsoleEvent) -> Result<(), End> {
+        // A second handle on the queue, so waiting for room does not hold a
+        // borrow of `self` while a command is carried out.
+        let events = self.driver.events.clone();
+        loop {
+            tokio::select! {
+                permit = events.reserve() => {
+                    return match permit {
+                        Ok(p) => {
+                            p.send(ev);
+                            Ok(())
+                        }
+                        Err(_) => Err(End::ConsoleGone),
+                    };
+                }
+                cmd = self.driver.commands.recv() => handle_command(self, transport, cmd).await?,
+            }
+        }
     }
 
     /// Feeds received bytes to the decoder and reports what they completed.
-    async fn ingest(&mut self, data: &[u8]) -> Result<(), End> {
+    async fn ingest(&mut self, transport: &mut Transport, data: &[u8]) -> Result<(), End> {
         if let Err(e) = self.decoder.feed(data) {
             return Err(End::Close(CloseReason::Violation {
                 detail: e.to_string(),
@@ -97,12 +115,15 @@ impl State {
                 }
             }
         }
-        for ev in events {
-            if let Some(out) = self.observe(ev) {
-                if !self.emit(out).await {
-                    return Err(End::ConsoleGone);
-                }
-            }
+        // Every event is stamped (sequence number, the request it answers)
+        // before any is delivered: a command written while waiting for room
+        // below must not be taken as answered by bytes that came before it.
+        let observed: Vec<ConsoleEvent> = events
+            .into_iter()
+            .filter_map(|ev| self.observe(ev))
+            .collect();
+        for ev in observed {
+            self.emit(transport, ev).await?;
         }
         match failure {
             Some(e) => Err(End::Close(CloseReason::Violation {
@@ -272,7 +293,9 @@ pub async fn run(
         }
     };
     let _ = state
-        .emit(ConsoleEvent::Closed {
+        .driver
+        .events
+        .send(ConsoleEvent::Closed {
             seq: seq::next(),
             reason,
             at: Instant::now(),
@@ -283,30 +306,21 @@ pub async fn run(
 /// The read/command loop. Returns how it ended.
 async fn serve(state: &mut State, transport: &mut Transport, leftover: &[u8]) -> End {
     if !leftover.is_empty() {
-        if let Err(end) = state.ingest(leftover).await {
+        if let Err(end) = state.ingest(transport, leftover).await {
             return end;
         }
     }
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
         tokio::select! {
-            cmd = state.driver.commands.recv() => match cmd {
-                None => return End::ConsoleGone,
-                Some((Command::Close(how), reply)) => {
-                    answer(reply, seq::next());
-                    return End::ByHarness(how);
+            cmd = state.driver.commands.recv() => {
+                if let Err(end) = handle_command(state, transport, cmd).await {
+                    return end;
                 }
-                Some((cmd, reply)) => {
-                    let seq = match write_command(state, transport, cmd).await {
-                        Ok(seq) => seq,
-                        Err(end) => return end,
-                    };
-                    answer(reply, seq);
-                }
-            },
+            }
             got = transport.read(&mut buf) => match got {
                 Ok(Received::Data(n)) => {
-                    if let Err(end) = state.ingest(buf.get(..n).unwrap_or(&[])).await {
+                    if let Err(end) = state.ingest(transport, buf.get(..n).unwrap_or(&[])).await {
                         return end;
                     }
                 }
@@ -315,6 +329,27 @@ async fn serve(state: &mut State, transport: &mut Transport, leftover: &[u8]) ->
                 }
                 Err(e) => return transport_end(e),
             },
+        }
+    }
+}
+
+/// Carries out one command from the check (or its absence: the console is
+/// gone). Returns how the session ends when the command ends it.
+async fn handle_command(
+    state: &mut State,
+    transport: &mut Transport,
+    cmd: Option<(Command, oneshot::Sender<Seq>)>,
+) -> Result<(), End> {
+    match cmd {
+        None => Err(End::ConsoleGone),
+        Some((Command::Close(how), reply)) => {
+            answer(reply, seq::next());
+            Err(End::ByHarness(how))
+        }
+        Some((cmd, reply)) => {
+            let seq = write_command(state, transport, cmd).await?;
+            answer(reply, seq);
+            Ok(())
         }
     }
 }

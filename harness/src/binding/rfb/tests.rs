@@ -1098,12 +1098,20 @@ async fn a_malformed_stream_is_a_violation_then_closed() {
 }
 
 #[tokio::test]
-async fn a_full_event_queue_makes_the_session_wait_not_drop() {
+async fn a_full_event_queue_makes_the_session_wait_not_drop_and_still_take_commands() {
     const BELLS: usize = crate::binding::EVENT_QUEUE + 500;
     let (url, task) = serve(Via::Tcp, |mut p| async move {
         handshake_38_none(&mut p, 4, 4).await;
         expect_format_and_encodings(&mut p).await;
         p.send(&vec![2u8; BELLS]).await;
+        // A request written while the console's queue is full still arrives.
+        let mut want = Vec::new();
+        ClientMessage::FramebufferUpdateRequest {
+            incremental: true,
+            rect: Rect::new(0, 0, 4, 4),
+        }
+        .write(&mut want);
+        assert_eq!(p.recv(want.len()).await, want);
         p.wait_gone().await;
     })
     .await;
@@ -1116,6 +1124,11 @@ async fn a_full_event_queue_makes_the_session_wait_not_drop() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert_eq!(c.ev_rx.len(), crate::binding::EVENT_QUEUE);
+    // The blocked task still takes commands.
+    tokio::time::timeout(WAIT, c.request(true, None))
+        .await
+        .expect("a command while the queue is full must not wait for the check")
+        .unwrap();
     let mut last = None;
     for i in 0..BELLS {
         match next(&mut c).await {
@@ -1128,4 +1141,121 @@ async fn a_full_event_queue_makes_the_session_wait_not_drop() {
     }
     c.close(CloseHow::Clean).await;
     task.await.unwrap();
+}
+
+// ---------------------------------------------------------------- against the mock terminal
+
+/// Waits for the update answering `req`, failing on anything else final.
+async fn update_answering(c: &mut Console, req: crate::binding::Seq) -> crate::binding::UpdateInfo {
+    let t0 = std::time::Instant::now();
+    loop {
+        assert!(t0.elapsed() < WAIT, "no update answered {req:?} in time");
+        match next(c).await {
+            ConsoleEvent::Update(u) if u.answers == Some(req) => return u,
+            ConsoleEvent::Update(_) | ConsoleEvent::Bell(_) | ConsoleEvent::CutText { .. } => {}
+            other => panic!("waiting for the answer to {req:?}: {other:?}"),
+        }
+    }
+}
+
+/// Whether `rects` together cover every pixel of a `w` x `h` screen.
+fn covers(rects: &[s301_rfb::stream::RectInfo], w: u16, h: u16) -> bool {
+    let mut seen = vec![false; usize::from(w) * usize::from(h)];
+    for r in rects {
+        if let Some(c) = r.rect.intersect(&Rect::new(0, 0, w, h)) {
+            for y in c.y..c.y + c.h {
+                for x in c.x..c.x + c.w {
+                    seen[usize::from(y) * usize::from(w) + usize::from(x)] = true;
+                }
+            }
+        }
+    }
+    seen.iter().all(|s| *s)
+}
+
+#[tokio::test]
+async fn mock_terminal_full_update_then_click_gives_an_incremental_update() {
+    use s301_mocks::{MockConfig, MockTerminal};
+    for via in [Via::Ws, Via::Tcp] {
+        let mock = MockTerminal::start(MockConfig {
+            rfb_listen: Some("127.0.0.1:0".parse().unwrap()),
+            ..MockConfig::default()
+        })
+        .await
+        .unwrap();
+        let url = match via {
+            Via::Ws => mock.screen_url(),
+            Via::Tcp => mock.rfb_url().unwrap(),
+        };
+        let mut c = open(&url, None).await.unwrap();
+        assert_eq!((c.info().width, c.info().height), (1024, 768));
+        assert_eq!(
+            c.info().transport,
+            if via == Via::Ws { "ws" } else { "tcp" }
+        );
+
+        // A full update covers the screen and equals what the mock shows.
+        let full = c.request(false, None).await.unwrap();
+        let u = update_answering(&mut c, full).await;
+        assert_eq!(u.incremental, Some(false));
+        assert!(
+            covers(&u.rects, 1024, 768),
+            "{via:?}: full update leaves gaps"
+        );
+        assert!(u.rects.iter().all(|r| r.in_bounds));
+        assert!(
+            c.snapshot() == mock.screen(),
+            "{via:?}: image differs from the mock's"
+        );
+
+        // An incremental request is answered once a click changes the pad.
+        let inc = c.request(true, None).await.unwrap();
+        let (x, y) = mock.layout().click_point();
+        let down = c.pointer(x, y, 1).await.unwrap();
+        c.pointer(x, y, 0).await.unwrap();
+        assert!(down > inc);
+        let u = update_answering(&mut c, inc).await;
+        assert_eq!(u.incremental, Some(true));
+        assert!(u.seq > down && u.rect_count > 0);
+        let pad = mock.layout().pad;
+        assert!(
+            u.rects.iter().any(|r| r.rect.intersect(&pad).is_some()),
+            "{via:?}: incremental update missed the pad: {:?}",
+            u.rects
+        );
+        c.close(CloseHow::Clean).await;
+        mock.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn mock_terminal_with_a_password_admits_vnc_auth() {
+    use s301_mocks::{MockConfig, MockTerminal};
+    let mock = MockTerminal::start(MockConfig {
+        password: Some("pw-301".into()),
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let c = open(&mock.screen_url(), Some("pw-301")).await.unwrap();
+    assert_eq!(c.info().security, "VNC Authentication");
+    let mut lock = mock.lock_view();
+    c.close(CloseHow::Clean).await;
+    // The mock must have let go of the first console before the second try.
+    tokio::time::timeout(WAIT, lock.wait_for(|v| v.holder.is_none()))
+        .await
+        .unwrap()
+        .unwrap();
+    let e = open(&mock.screen_url(), Some("nope")).await.err().unwrap();
+    assert!(
+        matches!(
+            e,
+            OpenError::Refused {
+                stage: Stage::SecurityResult,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    mock.shutdown().await;
 }
