@@ -131,6 +131,14 @@ pub const MEASURED: &[(&str, CheckId, &str)] = &[
         CheckId::Ex03,
         "/simultaneous_trials",
     ),
+    ("requests.planned", CheckId::Dr02, "/counts/planned"),
+    ("requests.answered", CheckId::Dr02, "/counts/answered"),
+    (
+        "requests.during_screen",
+        CheckId::Dr02,
+        "/counts/during_screen",
+    ),
+    ("requests.max_elapsed_ms", CheckId::Dr02, "/max_elapsed_ms"),
 ];
 
 const CHECK_VERDICTS: [Verdict; 5] = [
