@@ -31,12 +31,21 @@ fn main() -> ExitCode {
     init_tracing(cli.verbose);
     match cli.command {
         cli::Command::Checks => {
-            print!("{}", checks_cmd::table());
+            out(&checks_cmd::table());
             ExitCode::from(EXIT_PASS)
         }
         cli::Command::Run(args) => block_on(run_cmd::run(args)),
         cli::Command::Mock(args) => block_on(mock_cmd::run(args)),
     }
+}
+
+/// Writes to stdout, ignoring errors: a closed pipe (`s301 ... | head`) must
+/// not turn into a panic, and the report is on disk anyway.
+pub fn out(text: &str) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes());
+    let _ = o.flush();
 }
 
 fn block_on(fut: impl std::future::Future<Output = ExitCode>) -> ExitCode {

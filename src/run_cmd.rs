@@ -122,15 +122,15 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let abort = AbortSignal::new();
     let ctrl_c = tokio::spawn(watch_ctrl_c(abort.clone()));
 
-    println!(
-        "s301 run {run_id}: {} | scenario {} | seed {seed} | {} check(s)",
+    crate::out(&format!(
+        "s301 run {run_id}: {} | scenario {} | seed {seed} | {} check(s)\n",
         target.label,
         scenario.name,
         CheckId::ALL
             .iter()
             .filter(|id| selection.includes(**id))
             .count()
-    );
+    ));
     let mut progress = Progress::for_stdout();
     let mut writer = ReportWriter::new(&out_dir);
     let cfg = RunConfig {
@@ -153,17 +153,14 @@ pub async fn run(args: RunArgs) -> ExitCode {
         Some(Err(e)) => Err(format!("{}: {e}", out_dir.display())),
         None => Err("the run did not finish".to_string()),
     };
-    print!(
-        "{}",
-        summary::render(
-            &outcome,
-            &label,
-            report
-                .as_ref()
-                .map(PathBuf::as_path)
-                .map_err(String::as_str)
-        )
-    );
+    crate::out(&summary::render(
+        &outcome,
+        &label,
+        report
+            .as_ref()
+            .map(PathBuf::as_path)
+            .map_err(String::as_str),
+    ));
     if let Err(e) = &report {
         eprintln!("s301: error: report.json was not written: {e}");
         return ExitCode::from(EXIT_INCONCLUSIVE);
@@ -171,10 +168,10 @@ pub async fn run(args: RunArgs) -> ExitCode {
     ExitCode::from(u8::try_from(outcome.exit_code()).unwrap_or(EXIT_INCONCLUSIVE))
 }
 
-/// First Ctrl-C: abort the run (checks are cancelled, the report is still
-/// written). Second Ctrl-C: leave at once.
+/// First Ctrl-C (or SIGTERM): abort the run (checks are cancelled, the
+/// report is still written). Second Ctrl-C: leave at once.
 async fn watch_ctrl_c(abort: AbortSignal) {
-    if tokio::signal::ctrl_c().await.is_err() {
+    if !interrupted().await {
         return;
     }
     eprintln!("\ns301: interrupted: stopping the running checks and writing the report (Ctrl-C again to quit now)");
@@ -183,6 +180,22 @@ async fn watch_ctrl_c(abort: AbortSignal) {
         eprintln!("s301: quit without a report");
         std::process::exit(i32::from(EXIT_INCONCLUSIVE));
     }
+}
+
+/// Waits for Ctrl-C, or on Unix also SIGTERM (what CI runners send on a
+/// timeout). False if no signal can be watched.
+async fn interrupted() -> bool {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                r = tokio::signal::ctrl_c() => r.is_ok(),
+                _ = term.recv() => true,
+            };
+        }
+    }
+    tokio::signal::ctrl_c().await.is_ok()
 }
 
 async fn declared_terminal(
