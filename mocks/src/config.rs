@@ -208,6 +208,8 @@ impl MockConfig {
     pub const MIN_WIDTH: u16 = 160;
     /// Smallest screen height.
     pub const MIN_HEIGHT: u16 = 240;
+    /// Longest input delay accepted.
+    pub const MAX_INPUT_DELAY: Duration = Duration::from_secs(60);
 
     /// Whether `fault` is configured.
     pub fn has(&self, fault: Fault) -> bool {
@@ -215,8 +217,15 @@ impl MockConfig {
     }
 
     /// Checks the settings the mock cannot work with (a screen too small for
-    /// its layout or beyond the RFB limits).
+    /// its layout or beyond the RFB limits, an input delay over a minute).
     pub fn validate(&self) -> Result<(), String> {
+        if self.input_delay > Self::MAX_INPUT_DELAY {
+            return Err(format!(
+                "input delay {:?} is longer than {:?}",
+                self.input_delay,
+                Self::MAX_INPUT_DELAY
+            ));
+        }
         if self.width < Self::MIN_WIDTH || self.height < Self::MIN_HEIGHT {
             return Err(format!(
                 "screen {}x{} is smaller than the mock's minimum {}x{}",
@@ -287,5 +296,10 @@ mod tests {
             ..MockConfig::default()
         };
         assert!(huge.validate().is_err());
+        let slow = MockConfig {
+            input_delay: Duration::from_secs(3600),
+            ..MockConfig::default()
+        };
+        assert!(slow.validate().is_err());
     }
 }

@@ -18,6 +18,7 @@ pub mod lock;
 pub mod server;
 pub mod session;
 pub mod transport;
+pub mod update;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -12,30 +12,30 @@ use std::time::Duration;
 
 use rand::RngCore;
 use s301_rfb::auth::vnc_auth_check;
-use s301_rfb::encoding::{Encoder, Encoding};
+use s301_rfb::encoding::Encoding;
 use s301_rfb::handshake::{
     read_version, security, server_version_for, write_security_offer, write_security_result,
     ClientInit, SecurityOffer, SecurityResult, ServerInit, Version,
 };
 use s301_rfb::messages::ClientMessage;
-use s301_rfb::messages::{write_colour_map_entries, write_rect_header, write_update_header};
 use s301_rfb::reader::Reader;
 use s301_rfb::stream::ClientMessageDecoder;
-use s301_rfb::{ColourMap, Framebuffer, Limits, PixelFormat, Rect};
+use s301_rfb::{Limits, PixelFormat, Rect};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::config::{Fault, MockConfig};
-use crate::damage::{copy_region, damage};
 use crate::desktop::{Desktop, InputAction};
 use crate::lock::{wait_ended, Decision, ExclusiveLock, SessionCtl, Signal};
 use crate::transport::{Inbound, Transport};
+use crate::update::{self, EncState, Job, Opts};
 
 /// The whole handshake (version to ServerInit) must finish within this.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a takeover waits for the old holder's session to end.
 pub const TAKEOVER_WAIT: Duration = Duration::from_secs(1);
-/// A console that sends nothing for this long is closed.
+/// A console that sends nothing for this long, with no request waiting for
+/// an answer, is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Bound on sending one batch of output.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -43,6 +43,8 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 const CLOSE_TIMEOUT: Duration = Duration::from_millis(300);
 /// Most bytes held while the handshake reads exact-length fields.
 const MAX_HANDSHAKE_BUFFER: usize = 64 * 1024;
+/// Queued output is sent once it reaches this size, even mid-batch.
+const FLUSH_AT: usize = 256 * 1024;
 /// Input events waiting for their delay, per session.
 const INPUT_QUEUE: usize = 4096;
 
@@ -152,12 +154,9 @@ enum Mode {
 
 /// Everything after ServerInit.
 struct Screen {
-    pf: PixelFormat,
-    map: ColourMap,
-    send_map: bool,
+    /// Handed to the blocking encoder thread during a job, else present.
+    enc: Option<Box<EncState>>,
     encodings: Vec<i32>,
-    encoder: Encoder,
-    sent: Framebuffer,
     pending: Option<Rect>,
     buttons: u8,
     decoder: ClientMessageDecoder,
@@ -170,9 +169,6 @@ enum Event {
     Inbound(Inbound),
     ScreenChanged,
 }
-
-/// A canonical pixel value no desktop pixel ever has: marks "never sent".
-const UNSENT: u32 = 0xff00_0000;
 
 struct Session {
     shared: Arc<Shared>,
@@ -210,10 +206,15 @@ pub async fn run(shared: Arc<Shared>, t: Transport, peer: String, live: Live) {
 
 impl Session {
     async fn drive(&mut self) -> End {
-        let mode = match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.handshake()).await {
-            Err(_) => return End::Timeout("handshake"),
-            Ok(Err(end)) => return end,
-            Ok(Ok(mode)) => mode,
+        let mut stop = self.shutdown.clone();
+        let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, self.handshake());
+        let mode = tokio::select! {
+            r = handshake => match r {
+                Err(_) => return End::Timeout("handshake"),
+                Ok(Err(end)) => return end,
+                Ok(Ok(mode)) => mode,
+            },
+            _ = stop.wait_for(|v| *v) => return End::Shutdown,
         };
         match self.serve(mode).await {
             Ok(()) => End::Shutdown,
@@ -387,16 +388,10 @@ impl Session {
 
     async fn serve(&mut self, mut mode: Mode) -> Result<(), End> {
         let cfg = &self.shared.cfg;
-        let mut sent = Framebuffer::new(cfg.width, cfg.height, &Limits::DEFAULT)
-            .map_err(|e| End::Encode(e.to_string()))?;
-        sent.pixels_mut().fill(UNSENT);
+        let enc = EncState::new(cfg.width, cfg.height).map_err(|e| End::Encode(e.to_string()))?;
         let mut sc = Screen {
-            pf: PixelFormat::RGB888,
-            map: ColourMap::new(),
-            send_map: false,
+            enc: Some(Box::new(enc)),
             encodings: Vec::new(),
-            encoder: Encoder::new(),
-            sent,
             pending: None,
             buttons: 0,
             decoder: ClientMessageDecoder::new(Limits::DEFAULT),
@@ -404,7 +399,7 @@ impl Session {
         };
         let early = std::mem::take(&mut self.inbuf);
         if !early.is_empty() {
-            self.on_bytes(&mut sc, &early)?;
+            self.on_bytes(&mut sc, &early).await?;
             self.flush().await?;
         }
         let mut idle_deadline = Instant::now() + IDLE_TIMEOUT;
@@ -422,7 +417,9 @@ impl Session {
                 },
                 _ = self.shutdown.wait_for(|v| *v) => return Ok(()),
                 _ = sleep_until_opt(window_end) => return Err(End::WindowOver),
-                _ = tokio::time::sleep_until(idle_deadline) => return Err(End::Timeout("idle")),
+                _ = tokio::time::sleep_until(idle_deadline), if !waiting => {
+                    return Err(End::Timeout("idle"))
+                }
                 inbound = self.t.recv() => Event::Inbound(inbound),
                 r = self.desktop_rx.changed(), if waiting => match r {
                     Ok(()) => Event::ScreenChanged,
@@ -442,18 +439,21 @@ impl Session {
                 }
                 Event::Inbound(Inbound::Data(d)) => {
                     idle_deadline = Instant::now() + IDLE_TIMEOUT;
-                    self.on_bytes(&mut sc, &d)?;
+                    self.on_bytes(&mut sc, &d).await?;
                 }
                 Event::Inbound(Inbound::Closed { clean }) => return Err(End::Client { clean }),
                 Event::Inbound(Inbound::Violation(v)) => return Err(End::Violation(v)),
-                Event::ScreenChanged => self.answer_incremental(&mut sc)?,
+                Event::ScreenChanged => self.answer_incremental(&mut sc).await?,
             }
             self.flush().await?;
         }
     }
 
     /// Feeds console bytes and handles every whole message.
-    fn on_bytes(&mut self, sc: &mut Screen, data: &[u8]) -> Result<(), End> {
+    /// Feeds console bytes and handles every whole message. Output is sent
+    /// whenever it passes [`FLUSH_AT`], so a burst of requests cannot pile
+    /// up answers in memory.
+    async fn on_bytes(&mut self, sc: &mut Screen, data: &[u8]) -> Result<(), End> {
         sc.decoder
             .feed(data)
             .map_err(|e| End::Violation(e.to_string()))?;
@@ -462,21 +462,19 @@ impl Session {
             .next_message()
             .map_err(|e| End::Violation(e.to_string()))?
         {
-            self.on_message(sc, msg)?;
+            self.on_message(sc, msg).await?;
+            if self.t.out().len() >= FLUSH_AT {
+                self.flush().await?;
+            }
         }
         Ok(())
     }
 
-    fn on_message(&mut self, sc: &mut Screen, msg: ClientMessage) -> Result<(), End> {
+    async fn on_message(&mut self, sc: &mut Screen, msg: ClientMessage) -> Result<(), End> {
         match msg {
             ClientMessage::SetPixelFormat(pf) => {
-                sc.pf = pf;
-                if pf.true_colour {
-                    sc.map = ColourMap::new();
-                    sc.send_map = false;
-                } else {
-                    sc.map = ColourMap::rgb332();
-                    sc.send_map = true;
+                if let Some(enc) = sc.enc.as_mut() {
+                    enc.set_pixel_format(pf);
                 }
             }
             ClientMessage::SetEncodings(list) => sc.encodings = list,
@@ -490,10 +488,10 @@ impl Session {
                             Some(p) => p.union(&r),
                             None => r,
                         });
-                        self.answer_incremental(sc)?;
+                        self.answer_incremental(sc).await?;
                     }
                 } else {
-                    self.answer_full(sc, rect)?;
+                    self.run_job(sc, Job::Full(rect)).await?;
                 }
             }
             ClientMessage::KeyEvent { down, key } => {
@@ -543,62 +541,18 @@ impl Session {
         }
     }
 
-    /// Answers a non-incremental request at once.
-    fn answer_full(&mut self, sc: &mut Screen, req: Rect) -> Result<(), End> {
-        let bounds = self.screen_bounds();
-        let clip = req.intersect(&bounds);
-        let oob = self
-            .shared
-            .cfg
-            .has(Fault::RectOutOfBounds)
-            .then(|| Rect::new(bounds.w.saturating_sub(8), 0, 16, 16));
-        self.shared.desktop.with_image(|img| {
-            if let Some(c) = clip {
-                copy_region(img, &mut sc.sent, c);
-            }
-            if let Some(o) = oob {
-                copy_region(img, &mut sc.sent, o);
-            }
-        });
-        let rects: Vec<Rect> = clip.into_iter().collect();
-        self.write_update(sc, &rects, oob)
-    }
-
     /// Answers the pending incremental request if its region has damage.
-    fn answer_incremental(&mut self, sc: &mut Screen) -> Result<(), End> {
+    async fn answer_incremental(&mut self, sc: &mut Screen) -> Result<(), End> {
         let Some(region) = sc.pending else {
             return Ok(());
         };
         if !self.shared.lock.may_update(self.ctl.id) {
             return Ok(());
         }
-        let rects = self.shared.desktop.with_image(|img| {
-            let d = damage(img, &sc.sent, region);
-            for r in &d {
-                copy_region(img, &mut sc.sent, *r);
-            }
-            d
-        });
-        if rects.is_empty() {
-            return Ok(());
+        if self.run_job(sc, Job::Incremental(region)).await? {
+            sc.pending = None;
         }
-        let rects: Vec<Rect> = if self.shared.cfg.has(Fault::StaleIncremental) {
-            // Everything was marked sent above; leave out each bottom quarter.
-            rects
-                .iter()
-                .filter_map(|r| {
-                    let cut = (r.h / 4).max(1);
-                    (r.h > cut).then(|| Rect::new(r.x, r.y, r.w, r.h - cut))
-                })
-                .collect()
-        } else {
-            rects
-        };
-        if rects.is_empty() {
-            return Ok(());
-        }
-        sc.pending = None;
-        self.write_update(sc, &rects, None)
+        Ok(())
     }
 
     /// The encoding for the next rectangles.
@@ -622,43 +576,43 @@ impl Session {
             .unwrap_or(Encoding::Raw)
     }
 
-    /// Queues one FramebufferUpdate with `rects` (taken from the sent image)
-    /// and, for `rect-out-of-bounds`, the extra Raw rectangle `oob`.
-    fn write_update(
-        &mut self,
-        sc: &mut Screen,
-        rects: &[Rect],
-        oob: Option<Rect>,
-    ) -> Result<(), End> {
-        let enc = self.encoding(sc);
-        let out = self.t.out();
-        if sc.send_map {
-            write_colour_map_entries(0, sc.map.entries(), out);
-            sc.send_map = false;
-        }
-        let count = rects.len() + usize::from(oob.is_some());
-        let count = u16::try_from(count).map_err(|_| End::Encode("too many rectangles".into()))?;
-        write_update_header(count, out);
-        for r in rects {
-            sc.encoder
-                .encode_rect(enc, &sc.sent, *r, &sc.pf, &sc.map, out)
-                .map_err(|e| End::Encode(format!("{} {r}: {e}", enc.name())))?;
-        }
-        if let Some(o) = oob {
-            tracing::warn!(session = self.ctl.id, rect = %o, "fault rect-out-of-bounds: sending a rectangle past the edge");
-            write_rect_header(o, Encoding::Raw.code(), out);
-            for y in o.y..o.y.saturating_add(o.h) {
-                for x in u32::from(o.x)..o.right() {
-                    let rgb = u16::try_from(x)
-                        .ok()
-                        .and_then(|x| sc.sent.get(x, y))
-                        .unwrap_or(0);
-                    let v = sc.pf.from_rgb(rgb, &sc.map);
-                    sc.pf.write_value(v, out);
-                }
+    /// Builds an update for `job` on a blocking thread (diffing and encoding
+    /// a screen must not stall other sessions) and queues it. Returns
+    /// whether an update was queued.
+    async fn run_job(&mut self, sc: &mut Screen, job: Job) -> Result<bool, End> {
+        let cfg = &self.shared.cfg;
+        let opts = Opts {
+            encoding: self.encoding(sc),
+            out_of_bounds: cfg.has(Fault::RectOutOfBounds),
+            stale: cfg.has(Fault::StaleIncremental),
+        };
+        let mut enc = sc
+            .enc
+            .take()
+            .ok_or_else(|| End::Encode("encoder state missing".into()))?;
+        let shared = Arc::clone(&self.shared);
+        let task = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            let r = update::build(&shared.desktop, &mut enc, job, &opts, &mut out);
+            (enc, out, r)
+        });
+        let mut signal = self.ctl.signal_rx.clone();
+        let (enc, out, r) = tokio::select! {
+            j = task => j.map_err(|e| End::Encode(format!("encoder task failed: {e}")))?,
+            // A takeover does not wait for an encoding in progress.
+            _ = signal.wait_for(|s| *s == Signal::Close) => return Err(End::TakenOver),
+        };
+        sc.enc = Some(enc);
+        let wrote = r.map_err(End::Encode)?;
+        if wrote {
+            let q = self.t.out();
+            if q.is_empty() {
+                *q = out;
+            } else {
+                q.extend_from_slice(&out);
             }
         }
-        Ok(())
+        Ok(wrote)
     }
 }
 

@@ -1049,3 +1049,25 @@ async fn shutdown_closes_open_sessions() {
     within("session closed by shutdown", a.closed()).await;
     within("shutdown", shut).await.expect("join");
 }
+
+#[tokio::test]
+async fn a_burst_of_full_requests_is_answered_one_by_one() {
+    let mock = start(small(MockConfig::default())).await;
+    let mut c = admitted_tcp(&mock).await;
+    c.setup(&[0]).await;
+    let mut burst = Vec::new();
+    for _ in 0..200 {
+        ClientMessage::FramebufferUpdateRequest {
+            incremental: false,
+            rect: Rect::new(0, 0, 320, 240),
+        }
+        .write(&mut burst);
+    }
+    c.send(&burst).await;
+    for i in 0..200 {
+        let rects = within("burst answer", c.update()).await.expect("open");
+        assert_eq!(rects.len(), 1, "answer {i}");
+    }
+    assert_eq!(c.fb, mock.screen());
+    mock.shutdown().await;
+}
