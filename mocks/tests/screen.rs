@@ -1071,3 +1071,165 @@ async fn a_burst_of_full_requests_is_answered_one_by_one() {
     assert_eq!(c.fb, mock.screen());
     mock.shutdown().await;
 }
+
+/// A small deterministic generator for the random-traffic test.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) as u32
+    }
+
+    fn below(&mut self, n: u32) -> u32 {
+        self.next() % n.max(1)
+    }
+}
+
+fn pixel_formats() -> Vec<PixelFormat> {
+    let bgr233 = PixelFormat {
+        bits_per_pixel: 8,
+        depth: 8,
+        big_endian: false,
+        true_colour: true,
+        red_max: 7,
+        green_max: 7,
+        blue_max: 3,
+        red_shift: 0,
+        green_shift: 3,
+        blue_shift: 6,
+    };
+    let be888 = PixelFormat {
+        big_endian: true,
+        ..PixelFormat::RGB888
+    };
+    let bgr888 = PixelFormat {
+        red_shift: 0,
+        blue_shift: 16,
+        ..PixelFormat::RGB888
+    };
+    let high888 = PixelFormat {
+        red_shift: 24,
+        green_shift: 16,
+        blue_shift: 8,
+        ..PixelFormat::RGB888
+    };
+    let be555 = PixelFormat {
+        bits_per_pixel: 16,
+        depth: 15,
+        big_endian: true,
+        true_colour: true,
+        red_max: 31,
+        green_max: 31,
+        blue_max: 31,
+        red_shift: 10,
+        green_shift: 5,
+        blue_shift: 0,
+    };
+    vec![
+        PixelFormat::RGB888,
+        PixelFormat::RGB565,
+        PixelFormat::MAPPED8,
+        bgr233,
+        be888,
+        bgr888,
+        high888,
+        be555,
+    ]
+}
+
+#[tokio::test]
+async fn random_valid_traffic_keeps_the_session_consistent() {
+    let mock = start(small(MockConfig::default())).await;
+    let mut c = admitted_tcp(&mock).await;
+    let formats = pixel_formats();
+    let mut rng = Lcg(0x5301);
+    let mut outstanding = 0usize;
+    for _ in 0..400 {
+        match rng.below(7) {
+            0 => {
+                // Drain answers in the old format before switching.
+                for _ in 0..outstanding {
+                    within("answer", c.update()).await.expect("open");
+                }
+                outstanding = 0;
+                let pf = formats[rng.below(formats.len() as u32) as usize];
+                c.msg(ClientMessage::SetPixelFormat(pf)).await;
+                c.dec.set_pixel_format(pf);
+            }
+            1 => {
+                let n = rng.below(6);
+                let list = (0..n)
+                    .map(|_| [16, 15, 5, 2, 1, 0, -223, 7, -239, 99][rng.below(10) as usize])
+                    .collect();
+                c.msg(ClientMessage::SetEncodings(list)).await;
+            }
+            2 => {
+                let wide = if rng.below(4) == 0 { 65535 } else { 64 };
+                let rect = Rect::new(
+                    rng.below(400) as u16,
+                    rng.below(300) as u16,
+                    rng.below(wide) as u16,
+                    rng.below(64) as u16,
+                );
+                c.request(false, rect).await;
+                outstanding += 1;
+            }
+            3 => {
+                let key =
+                    [0x41, 0x7e, 0x20, 0xff08, 0xff0d, 0xffe1, 0, u32::MAX][rng.below(8) as usize];
+                c.msg(ClientMessage::KeyEvent {
+                    down: rng.below(2) == 0,
+                    key,
+                })
+                .await;
+            }
+            4 => {
+                c.msg(ClientMessage::PointerEvent {
+                    buttons: rng.below(256) as u8,
+                    x: rng.below(70000).min(65535) as u16,
+                    y: rng.below(300) as u16,
+                })
+                .await;
+            }
+            5 => {
+                let n = rng.below(300) as usize;
+                c.msg(ClientMessage::ClientCutText(vec![b'x'; n])).await;
+            }
+            _ => {
+                for _ in 0..outstanding {
+                    within("answer", c.update()).await.expect("open");
+                }
+                outstanding = 0;
+            }
+        }
+    }
+    for _ in 0..outstanding {
+        within("answer", c.update()).await.expect("open");
+    }
+    c.msg(ClientMessage::SetPixelFormat(PixelFormat::RGB888))
+        .await;
+    c.dec.set_pixel_format(PixelFormat::RGB888);
+    c.setup(&[16]).await;
+    c.full().await;
+    assert_eq!(c.fb, mock.screen());
+    mock.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_invalid_pixel_format_closes_the_session() {
+    let mock = start(small(MockConfig::default())).await;
+    let mut c = admitted_tcp(&mock).await;
+    let mut bad = Vec::new();
+    ClientMessage::SetPixelFormat(PixelFormat::RGB888).write(&mut bad);
+    bad[4] = 24; // bits-per-pixel
+    c.send(&bad).await;
+    within("closed", c.closed()).await;
+    // The terminal is free again.
+    lock_until(&mock, |v| v.holder.is_none()).await;
+    admitted_ws(&mock).await;
+    mock.shutdown().await;
+}
