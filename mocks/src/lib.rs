@@ -39,6 +39,18 @@ pub const PASSWORD_ENV: &str = "S301_MOCK_PASSWORD";
 /// Bound on waiting for sessions and connections to end at shutdown.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
 
+/// Choices for [`MockHandle::declaration_with`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeclOptions {
+    /// Fills `[harness] listen`.
+    pub harness_listen: Option<String>,
+    /// The variable named in `password_env` when the mock has a password
+    /// (default [`PASSWORD_ENV`]).
+    pub password_env: Option<String>,
+    /// Give the screen as `rfb://` (plain TCP) instead of `ws://`.
+    pub plain_rfb: bool,
+}
+
 /// The mock dedicated terminal.
 pub struct MockTerminal;
 
@@ -169,6 +181,25 @@ impl MockHandle {
     pub fn declaration_toml_for_rfb(&self, harness_listen: Option<&str>) -> Option<String> {
         let url = self.rfb_url()?;
         Some(declaration::render(&self.decl_input(url), harness_listen))
+    }
+
+    /// The declaration with every choice spelled out: where the harness
+    /// listens, which environment variable holds the password (instead of
+    /// [`PASSWORD_ENV`]), and whether the screen is given as `rfb://`.
+    /// `None` when `rfb://` is asked for but the mock has no RFB listener.
+    pub fn declaration_with(&self, opts: &DeclOptions) -> Option<String> {
+        let url = if opts.plain_rfb {
+            self.rfb_url()?
+        } else {
+            self.screen_url()
+        };
+        let mut input = self.decl_input(url);
+        if input.password_env.is_some() {
+            if let Some(env) = &opts.password_env {
+                input.password_env = Some(env.clone());
+            }
+        }
+        Some(declaration::render(&input, opts.harness_listen.as_deref()))
     }
 
     fn decl_input(&self, screen_url: String) -> declaration::DeclInput {

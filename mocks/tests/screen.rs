@@ -1233,3 +1233,35 @@ async fn an_invalid_pixel_format_closes_the_session() {
     admitted_ws(&mock).await;
     mock.shutdown().await;
 }
+
+#[tokio::test]
+async fn declaration_with_names_the_chosen_password_variable_and_transport() {
+    let mock = start(small(MockConfig {
+        password: Some("pw".into()),
+        ..MockConfig::default()
+    }))
+    .await;
+    let opts = s301_mocks::DeclOptions {
+        harness_listen: Some("127.0.0.1:9".into()),
+        password_env: Some("MY_PW".into()),
+        plain_rfb: true,
+    };
+    let text = mock.declaration_with(&opts).expect("rfb listener");
+    let v: toml::Value = toml::from_str(&text).expect("valid TOML");
+    assert_eq!(v["screen"]["password_env"].as_str(), Some("MY_PW"));
+    assert_eq!(v["screen"]["url"].as_str(), mock.rfb_url().as_deref());
+    assert_eq!(v["harness"]["listen"].as_str(), Some("127.0.0.1:9"));
+    mock.shutdown().await;
+    let plain = start(MockConfig::default()).await;
+    let rfb = s301_mocks::DeclOptions {
+        plain_rfb: true,
+        ..Default::default()
+    };
+    assert!(plain.declaration_with(&rfb).is_none());
+    let ws = plain
+        .declaration_with(&s301_mocks::DeclOptions::default())
+        .expect("ws");
+    assert_eq!(ws, plain.declaration_toml(None));
+    assert!(!ws.contains("password_env"));
+    plain.shutdown().await;
+}
