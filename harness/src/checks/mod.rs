@@ -5,6 +5,8 @@ pub mod c1_2_1;
 pub mod c1_2_2;
 pub mod c1_3_1;
 pub mod c1_3_2;
+pub mod causal;
+pub mod screen;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,0 +1,990 @@
+//! Console helpers shared by the screen checks (1-2-1 and 1-2-2).
+//!
+//! [`Tracked`] wraps a [`Console`]: every request, input and event it sees
+//! goes onto a shared [`Timeline`] (evidence) and into a [`ConsoleLog`] (for
+//! the causal judge). The rest are small tools the checks share: opening a
+//! console with retries, asking for and waiting on updates, watching a
+//! region for change, the coverage bitmap, percentiles and capped lists.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use s301_rfb::{Framebuffer, Rect};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::causal::ConsoleLog;
+use super::{CheckCtx, Outcome};
+use crate::binding::{
+    seq, CloseHow, CloseReason, Console, ConsoleEvent, ConsoleGone, OpenError, ScreenBinding, Seq,
+    UpdateInfo,
+};
+use crate::declaration::Probe;
+
+/// Longest list kept in evidence; the total is always given beside it.
+pub const LIST_CAP: usize = 20;
+
+/// Most timeline entries kept in memory (the total is still counted).
+pub const TIMELINE_MAX: usize = 10_000;
+
+/// Pause between open attempts while a terminal still refuses because it has
+/// not yet noticed that the previous console left.
+pub const REOPEN_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The X keysym of Return.
+pub const KEYSYM_RETURN: u32 = 0xff0d;
+
+/// The X keysym of Tab.
+pub const KEYSYM_TAB: u32 = 0xff09;
+
+/// A list for evidence: at most [`LIST_CAP`] items and the total count.
+pub fn capped<T: Serialize>(items: &[T]) -> Value {
+    json!({
+        "total": items.len(),
+        "items": items.iter().take(LIST_CAP).collect::<Vec<_>>(),
+    })
+}
+
+/// Milliseconds from `from` to `to` (0 if `to` is earlier).
+pub fn ms_between(from: Instant, to: Instant) -> f64 {
+    to.saturating_duration_since(from).as_secs_f64() * 1000.0
+}
+
+/// Rounds milliseconds to a tenth, for readable evidence.
+pub fn round_ms(ms: f64) -> f64 {
+    (ms * 10.0).round() / 10.0
+}
+
+/// Nearest-rank percentile `p` (0..=100) of `values`, `None` when empty.
+pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
+    v.get(rank.clamp(1, v.len()) - 1).copied()
+}
+
+/// A rectangle as `[x, y, w, h]` for evidence.
+pub fn rect_json(r: Rect) -> Value {
+    json!([r.x, r.y, r.w, r.h])
+}
+
+/// A short description of how a session ended.
+pub fn describe_close(reason: &CloseReason) -> String {
+    match reason {
+        CloseReason::ByTerminal { detail } => format!("closed by the terminal ({detail})"),
+        CloseReason::ByHarness => "closed by the harness".into(),
+        CloseReason::Violation { detail } => format!("protocol violation: {detail}"),
+        CloseReason::Io { detail } => format!("connection failed: {detail}"),
+    }
+}
+
+/// One line of a timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEntry {
+    /// Console label.
+    pub console: String,
+    /// What happened.
+    pub event: String,
+    /// The causal clock.
+    pub seq: u64,
+    /// Milliseconds since the timeline started.
+    pub ms: f64,
+}
+
+#[derive(Default)]
+struct TimelineInner {
+    entries: Vec<TimelineEntry>,
+    total: usize,
+}
+
+/// What happened on the consoles of one check, in causal order.
+#[derive(Clone)]
+pub struct Timeline {
+    start: Instant,
+    inner: Arc<Mutex<TimelineInner>>,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Timeline::new()
+    }
+}
+
+impl Timeline {
+    /// A timeline starting now.
+    pub fn new() -> Self {
+        Timeline {
+            start: Instant::now(),
+            inner: Arc::new(Mutex::new(TimelineInner::default())),
+        }
+    }
+
+    /// When it started.
+    pub fn start(&self) -> Instant {
+        self.start
+    }
+
+    /// Milliseconds since the start.
+    pub fn ms(&self, at: Instant) -> f64 {
+        round_ms(ms_between(self.start, at))
+    }
+
+    /// Adds an entry.
+    pub fn record(&self, console: &str, event: impl Into<String>, seq: Seq) {
+        let ms = self.ms(Instant::now());
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.total += 1;
+        if g.entries.len() < TIMELINE_MAX {
+            g.entries.push(TimelineEntry {
+                console: console.to_string(),
+                event: event.into(),
+                seq: seq.0,
+                ms,
+            });
+        }
+    }
+
+    /// Every entry kept, sorted by the causal clock.
+    pub fn entries(&self) -> Vec<TimelineEntry> {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v = g.entries.clone();
+        v.sort_by_key(|e| e.seq);
+        v
+    }
+
+    /// The timeline as evidence: the first [`LIST_CAP`] entries and the total.
+    pub fn evidence(&self) -> Value {
+        let total = self.inner.lock().unwrap_or_else(|p| p.into_inner()).total;
+        let e = self.entries();
+        json!({
+            "total": total,
+            "items": e.iter().take(LIST_CAP).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// A request or input written to the wire.
+#[derive(Debug, Clone, Copy)]
+pub struct Sent {
+    /// Its place in the causal order.
+    pub seq: Seq,
+    /// When the binding confirmed the write.
+    pub at: Instant,
+}
+
+/// What a tracked console saw next.
+#[derive(Debug, Clone)]
+pub enum Ev {
+    /// An update (applied to the framebuffer).
+    Update(UpdateInfo),
+    /// The session is over (repeated on every later wait).
+    Closed {
+        /// Why.
+        reason: CloseReason,
+        /// When.
+        seq: Seq,
+    },
+    /// Nothing before the deadline.
+    Timeout,
+}
+
+/// A failed open, with the moment it was seen.
+#[derive(Debug, Clone)]
+pub struct OpenFailure {
+    /// What the binding reported.
+    pub error: OpenError,
+    /// When the failure was seen.
+    pub seq: Seq,
+    /// Attempts made (more than one when refusals were retried).
+    pub attempts: u32,
+}
+
+/// A console whose traffic is recorded.
+pub struct Tracked {
+    console: Console,
+    log: ConsoleLog,
+    timeline: Timeline,
+    end: Option<(CloseReason, Seq)>,
+    outstanding: usize,
+    updates: u64,
+    /// Open attempts it took (refusals retried).
+    pub attempts: u32,
+}
+
+impl Tracked {
+    /// Opens a console once, within `timeout`.
+    pub async fn open(
+        binding: &dyn ScreenBinding,
+        label: &str,
+        timeout: Duration,
+        timeline: &Timeline,
+    ) -> Result<Tracked, OpenFailure> {
+        match binding.open(label, timeout).await {
+            Ok(console) => {
+                let s = seq::next();
+                timeline.record(label, "admitted (ServerInit)", s);
+                let mut log = ConsoleLog::new(label);
+                log.opened = Some(s);
+                Ok(Tracked {
+                    console,
+                    log,
+                    timeline: timeline.clone(),
+                    end: None,
+                    outstanding: 0,
+                    updates: 0,
+                    attempts: 1,
+                })
+            }
+            Err(error) => {
+                let s = seq::next();
+                timeline.record(label, format!("open failed: {error}"), s);
+                Err(OpenFailure {
+                    error,
+                    seq: s,
+                    attempts: 1,
+                })
+            }
+        }
+    }
+
+    /// Opens a console, retrying every `interval` while the terminal refuses,
+    /// until `window` has passed. Other failures end the attempts at once.
+    pub async fn open_retrying(
+        binding: &dyn ScreenBinding,
+        label: &str,
+        timeout: Duration,
+        window: Duration,
+        interval: Duration,
+        timeline: &Timeline,
+    ) -> Result<Tracked, OpenFailure> {
+        let until = Instant::now() + window;
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            match Tracked::open(binding, label, timeout, timeline).await {
+                Ok(mut t) => {
+                    t.attempts = attempts;
+                    return Ok(t);
+                }
+                Err(mut f) => {
+                    f.attempts = attempts;
+                    let retry = matches!(f.error, OpenError::Refused { .. })
+                        && Instant::now() + interval < until;
+                    if !retry {
+                        return Err(f);
+                    }
+                    tokio::time::sleep(interval).await;
+                }
+            }
+        }
+    }
+
+    /// The label.
+    pub fn label(&self) -> &str {
+        self.console.label()
+    }
+
+    /// What was negotiated.
+    pub fn info(&self) -> &crate::binding::SessionInfo {
+        self.console.info()
+    }
+
+    /// The causal log so far.
+    pub fn log(&self) -> &ConsoleLog {
+        &self.log
+    }
+
+    /// Whether the session was seen closed.
+    pub fn is_closed(&self) -> bool {
+        self.end.is_some()
+    }
+
+    /// Why the session ended, if it did.
+    pub fn close_reason(&self) -> Option<&CloseReason> {
+        self.end.as_ref().map(|(r, _)| r)
+    }
+
+    /// Whether the console has been served (received an update).
+    pub fn served(&self) -> bool {
+        self.log.first_update.is_some()
+    }
+
+    /// Requests written and not yet answered.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding
+    }
+
+    /// Updates received.
+    pub fn update_count(&self) -> u64 {
+        self.updates
+    }
+
+    /// A copy of the console's framebuffer.
+    pub fn snapshot(&self) -> Framebuffer {
+        self.console.snapshot()
+    }
+
+    /// The screen as a rectangle (current size).
+    pub fn bounds(&self) -> Rect {
+        self.console.with_framebuffer(|f| f.bounds())
+    }
+
+    fn note(&self, event: impl Into<String>, s: Seq) {
+        self.timeline.record(self.console.label(), event, s);
+    }
+
+    /// Sends SetEncodings.
+    pub async fn set_encodings(&mut self, codes: &[i32]) -> Result<Sent, ConsoleGone> {
+        let s = self.console.set_encodings(codes).await?;
+        let at = Instant::now();
+        self.note(format!("set encodings {codes:?}"), s);
+        Ok(Sent { seq: s, at })
+    }
+
+    /// Sends a FramebufferUpdateRequest (`None` = the whole screen).
+    pub async fn request(
+        &mut self,
+        incremental: bool,
+        rect: Option<Rect>,
+    ) -> Result<Sent, ConsoleGone> {
+        let s = self.console.request(incremental, rect).await?;
+        let at = Instant::now();
+        self.outstanding += 1;
+        let what = match (incremental, rect) {
+            (false, None) => "request full".to_string(),
+            (true, None) => "request incremental".to_string(),
+            (false, Some(r)) => format!("request {r}"),
+            (true, Some(r)) => format!("request incremental {r}"),
+        };
+        self.note(what, s);
+        Ok(Sent { seq: s, at })
+    }
+
+    /// Clicks at `(x, y)`: pointer moves there, button 1 goes down, then up.
+    /// Returns the first event written.
+    pub async fn click(&mut self, x: u16, y: u16) -> Result<Sent, ConsoleGone> {
+        let s = self.console.pointer(x, y, 0).await?;
+        let at = Instant::now();
+        self.console.pointer(x, y, 1).await?;
+        let last = self.console.pointer(x, y, 0).await?;
+        self.note(format!("click at ({x}, {y})"), s);
+        let _ = last;
+        Ok(Sent { seq: s, at })
+    }
+
+    /// Types one character (key down, key up). Returns the key-down write.
+    pub async fn type_char(&mut self, ch: char) -> Result<Sent, ConsoleGone> {
+        let k = keysym(ch);
+        let s = self.console.key(k, true).await?;
+        let at = Instant::now();
+        self.console.key(k, false).await?;
+        self.note(format!("type {ch:?} (keysym {k:#x})"), s);
+        Ok(Sent { seq: s, at })
+    }
+
+    /// Types `text`, one character after the other. Returns the first write.
+    pub async fn type_text(&mut self, text: &str) -> Result<Option<Sent>, ConsoleGone> {
+        let mut first = None;
+        for ch in text.chars() {
+            let s = self.type_char(ch).await?;
+            first.get_or_insert(s);
+        }
+        Ok(first)
+    }
+
+    /// Performs an automatic probe (click or type). Manual probes send
+    /// nothing and return `Ok(None)`.
+    pub async fn perform(&mut self, probe: &Probe) -> Result<Option<Sent>, ConsoleGone> {
+        match probe {
+            Probe::Click { x, y, .. } => self.click(*x, *y).await.map(Some),
+            Probe::Type { text, .. } => self.type_text(text).await,
+            Probe::Manual { .. } => Ok(None),
+        }
+    }
+
+    /// The next update or the close, skipping bells and cut text, by `until`.
+    pub async fn next(&mut self, until: Instant) -> Ev {
+        loop {
+            if let Some((reason, s)) = &self.end {
+                return Ev::Closed {
+                    reason: reason.clone(),
+                    seq: *s,
+                };
+            }
+            // Past the deadline an event already queued is still taken (the
+            // wait polls once): what has arrived is never ignored.
+            let left = until.saturating_duration_since(Instant::now());
+            match self.console.next_event(left).await {
+                ConsoleEvent::Update(u) => {
+                    self.updates += 1;
+                    if u.answers.is_some() {
+                        self.outstanding = self.outstanding.saturating_sub(1);
+                    }
+                    self.log.record_update(u.seq, u.answers);
+                    let what = match u.answers {
+                        Some(r) => format!(
+                            "update answering #{} ({} rects, {} bytes)",
+                            r.0, u.rect_count, u.bytes
+                        ),
+                        None => format!("unsolicited update ({} rects)", u.rect_count),
+                    };
+                    self.note(what, u.seq);
+                    return Ev::Update(u);
+                }
+                ConsoleEvent::Bell(s) => self.note("bell", s),
+                ConsoleEvent::CutText { seq: s, len } => self.note(format!("cut text {len} B"), s),
+                ConsoleEvent::Closed { seq: s, reason, .. } => {
+                    self.log.record_close(s);
+                    self.note(describe_close(&reason), s);
+                    self.end = Some((reason, s));
+                }
+                ConsoleEvent::Timeout => return Ev::Timeout,
+            }
+        }
+    }
+
+    /// Waits for the next update by `until`; closes and timeouts are
+    /// returned as the error.
+    pub async fn next_update(&mut self, until: Instant) -> Result<UpdateInfo, Ev> {
+        match self.next(until).await {
+            Ev::Update(u) => Ok(u),
+            other => Err(other),
+        }
+    }
+
+    /// After a send failed: waits (briefly) for the close report and returns
+    /// why the session ended.
+    pub async fn gone_reason(&mut self) -> CloseReason {
+        let until = Instant::now() + Duration::from_secs(2);
+        loop {
+            match self.next(until).await {
+                Ev::Closed { reason, .. } => return reason,
+                Ev::Timeout => {
+                    return CloseReason::Io {
+                        detail: "the session task stopped without reporting a close".into(),
+                    }
+                }
+                Ev::Update(_) => {}
+            }
+        }
+    }
+
+    /// Leaves (cleanly or by dropping the connection) and returns the log.
+    pub async fn close(mut self, how: CloseHow) -> ConsoleLog {
+        if self.end.is_none() {
+            let what = match how {
+                CloseHow::Clean => "leave (clean)",
+                CloseHow::Drop => "leave (drop)",
+            };
+            self.note(what, seq::next());
+            let s = seq::next();
+            self.log.record_close(s);
+        }
+        let log = std::mem::take(&mut self.log);
+        self.console.close(how).await;
+        log
+    }
+}
+
+/// The keysym for a character: printable ASCII maps to itself, newline to
+/// Return, tab to Tab, Latin-1 to itself and anything else to the X11
+/// Unicode keysym (`0x0100_0000 + code point`).
+pub fn keysym(ch: char) -> u32 {
+    let c = u32::from(ch);
+    match ch {
+        '\n' | '\r' => KEYSYM_RETURN,
+        '\t' => KEYSYM_TAB,
+        _ if (0x20..=0x7e).contains(&c) || (0xa0..=0xff).contains(&c) => c,
+        _ => 0x0100_0000 + c,
+    }
+}
+
+/// Whether a session end is the harness's own doing rather than the
+/// terminal's.
+pub fn harness_side(reason: &CloseReason) -> bool {
+    matches!(reason, CloseReason::ByHarness)
+}
+
+/// How an open failure is judged: refusals, protocol errors and timeouts are
+/// the terminal's (`fail`), harness problems are `error`.
+pub fn open_failure_outcome(what: &str, f: &OpenFailure, evidence: Value) -> Outcome {
+    let attempts = if f.attempts > 1 {
+        format!(" after {} attempts", f.attempts)
+    } else {
+        String::new()
+    };
+    match &f.error {
+        OpenError::Refused { stage, reason } => Outcome::fail(
+            format!("{what}: the terminal refused the console at {stage:?}{attempts}: {reason}"),
+            evidence,
+        ),
+        OpenError::Protocol { stage, reason } => Outcome::fail(
+            format!("{what}: protocol violation at {stage:?}: {reason}"),
+            evidence,
+        ),
+        OpenError::Timeout { stage, after_ms } => Outcome::fail(
+            format!("{what}: no progress at {stage:?} within {after_ms} ms"),
+            evidence,
+        ),
+        OpenError::Harness(e) => Outcome::error(format!("{what}: harness error: {e}"), evidence),
+    }
+}
+
+/// The open error as evidence.
+pub fn open_error_json(e: &OpenError) -> Value {
+    match e {
+        OpenError::Refused { stage, reason } => {
+            json!({"kind": "refused", "stage": stage, "reason": reason})
+        }
+        OpenError::Protocol { stage, reason } => {
+            json!({"kind": "protocol", "stage": stage, "reason": reason})
+        }
+        OpenError::Timeout { stage, after_ms } => {
+            json!({"kind": "timeout", "stage": stage, "after_ms": after_ms})
+        }
+        OpenError::Harness(e) => json!({"kind": "harness", "reason": e}),
+    }
+}
+
+/// Opens a console for a check that is not about exclusivity: refusals are
+/// retried for the scenario's exclusivity timeout (the terminal may still be
+/// releasing the previous check's console).
+pub async fn open_console(ctx: &CheckCtx, label: &str, tl: &Timeline) -> Result<Tracked, Outcome> {
+    let sc = &ctx.scenario.screen;
+    Tracked::open_retrying(
+        ctx.screen.as_ref(),
+        label,
+        CheckCtx::ms(sc.connect_timeout_ms),
+        CheckCtx::ms(sc.exclusivity_timeout_ms),
+        REOPEN_INTERVAL,
+        tl,
+    )
+    .await
+    .map_err(|f| {
+        open_failure_outcome(
+            &format!("opening console {label}"),
+            &f,
+            json!({"open_error": open_error_json(&f.error), "attempts": f.attempts, "timeline": tl.evidence()}),
+        )
+    })
+}
+
+/// Asks for the whole screen and waits for the answer within the update
+/// timeout. The error is the outcome to return (fail or error).
+pub async fn serve_full(
+    ctx: &CheckCtx,
+    t: &mut Tracked,
+    tl: &Timeline,
+) -> Result<UpdateInfo, Outcome> {
+    let timeout = ctx.scenario.screen.update_timeout_ms;
+    let label = t.label().to_string();
+    let sent = match t.request(false, None).await {
+        Ok(s) => s,
+        Err(ConsoleGone) => {
+            let reason = t.gone_reason().await;
+            return Err(closed_outcome(
+                &format!("console {label} could not ask for a full update"),
+                &reason,
+                json!({"timeline": tl.evidence()}),
+            ));
+        }
+    };
+    match t.next_update(sent.at + CheckCtx::ms(timeout)).await {
+        Ok(u) => Ok(u),
+        Err(Ev::Closed { reason, .. }) => Err(closed_outcome(
+            &format!("console {label} was closed before its first full update"),
+            &reason,
+            json!({"timeline": tl.evidence()}),
+        )),
+        Err(_) => Err(Outcome::fail(
+            format!("console {label}: no answer to a full update request within {timeout} ms"),
+            json!({"timeline": tl.evidence()}),
+        )),
+    }
+}
+
+/// Opens a console and has it served with a full update.
+pub async fn open_served(ctx: &CheckCtx, label: &str, tl: &Timeline) -> Result<Tracked, Outcome> {
+    let mut t = open_console(ctx, label, tl).await?;
+    match serve_full(ctx, &mut t, tl).await {
+        Ok(_) => Ok(t),
+        Err(o) => {
+            t.close(CloseHow::Clean).await;
+            Err(o)
+        }
+    }
+}
+
+/// The outcome when a session ended where it should not have: the harness's
+/// own close is an `error`, anything else a `fail`.
+pub fn closed_outcome(what: &str, reason: &CloseReason, evidence: Value) -> Outcome {
+    if harness_side(reason) {
+        Outcome::error(
+            format!("{what}: the harness closed the session itself"),
+            evidence,
+        )
+    } else {
+        Outcome::fail(format!("{what}: {}", describe_close(reason)), evidence)
+    }
+}
+
+/// Differing pixels between `a` and `b` inside any of `regions`, outside
+/// every `ignore` rectangle: count and bounding box, or `None` when equal.
+/// Images of different sizes differ in the whole of each region.
+pub fn region_diff(
+    a: &Framebuffer,
+    b: &Framebuffer,
+    regions: &[Rect],
+    ignore: &[Rect],
+) -> Option<(u64, Rect)> {
+    if a.width() != b.width() || a.height() != b.height() {
+        let r = regions
+            .iter()
+            .copied()
+            .reduce(|x, y| x.union(&y))
+            .unwrap_or_else(|| a.bounds().union(&b.bounds()));
+        return Some((regions.iter().map(|r| r.area()).sum(), r));
+    }
+    let w = usize::from(a.width());
+    let bounds = a.bounds();
+    let (pa, pb) = (a.pixels(), b.pixels());
+    let mut count = 0u64;
+    let mut bbox: Option<Rect> = None;
+    let mut seen = Coverage::new(a.width(), a.height());
+    for region in regions {
+        let Some(c) = region.intersect(&bounds) else {
+            continue;
+        };
+        for y in c.y..c.y + c.h {
+            let row = usize::from(y) * w;
+            let (x0, x1) = (
+                row + usize::from(c.x),
+                row + usize::from(c.x) + usize::from(c.w),
+            );
+            let (Some(ra), Some(rb)) = (pa.get(x0..x1), pb.get(x0..x1)) else {
+                continue;
+            };
+            if ra == rb {
+                continue;
+            }
+            for (i, (pa, pb)) in ra.iter().zip(rb.iter()).enumerate() {
+                if pa == pb {
+                    continue;
+                }
+                let x = c.x + i as u16;
+                if ignore.iter().any(|r| r.contains(x, y)) || !seen.mark(x, y) {
+                    continue;
+                }
+                count += 1;
+                let p = Rect::new(x, y, 1, 1);
+                bbox = Some(bbox.map_or(p, |b| b.union(&p)));
+            }
+        }
+    }
+    bbox.map(|b| (count, b))
+}
+
+/// Which pixels of a screen have been painted: one bit per pixel.
+pub struct Coverage {
+    width: u16,
+    height: u16,
+    bits: Vec<u64>,
+}
+
+impl Coverage {
+    /// Nothing painted yet. The size is a screen size the binding already
+    /// accepted (at most the limits' pixel count), so the bitmap is bounded.
+    pub fn new(width: u16, height: u16) -> Self {
+        let n = usize::from(width) * usize::from(height);
+        Coverage {
+            width,
+            height,
+            bits: vec![0; n.div_ceil(64)],
+        }
+    }
+
+    /// Screen width.
+    pub fn width(&self) -> u16 {
+        self.width
+    }
+
+    /// Screen height.
+    pub fn height(&self) -> u16 {
+        self.height
+    }
+
+    /// Marks one pixel; `true` if it was not marked before.
+    pub fn mark(&mut self, x: u16, y: u16) -> bool {
+        if x >= self.width || y >= self.height {
+            return false;
+        }
+        let i = usize::from(y) * usize::from(self.width) + usize::from(x);
+        match self.bits.get_mut(i / 64) {
+            Some(word) => {
+                let bit = 1u64 << (i % 64);
+                let fresh = *word & bit == 0;
+                *word |= bit;
+                fresh
+            }
+            None => false,
+        }
+    }
+
+    /// Marks the part of `r` on the screen.
+    pub fn add(&mut self, r: Rect) {
+        let Some(c) = r.intersect(&Rect::new(0, 0, self.width, self.height)) else {
+            return;
+        };
+        for y in c.y..c.y + c.h {
+            for x in c.x..c.x + c.w {
+                self.mark(x, y);
+            }
+        }
+    }
+
+    /// Pixels not marked, and their bounding box.
+    pub fn uncovered(&self) -> (u64, Option<Rect>) {
+        let mut count = 0u64;
+        let mut bbox: Option<Rect> = None;
+        let w = usize::from(self.width);
+        let n = w * usize::from(self.height);
+        for (wi, word) in self.bits.iter().enumerate() {
+            if *word == u64::MAX {
+                continue;
+            }
+            for b in 0..64 {
+                let i = wi * 64 + b;
+                if i >= n {
+                    break;
+                }
+                if word & (1u64 << b) == 0 {
+                    count += 1;
+                    let p = Rect::new((i % w) as u16, (i / w) as u16, 1, 1);
+                    bbox = Some(bbox.map_or(p, |bb| bb.union(&p)));
+                }
+            }
+        }
+        (count, bbox)
+    }
+}
+
+/// How a watch for change ended.
+#[derive(Debug, Clone)]
+pub enum Watch {
+    /// The region changed with the update applied at `at`.
+    Changed {
+        /// When the changing update was applied.
+        at: Instant,
+        /// Its sequence number.
+        seq: Seq,
+        /// Pixels changed.
+        pixels: u64,
+        /// Their bounding box.
+        bbox: Rect,
+    },
+    /// Nothing changed by the deadline.
+    Unchanged,
+    /// The session ended.
+    Closed(CloseReason),
+}
+
+/// The smallest rectangle holding every region (`None` for none: the whole
+/// screen).
+pub fn union_of(regions: &[Rect]) -> Option<Rect> {
+    regions.iter().copied().reduce(|a, b| a.union(&b))
+}
+
+/// Keeps one incremental request for the watched area outstanding on `t`
+/// and waits until any of `regions` differs from `before` (outside
+/// `ignore`), or `until`. Asking only for the watched area keeps the
+/// terminal's work per update small, so timings measure the terminal's
+/// reaction rather than a whole-screen comparison.
+pub async fn watch_change(
+    t: &mut Tracked,
+    before: &Framebuffer,
+    regions: &[Rect],
+    ignore: &[Rect],
+    until: Instant,
+) -> Watch {
+    let area = union_of(regions);
+    loop {
+        if t.outstanding() == 0 && t.request(true, area).await.is_err() {
+            return Watch::Closed(t.gone_reason().await);
+        }
+        match t.next(until).await {
+            Ev::Update(u) => {
+                let now = t.snapshot();
+                if let Some((pixels, bbox)) = region_diff(before, &now, regions, ignore) {
+                    return Watch::Changed {
+                        at: u.at,
+                        seq: u.seq,
+                        pixels,
+                        bbox,
+                    };
+                }
+            }
+            Ev::Closed { reason, .. } => return Watch::Closed(reason),
+            Ev::Timeout => return Watch::Unchanged,
+        }
+    }
+}
+
+/// Keeps one incremental request for `area` (`None`: the whole screen)
+/// outstanding and consumes updates until none has come for `quiet`, or
+/// `until`. Returns how many updates came and whether the quiet period was
+/// reached (else the session closed or the deadline passed).
+pub async fn settle(
+    t: &mut Tracked,
+    area: Option<Rect>,
+    quiet: Duration,
+    until: Instant,
+) -> (u64, bool) {
+    let mut n = 0;
+    loop {
+        if t.outstanding() == 0 && t.request(true, area).await.is_err() {
+            return (n, false);
+        }
+        let quiet_until = (Instant::now() + quiet).min(until);
+        match t.next(quiet_until).await {
+            Ev::Update(_) => n += 1,
+            Ev::Closed { .. } => return (n, false),
+            Ev::Timeout => return (n, quiet_until < until),
+        }
+    }
+}
+
+/// The first automatic probe of the wanted kind (`"click"` or `"type"`).
+pub fn find_probe<'a>(ctx: &'a CheckCtx, kind: &str) -> Option<&'a Probe> {
+    ctx.declaration.operation.probes.iter().find(|p| {
+        matches!(
+            (kind, p),
+            ("click", Probe::Click { .. }) | ("type", Probe::Type { .. })
+        )
+    })
+}
+
+/// Every automatic probe, click probes first.
+pub fn auto_probes(ctx: &CheckCtx) -> Vec<&Probe> {
+    let probes = &ctx.declaration.operation.probes;
+    let clicks = probes.iter().filter(|p| matches!(p, Probe::Click { .. }));
+    let types = probes.iter().filter(|p| matches!(p, Probe::Type { .. }));
+    clicks.chain(types).collect()
+}
+
+/// The error when a check needs an automatic probe of `kind` and none is
+/// declared.
+pub fn no_probe(kind: &str, why: &str) -> Outcome {
+    let manual = "manual probes are not automated yet";
+    Outcome::error(
+        format!("no automatic {kind} probe declared; {why} ({manual}: declare a [[operation.probe]] with kind = \"{kind}\")"),
+        Value::Null,
+    )
+}
+
+/// A probe as evidence.
+pub fn probe_json(p: &Probe) -> Value {
+    match p {
+        Probe::Click { x, y, watch } => {
+            json!({"kind": "click", "x": x, "y": y, "watch": watch.map(rect_json)})
+        }
+        Probe::Type { text, watch } => {
+            json!({"kind": "type", "text": text, "watch": watch.map(rect_json)})
+        }
+        Probe::Manual { prompt, watch } => {
+            json!({"kind": "manual", "prompt": prompt, "watch": watch.map(rect_json)})
+        }
+    }
+}
+
+/// The region a probe watches: its own, else the whole screen.
+pub fn probe_region(p: &Probe, screen: Rect) -> Rect {
+    p.watch().unwrap_or(screen)
+}
+
+/// The session facts as evidence.
+pub fn session_json(t: &Tracked) -> Value {
+    serde_json::to_value(t.info()).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use s301_rfb::Limits;
+
+    fn fb(w: u16, h: u16) -> Framebuffer {
+        Framebuffer::new(w, h, &Limits::DEFAULT).expect("small framebuffer")
+    }
+
+    #[test]
+    fn coverage_reports_uncovered_pixels_and_clips() {
+        let mut c = Coverage::new(10, 4);
+        c.add(Rect::new(0, 0, 10, 2));
+        c.add(Rect::new(8, 2, 100, 100));
+        let (n, bbox) = c.uncovered();
+        assert_eq!(n, 16);
+        assert_eq!(bbox, Some(Rect::new(0, 2, 8, 2)));
+        c.add(Rect::new(0, 2, 8, 2));
+        assert_eq!(c.uncovered(), (0, None));
+    }
+
+    #[test]
+    fn region_diff_looks_only_inside_regions_and_skips_ignored() {
+        let a = fb(16, 16);
+        let mut b = a.clone();
+        b.set(1, 1, 7);
+        b.set(10, 10, 7);
+        b.set(11, 10, 7);
+        assert_eq!(
+            region_diff(&a, &b, &[Rect::new(8, 8, 8, 8)], &[]),
+            Some((2, Rect::new(10, 10, 2, 1)))
+        );
+        assert_eq!(
+            region_diff(&a, &b, &[Rect::new(8, 8, 8, 8)], &[Rect::new(11, 10, 1, 1)]),
+            Some((1, Rect::new(10, 10, 1, 1)))
+        );
+        assert_eq!(region_diff(&a, &b, &[Rect::new(0, 8, 8, 8)], &[]), None);
+        // Overlapping regions count a pixel once.
+        let both = [Rect::new(0, 0, 16, 16), Rect::new(8, 8, 8, 8)];
+        assert_eq!(region_diff(&a, &b, &both, &[]).map(|d| d.0), Some(3));
+    }
+
+    #[test]
+    fn percentile_is_nearest_rank() {
+        let v = [5.0, 1.0, 3.0, 2.0, 4.0];
+        assert_eq!(percentile(&v, 50.0), Some(3.0));
+        assert_eq!(percentile(&v, 95.0), Some(5.0));
+        assert_eq!(percentile(&v, 0.0), Some(1.0));
+        assert_eq!(percentile(&[], 50.0), None);
+    }
+
+    #[test]
+    fn keysyms_follow_the_x11_conventions() {
+        assert_eq!(keysym('a'), 0x61);
+        assert_eq!(keysym(' '), 0x20);
+        assert_eq!(keysym('~'), 0x7e);
+        assert_eq!(keysym('\n'), KEYSYM_RETURN);
+        assert_eq!(keysym('é'), 0xe9);
+        assert_eq!(keysym('火'), 0x0100_0000 + 0x706b);
+    }
+
+    #[test]
+    fn capped_lists_keep_the_total() {
+        let v: Vec<u32> = (0..50).collect();
+        let j = capped(&v);
+        assert_eq!(j["total"], 50);
+        assert_eq!(j["items"].as_array().map(|a| a.len()), Some(LIST_CAP));
+    }
+
+    #[test]
+    fn timeline_is_sorted_by_the_causal_clock() {
+        let tl = Timeline::new();
+        tl.record("B", "second", Seq(9));
+        tl.record("A", "first", Seq(3));
+        let e = tl.entries();
+        assert_eq!(e[0].console, "A");
+        assert_eq!(e[1].seq, 9);
+    }
+}

@@ -1,0 +1,314 @@
+//! Every screen check (1-2-1 and 1-2-2) passes against the conforming mock
+//! terminal, under both exclusivity policies, through the default RFB binding;
+//! and EX-03 stays fast enough to run many trials.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use s301_harness::binding::rfb::RfbBinding;
+use s301_harness::catalog::CheckId;
+use s301_harness::checks::{catalog, CheckCtx, Outcome, Shared};
+use s301_harness::declaration::Declaration;
+use s301_harness::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};
+use s301_harness::verdict::Verdict;
+use s301_mocks::{Exclusivity, MockConfig, MockHandle, MockTerminal};
+
+/// The screen checks in execution order.
+const ORDER: [CheckId; 11] = [
+    CheckId::St01,
+    CheckId::St02,
+    CheckId::St03,
+    CheckId::St04,
+    CheckId::Op01,
+    CheckId::Op02,
+    CheckId::Op03,
+    CheckId::Op04,
+    CheckId::Ex01,
+    CheckId::Ex02,
+    CheckId::Ex03,
+];
+
+/// Short durations so a whole run takes seconds.
+fn scenario() -> Scenario {
+    Scenario {
+        name: "screen-checks-test".into(),
+        description: String::new(),
+        screen: ScreenScenario {
+            connect_timeout_ms: 5000,
+            update_timeout_ms: 5000,
+            exclusivity_timeout_ms: 1500,
+            quiet_ms: 100,
+            sustain_ms: 500,
+            sustain_interval_ms: 20,
+            contention_trials: 10,
+            contention_max_offset_ms: 30,
+            contention_max_hold_ms: 60,
+            contention_trial_timeout_ms: 3000,
+        },
+        operation: OperationScenario {
+            change_timeout_ms: 3000,
+            unserved_watch_ms: 300,
+            latency_samples: 5,
+            latency_p50_ms: 500,
+            latency_p95_ms: 1000,
+        },
+        data: DataScenario::default(),
+    }
+}
+
+fn ctx_for(handle: &MockHandle, scenario: Scenario) -> CheckCtx {
+    let decl: Declaration =
+        toml::from_str(&handle.declaration_toml(None)).expect("the mock's declaration parses");
+    let screen = RfbBinding::from_decl(&decl.screen).expect("binding from the mock's declaration");
+    CheckCtx {
+        declaration: Arc::new(decl),
+        scenario: Arc::new(scenario),
+        seed: 301,
+        screen: Arc::new(screen),
+        data: None,
+        shared: Mutex::new(Shared::default()),
+    }
+}
+
+/// Runs `ids` in order, skipping a check whose prerequisite did not pass.
+async fn run(ctx: &CheckCtx, ids: &[CheckId]) -> Vec<(CheckId, Outcome)> {
+    let defs = catalog();
+    let mut done: Vec<(CheckId, Outcome)> = Vec::new();
+    for id in ids {
+        let def = defs.iter().find(|d| d.id == *id).expect("check in catalog");
+        let blocked = def.needs.iter().find(|n| {
+            done.iter()
+                .any(|(d, o)| d == *n && o.verdict != Verdict::Pass)
+        });
+        let outcome = match blocked {
+            Some(n) => Outcome {
+                verdict: Verdict::Skipped,
+                detail: format!("needs {}", n.as_str()),
+                evidence: serde_json::Value::Null,
+            },
+            None => (def.run)(ctx).await,
+        };
+        done.push((*id, outcome));
+    }
+    done
+}
+
+async fn all_pass(policy: Exclusivity) {
+    let handle = MockTerminal::start(MockConfig {
+        exclusivity: policy,
+        ..MockConfig::default()
+    })
+    .await
+    .expect("mock starts");
+    let ctx = ctx_for(&handle, scenario());
+    let results = run(&ctx, &ORDER).await;
+    let bad: Vec<String> = results
+        .iter()
+        .filter(|(_, o)| o.verdict != Verdict::Pass)
+        .map(|(id, o)| format!("{} {}: {}", id.as_str(), o.verdict.as_str(), o.detail))
+        .collect();
+    assert!(bad.is_empty(), "policy {policy}: {bad:#?}");
+    // ST-02 kept its screenshot of the whole screen.
+    let shared = ctx.shared.lock().expect("shared state");
+    let shot = shared.images.get("ST-02/full").expect("ST-02 screenshot");
+    assert_eq!((shot.width(), shot.height()), (1024, 768));
+    drop(shared);
+    // Evidence carries the negotiated session.
+    let st01 = &results[0].1;
+    assert_eq!(st01.evidence["session"]["width"], 1024);
+    handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_screen_check_passes_against_the_refusing_mock() {
+    all_pass(Exclusivity::Refuse).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_screen_check_passes_against_the_takeover_mock() {
+    all_pass(Exclusivity::Takeover).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn op04_measures_the_terminals_input_delay() {
+    let handle = MockTerminal::start(MockConfig {
+        input_delay: Duration::from_millis(40),
+        ..MockConfig::default()
+    })
+    .await
+    .expect("mock starts");
+    let mut sc = scenario();
+    sc.operation.latency_samples = 10;
+    let ctx = ctx_for(&handle, sc);
+    let results = run(&ctx, &[CheckId::St01, CheckId::Op04]).await;
+    let (_, op04) = &results[1];
+    assert_eq!(op04.verdict, Verdict::Pass, "{}", op04.detail);
+    let p50 = op04.evidence["p50_ms"].as_f64().expect("p50 recorded");
+    assert!(
+        (35.0..=45.0).contains(&p50),
+        "p50 {p50} ms, expected 40 +- 5: {}",
+        op04.evidence["samples"]
+    );
+    assert_eq!(
+        op04.evidence["samples"].as_array().map(|a| a.len()),
+        Some(10)
+    );
+    handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn op04_fails_when_latency_exceeds_the_bound() {
+    let handle = MockTerminal::start(MockConfig {
+        input_delay: Duration::from_millis(120),
+        ..MockConfig::default()
+    })
+    .await
+    .expect("mock starts");
+    let mut sc = scenario();
+    sc.operation.latency_p50_ms = 60;
+    sc.operation.latency_p95_ms = 80;
+    let ctx = ctx_for(&handle, sc);
+    let results = run(&ctx, &[CheckId::St01, CheckId::Op04]).await;
+    assert_eq!(
+        results[1].1.verdict,
+        Verdict::Fail,
+        "{}",
+        results[1].1.detail
+    );
+    handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundred_contention_trials_run_within_ten_seconds() {
+    for policy in [Exclusivity::Refuse, Exclusivity::Takeover] {
+        let handle = MockTerminal::start(MockConfig {
+            exclusivity: policy,
+            ..MockConfig::default()
+        })
+        .await
+        .expect("mock starts");
+        let mut sc = scenario();
+        sc.screen.contention_trials = 100;
+        let ctx = ctx_for(&handle, sc);
+        let t0 = Instant::now();
+        let results = run(&ctx, &[CheckId::Ex03]).await;
+        let took = t0.elapsed();
+        let (_, o) = &results[0];
+        assert_eq!(o.verdict, Verdict::Pass, "policy {policy}: {}", o.detail);
+        assert_eq!(o.evidence["trials"], 100);
+        assert_eq!(o.evidence["seed"], 301);
+        assert!(
+            took < Duration::from_secs(10),
+            "policy {policy}: 100 trials took {took:?}: {}",
+            o.evidence["trial_ms"]
+        );
+        handle.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ex03_replays_the_same_trials_for_the_same_seed() {
+    let handle = MockTerminal::start(MockConfig::default())
+        .await
+        .expect("mock starts");
+    let mut sc = scenario();
+    sc.screen.contention_trials = 3;
+    let ctx = ctx_for(&handle, sc);
+    let a = run(&ctx, &[CheckId::Ex03]).await;
+    let b = run(&ctx, &[CheckId::Ex03]).await;
+    assert_eq!(a[0].1.verdict, Verdict::Pass, "{}", a[0].1.detail);
+    assert_eq!(a[0].1.evidence["seed"], b[0].1.evidence["seed"]);
+    assert_eq!(
+        a[0].1.evidence["simultaneous_trials"],
+        b[0].1.evidence["simultaneous_trials"]
+    );
+    handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn op_checks_fail_when_operation_is_declared_unsupported() {
+    let handle = MockTerminal::start(MockConfig::default())
+        .await
+        .expect("mock starts");
+    let mut ctx = ctx_for(&handle, scenario());
+    let mut decl = (*ctx.declaration).clone();
+    decl.operation.supported = false;
+    ctx.declaration = Arc::new(decl);
+    let results = run(
+        &ctx,
+        &[CheckId::Op01, CheckId::Op02, CheckId::Op03, CheckId::Op04],
+    )
+    .await;
+    for (id, o) in &results {
+        assert_eq!(o.verdict, Verdict::Fail, "{}: {}", id.as_str(), o.detail);
+        assert!(o.detail.contains("supported = false"), "{}", o.detail);
+    }
+    handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_without_automatic_probes_are_errors_not_passes() {
+    let handle = MockTerminal::start(MockConfig::default())
+        .await
+        .expect("mock starts");
+    let mut ctx = ctx_for(&handle, scenario());
+    let mut decl = (*ctx.declaration).clone();
+    decl.operation.probes = vec![s301_harness::declaration::Probe::Manual {
+        prompt: "press any key".into(),
+        watch: None,
+    }];
+    ctx.declaration = Arc::new(decl);
+    let results = run(
+        &ctx,
+        &[
+            CheckId::St03,
+            CheckId::Op01,
+            CheckId::Op02,
+            CheckId::Op03,
+            CheckId::Op04,
+        ],
+    )
+    .await;
+    for (id, o) in &results {
+        assert_eq!(o.verdict, Verdict::Error, "{}: {}", id.as_str(), o.detail);
+        assert!(o.detail.contains("no automatic"), "{}", o.detail);
+    }
+    handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn st01_fails_naming_the_stage_when_nothing_listens() {
+    // Bind a port, then free it: nothing listens there.
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let decl_toml = format!(
+        "[screen]\nurl = \"ws://{addr}/s3-01/v1/screen\"\nexclusivity = \"refuse\"\n\n[operation]\nsupported = true\n"
+    );
+    let decl: Declaration = toml::from_str(&decl_toml).expect("declaration");
+    let screen = RfbBinding::from_decl(&decl.screen).expect("binding");
+    let mut sc = scenario();
+    sc.screen.connect_timeout_ms = 1000;
+    let ctx = CheckCtx {
+        declaration: Arc::new(decl),
+        scenario: Arc::new(sc),
+        seed: 1,
+        screen: Arc::new(screen),
+        data: None,
+        shared: Mutex::new(Shared::default()),
+    };
+    let results = run(&ctx, &[CheckId::St01, CheckId::St02]).await;
+    assert_eq!(
+        results[0].1.verdict,
+        Verdict::Fail,
+        "{}",
+        results[0].1.detail
+    );
+    assert!(
+        results[0].1.detail.contains("Connect"),
+        "{}",
+        results[0].1.detail
+    );
+    assert_eq!(results[1].1.verdict, Verdict::Skipped);
+}

@@ -1,0 +1,284 @@
+//! The screen fault matrix: for every screen fault of the mock terminal and
+//! both exclusivity policies, the screen checks run in execution order
+//! against a fresh mock carrying that fault, and the exact set of checks that
+//! do not pass is pinned. Every check can fail, and no check fails (or
+//! errs) beyond the pinned set.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use s301_harness::binding::rfb::RfbBinding;
+use s301_harness::catalog::CheckId;
+use s301_harness::checks::{catalog, CheckCtx, Outcome, Shared};
+use s301_harness::declaration::Declaration;
+use s301_harness::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};
+use s301_harness::verdict::Verdict;
+use s301_mocks::{Exclusivity, Fault, MockConfig, MockTerminal};
+
+/// The screen checks in execution order.
+const ORDER: [CheckId; 11] = [
+    CheckId::St01,
+    CheckId::St02,
+    CheckId::St03,
+    CheckId::St04,
+    CheckId::Op01,
+    CheckId::Op02,
+    CheckId::Op03,
+    CheckId::Op04,
+    CheckId::Ex01,
+    CheckId::Ex02,
+    CheckId::Ex03,
+];
+
+/// Short durations: the whole matrix runs in well under two minutes.
+fn scenario() -> Scenario {
+    Scenario {
+        name: "screen-faults-test".into(),
+        description: String::new(),
+        screen: ScreenScenario {
+            connect_timeout_ms: 5000,
+            update_timeout_ms: 5000,
+            // Longer than the mock's 500 ms input-from-displaced window, so
+            // that fault is judged on input, not on a slow refusal.
+            exclusivity_timeout_ms: 1500,
+            quiet_ms: 100,
+            sustain_ms: 400,
+            sustain_interval_ms: 20,
+            contention_trials: 6,
+            contention_max_offset_ms: 30,
+            contention_max_hold_ms: 60,
+            contention_trial_timeout_ms: 1500,
+        },
+        operation: OperationScenario {
+            change_timeout_ms: 1000,
+            unserved_watch_ms: 300,
+            latency_samples: 4,
+            latency_p50_ms: 1000,
+            latency_p95_ms: 2000,
+        },
+        data: DataScenario::default(),
+    }
+}
+
+/// How many cases run at once.
+const CONCURRENT_CASES: usize = 7;
+
+/// What a case must show: every listed check has the listed verdict, every
+/// other screen check passes.
+type Expected = &'static [(CheckId, Verdict)];
+
+const F: Verdict = Verdict::Fail;
+const E: Verdict = Verdict::Error;
+
+/// The pinned matrix: (fault, policy, checks that do not pass).
+fn matrix() -> Vec<(Fault, Exclusivity, Expected)> {
+    use CheckId::*;
+    use Exclusivity::{Refuse, Takeover};
+    vec![
+        // share-screen admits and serves every console.
+        // EX-01: under refuse B is served beside A; under takeover A is never
+        //   closed and answers a request written after B was served.
+        // EX-03: in the trials where the first console still pings after the
+        //   second was served, that answer proves both were served.
+        // OP-03: the second console is served too, so its input (refuse:
+        //   B's; takeover: displaced A's) reaches the screen the holder sees:
+        //   two consoles operate the terminal at once.
+        (
+            Fault::ShareScreen,
+            Refuse,
+            &[(Op03, F), (Ex01, F), (Ex03, F)],
+        ),
+        (
+            Fault::ShareScreen,
+            Takeover,
+            &[(Op03, F), (Ex01, F), (Ex03, F)],
+        ),
+        // stuck-lock: after EX-02's dropped holder nobody is admitted again,
+        // so EX-02 fails (phase "dropped") and EX-03, which runs after it,
+        // never gets a console served.
+        (Fault::StuckLock, Refuse, &[(Ex02, F), (Ex03, F)]),
+        (Fault::StuckLock, Takeover, &[(Ex02, F), (Ex03, F)]),
+        // ignore-input: no probe changes the screen: OP-01, OP-02 and OP-04
+        // (no latency sample can be taken) fail. ST-03 needs input to change
+        // the screen before it can compare incremental and full images, so
+        // it cannot judge: error, not pass.
+        (
+            Fault::IgnoreInput,
+            Refuse,
+            &[(St03, E), (Op01, F), (Op02, F), (Op04, F)],
+        ),
+        (
+            Fault::IgnoreInput,
+            Takeover,
+            &[(St03, E), (Op01, F), (Op02, F), (Op04, F)],
+        ),
+        // input-from-displaced: the refused (refuse) or displaced (takeover)
+        // console's input is still applied for 500 ms: OP-03 only. EX-01
+        // passes: the refused console is closed and never served, the
+        // displaced one gets no more updates and is closed within the window.
+        (Fault::InputFromDisplaced, Refuse, &[(Op03, F)]),
+        (Fault::InputFromDisplaced, Takeover, &[(Op03, F)]),
+        // rect-out-of-bounds: full answers carry a rectangle past the right
+        // edge: ST-02 only (ST-04 records such rectangles in its evidence;
+        // bounds are ST-02's requirement).
+        (Fault::RectOutOfBounds, Refuse, &[(St02, F)]),
+        (Fault::RectOutOfBounds, Takeover, &[(St02, F)]),
+        // unrequested-encoding: Hextile whatever was asked: ST-02's
+        // single-encoding rounds catch it; every other check asks for the
+        // preference list, which includes Hextile.
+        (Fault::UnrequestedEncoding, Refuse, &[(St02, F)]),
+        (Fault::UnrequestedEncoding, Takeover, &[(St02, F)]),
+        // stale-incremental: incremental answers drop the bottom quarter of
+        // each change: ST-03 only (OP probes still see the top of the change).
+        (Fault::StaleIncremental, Refuse, &[(St03, F)]),
+        (Fault::StaleIncremental, Takeover, &[(St03, F)]),
+    ]
+}
+
+/// Runs the screen checks in order against a fresh mock with `fault`.
+async fn run_case(fault: Fault, policy: Exclusivity) -> Vec<(CheckId, Outcome)> {
+    let handle = MockTerminal::start(MockConfig {
+        exclusivity: policy,
+        faults: vec![fault],
+        // A small screen keeps whole-screen encoding cheap in debug builds,
+        // so many cases can run at once without starving one another.
+        width: 400,
+        height: 300,
+        ..MockConfig::default()
+    })
+    .await
+    .expect("mock starts");
+    let decl: Declaration =
+        toml::from_str(&handle.declaration_toml(None)).expect("the mock's declaration parses");
+    let screen = RfbBinding::from_decl(&decl.screen).expect("binding");
+    let ctx = CheckCtx {
+        declaration: Arc::new(decl),
+        scenario: Arc::new(scenario()),
+        seed: 301,
+        screen: Arc::new(screen),
+        data: None,
+        shared: Mutex::new(Shared::default()),
+    };
+    let defs = catalog();
+    let mut done: Vec<(CheckId, Outcome)> = Vec::new();
+    for id in ORDER {
+        let def = defs.iter().find(|d| d.id == id).expect("check in catalog");
+        let blocked = def.needs.iter().find(|n| {
+            done.iter()
+                .any(|(d, o)| d == *n && o.verdict != Verdict::Pass)
+        });
+        let outcome = match blocked {
+            Some(n) => Outcome {
+                verdict: Verdict::Skipped,
+                detail: format!("needs {}", n.as_str()),
+                evidence: serde_json::Value::Null,
+            },
+            None => (def.run)(&ctx).await,
+        };
+        done.push((id, outcome));
+    }
+    handle.shutdown().await;
+    done
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_screen_fault_fails_exactly_its_pinned_checks() {
+    let t0 = Instant::now();
+    let cases = matrix();
+    // Each brief-mapped check is in its fault's pinned set.
+    let mapped: [(Fault, CheckId); 8] = [
+        (Fault::ShareScreen, CheckId::Ex01),
+        (Fault::StuckLock, CheckId::Ex02),
+        (Fault::IgnoreInput, CheckId::Op01),
+        (Fault::IgnoreInput, CheckId::Op02),
+        (Fault::InputFromDisplaced, CheckId::Op03),
+        (Fault::RectOutOfBounds, CheckId::St02),
+        (Fault::UnrequestedEncoding, CheckId::St02),
+        (Fault::StaleIncremental, CheckId::St03),
+    ];
+    for (fault, id) in mapped {
+        for (f, p, exp) in &cases {
+            if *f == fault {
+                assert!(
+                    exp.iter().any(|(i, v)| *i == id && *v == Verdict::Fail),
+                    "{} / {p}: pinned set lacks {}",
+                    fault.name(),
+                    id.as_str()
+                );
+            }
+        }
+    }
+    // Every screen fault is covered under both policies.
+    for fault in Fault::ALL.iter().filter(|f| f.is_screen()) {
+        for policy in [Exclusivity::Refuse, Exclusivity::Takeover] {
+            assert!(
+                cases.iter().any(|(f, p, _)| f == fault && *p == policy),
+                "{} / {policy} missing from the matrix",
+                fault.name()
+            );
+        }
+    }
+    // Cases run concurrently, a few at a time: the mocks are independent.
+    // Each case gets a runtime of its own: the mock encodes whole screens
+    // synchronously inside its tasks, and sharing worker threads across
+    // cases would let one case's encoding starve another's handshakes.
+    let limit = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_CASES));
+    let mut tasks = Vec::new();
+    for (fault, policy, expected) in cases {
+        let limit = Arc::clone(&limit);
+        tasks.push(tokio::spawn(async move {
+            let _permit = limit.acquire_owned().await.expect("semaphore open");
+            let started = Instant::now();
+            let results = tokio::task::spawn_blocking(move || {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(4)
+                    .enable_all()
+                    .build()
+                    .expect("case runtime")
+                    .block_on(run_case(fault, policy))
+            })
+            .await
+            .expect("case thread");
+            eprintln!("{} / {policy}: {:?}", fault.name(), started.elapsed());
+            (fault, policy, expected, results)
+        }));
+    }
+    let mut problems = Vec::new();
+    for task in tasks {
+        let (fault, policy, expected, results) = task.await.expect("case task");
+        let want: BTreeMap<CheckId, Verdict> = expected.iter().copied().collect();
+        let got: BTreeMap<CheckId, Verdict> = results
+            .iter()
+            .filter(|(_, o)| o.verdict != Verdict::Pass)
+            .map(|(id, o)| (*id, o.verdict))
+            .collect();
+        if want != got {
+            let detail: Vec<String> = results
+                .iter()
+                .filter(|(id, o)| o.verdict != Verdict::Pass || want.contains_key(id))
+                .map(|(id, o)| {
+                    let mut line =
+                        format!("  {} {}: {}", id.as_str(), o.verdict.as_str(), o.detail);
+                    if want.get(id) != Some(&o.verdict) {
+                        // Unexpected: show the evidence (bounded) to debug it.
+                        let ev = o.evidence.to_string();
+                        line.push_str(&format!("\n    evidence: {}", &ev[..ev.len().min(6000)]));
+                    }
+                    line
+                })
+                .collect();
+            problems.push(format!(
+                "{} / {policy}: expected {want:?}, got {got:?}\n{}",
+                fault.name(),
+                detail.join("\n")
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(
+        t0.elapsed() < Duration::from_secs(120),
+        "matrix took {:?}",
+        t0.elapsed()
+    );
+}
