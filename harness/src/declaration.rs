@@ -358,11 +358,20 @@ impl Declaration {
         Ok(decl)
     }
 
-    /// Reads and parses the declaration file at `path`.
+    /// Reads and parses the declaration file at `path`. A relative
+    /// `[data] schema` path is taken relative to the declaration's directory.
     pub fn load(path: &std::path::Path) -> Result<Declaration, ConfigError> {
         let origin = path.display().to_string();
         let src = read_config(path)?;
-        Declaration::parse(&src, &origin)
+        let mut decl = Declaration::parse(&src, &origin)?;
+        if let (Some(data), Some(dir)) = (decl.data.as_mut(), path.parent()) {
+            if let Some(schema) = data.schema.as_mut() {
+                if std::path::Path::new(schema.as_str()).is_relative() {
+                    *schema = dir.join(schema.as_str()).display().to_string();
+                }
+            }
+        }
+        Ok(decl)
     }
 
     fn validate(&self, doc: &Doc<'_>) -> Result<(), ConfigError> {
@@ -882,6 +891,24 @@ listen = "127.0.0.1:0"
         let mut raw = serde_json::json!({"screen": {"password": "hunter2", "password_env": "X"}});
         strip_secrets(&mut raw);
         assert_eq!(raw, serde_json::json!({"screen": {"password_env": "X"}}));
+    }
+
+    #[test]
+    fn load_resolves_a_relative_schema_beside_the_declaration() {
+        let dir = std::env::temp_dir().join(format!("s301-decl-schema-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("terminal.toml");
+        let src = with(
+            "input = true",
+            "input = true\nschema = \"dept.schema.json\"",
+        );
+        std::fs::write(&path, src).unwrap();
+        let d = Declaration::load(&path).unwrap();
+        assert_eq!(
+            d.data.unwrap().schema,
+            Some(dir.join("dept.schema.json").display().to_string())
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -344,7 +344,7 @@ pub enum RunEvent<'a> {
     CheckStarted {
         /// The check.
         id: CheckId,
-        /// 1-based count of checks started or finished so far, this one included.
+        /// 1-based count of checks started so far, this one included.
         index: usize,
         /// Number of selected checks.
         total: usize,
