@@ -109,10 +109,12 @@ async fn all_pass(policy: Exclusivity) {
         .collect();
     assert!(bad.is_empty(), "policy {policy}: {bad:#?}");
     // ST-02 kept its screenshot of the whole screen.
-    let shared = ctx.shared.lock().expect("shared state");
-    let shot = shared.images.get("ST-02/full").expect("ST-02 screenshot");
-    assert_eq!((shot.width(), shot.height()), (1024, 768));
-    drop(shared);
+    let size = {
+        let shared = ctx.shared.lock().expect("shared state");
+        let shot = shared.images.get("ST-02/full").expect("ST-02 screenshot");
+        (shot.width(), shot.height())
+    };
+    assert_eq!(size, (1024, 768));
     // Evidence carries the negotiated session.
     let st01 = &results[0].1;
     assert_eq!(st01.evidence["session"]["width"], 1024);

@@ -262,8 +262,8 @@ async fn each_screen_fault_fails_exactly_its_pinned_checks() {
                         format!("  {} {}: {}", id.as_str(), o.verdict.as_str(), o.detail);
                     if want.get(id) != Some(&o.verdict) {
                         // Unexpected: show the evidence (bounded) to debug it.
-                        let ev = o.evidence.to_string();
-                        line.push_str(&format!("\n    evidence: {}", &ev[..ev.len().min(6000)]));
+                        let ev: String = o.evidence.to_string().chars().take(6000).collect();
+                        line.push_str(&format!("\n    evidence: {ev}"));
                     }
                     line
                 })

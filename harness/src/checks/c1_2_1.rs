@@ -1530,3 +1530,86 @@ async fn ex03_run(ctx: &CheckCtx) -> Outcome {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn trial_plans_are_seeded_bounded_and_sometimes_simultaneous() {
+        let sc = ScreenScenario::default();
+        let draw = |seed| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            (0..1000)
+                .map(|_| TrialPlan::draw(&mut rng, &sc))
+                .collect::<Vec<_>>()
+        };
+        let plans = draw(7);
+        let again = draw(7);
+        let same = plans.iter().zip(&again).all(|(a, b)| {
+            a.simultaneous == b.simultaneous
+                && a.offset_ms == b.offset_ms
+                && a.hold_ms == b.hold_ms
+                && a.leave == b.leave
+        });
+        assert!(same, "the same seed must replay the same trials");
+        let simultaneous = plans.iter().filter(|p| p.simultaneous).count();
+        assert!(
+            (150..=250).contains(&simultaneous),
+            "about one trial in five is simultaneous, got {simultaneous} of 1000"
+        );
+        for p in &plans {
+            if p.simultaneous {
+                assert_eq!(p.offset_ms, [0, 0]);
+            } else {
+                // One console arrives first, the other strictly later.
+                assert_eq!(p.offset_ms.iter().filter(|o| **o == 0).count(), 1);
+            }
+            assert!(p
+                .offset_ms
+                .iter()
+                .all(|o| *o <= sc.contention_max_offset_ms));
+            assert!(p.hold_ms.iter().all(|h| *h <= sc.contention_max_hold_ms));
+        }
+        assert!(plans.iter().any(|p| p.leave[0] == CloseHow::Drop));
+        assert!(plans.iter().any(|p| p.leave[1] == CloseHow::Clean));
+    }
+
+    #[test]
+    fn ping_region_fits_tiny_screens() {
+        assert_eq!(
+            ping_rect(Rect::new(0, 0, 1024, 768)),
+            Rect::new(0, 0, 64, 64)
+        );
+        assert_eq!(ping_rect(Rect::new(0, 0, 40, 30)), Rect::new(0, 0, 40, 30));
+    }
+
+    #[test]
+    fn a_round_fails_on_unpainted_pixels_and_names_them() {
+        let mut r = Round::new("RRE only".into(), vec![2, -223]);
+        assert!(!r.failed());
+        r.uncovered = 12;
+        r.uncovered_bbox = Some(Rect::new(10, 20, 4, 3));
+        assert!(r.failed());
+        let p = r.problem().unwrap_or_default();
+        assert!(p.contains("12 pixels") && p.contains("4x3+10+20"), "{p}");
+    }
+
+    #[test]
+    fn a_round_reports_its_first_violation_and_how_many_more() {
+        let mut r = Round::new("ZRLE only".into(), vec![16, -223]);
+        r.violations
+            .push("rectangle 16x16+0+0 sent in Hextile".into());
+        r.violations
+            .push("rectangle 16x16+16+0 sent in Hextile".into());
+        let p = r.problem().unwrap_or_default();
+        assert!(
+            p.starts_with("rectangle 16x16+0+0") && p.contains("1 more"),
+            "{p}"
+        );
+        let j = r.json();
+        assert_eq!(j["violations"]["total"], 2);
+    }
+}

@@ -198,7 +198,7 @@ async fn watch_period(
         } => {
             // Keep watching to the end so the whole change is measured.
             let rest = until.saturating_duration_since(Instant::now());
-            settle(t, union_of(regions), rest, until).await;
+            settle(t, regions, ignore, rest, until).await;
             let now = t.snapshot();
             match super::screen::region_diff(&before, &now, regions, ignore) {
                 Some((p, b)) => Watch::Changed {
@@ -473,8 +473,17 @@ async fn op04_body(ctx: &CheckCtx, t: &mut Tracked, probe: &Probe) -> Outcome {
     let mut missed = 0u32;
     for i in 0..op.latency_samples {
         // Let earlier reactions finish before the next probe.
-        let settle_until = Instant::now() + ms(sc.update_timeout_ms);
-        settle(t, Some(region), ms(sc.quiet_ms), settle_until).await;
+        let settle_until = Instant::now() + ms(op.change_timeout_ms.max(sc.quiet_ms));
+        let (_, quiet) = settle(t, &[region], &ignore, ms(sc.quiet_ms), settle_until).await;
+        if !quiet && !t.is_closed() {
+            return Outcome::error(
+                format!(
+                    "region {region} kept changing without input (never quiet for {} ms); cannot time input latency (declare such regions under [screen] ignore)",
+                    sc.quiet_ms
+                ),
+                json!({"samples": samples}),
+            );
+        }
         if let Some(r) = t.close_reason() {
             let r = r.clone();
             return closed_outcome(

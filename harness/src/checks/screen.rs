@@ -369,9 +369,8 @@ impl Tracked {
         let s = self.console.pointer(x, y, 0).await?;
         let at = Instant::now();
         self.console.pointer(x, y, 1).await?;
-        let last = self.console.pointer(x, y, 0).await?;
+        self.console.pointer(x, y, 0).await?;
         self.note(format!("click at ({x}, {y})"), s);
-        let _ = last;
         Ok(Sent { seq: s, at })
     }
 
@@ -464,7 +463,7 @@ impl Tracked {
                 Ev::Closed { reason, .. } => return reason,
                 Ev::Timeout => {
                     return CloseReason::Io {
-                        detail: "the session task stopped without reporting a close".into(),
+                        detail: TASK_VANISHED.into(),
                     }
                 }
                 Ev::Update(_) => {}
@@ -502,10 +501,23 @@ pub fn keysym(ch: char) -> u32 {
     }
 }
 
+/// How [`Tracked::gone_reason`] reports a session task that vanished
+/// without reporting its close (a harness fault).
+pub const TASK_VANISHED: &str = "the session task stopped without reporting a close";
+
+/// How [`Console::next_event`] reports a binding task that ended without a
+/// `Closed` event (a harness fault).
+const BINDING_TASK_ENDED: &str = "binding task ended";
+
 /// Whether a session end is the harness's own doing rather than the
-/// terminal's.
+/// terminal's: the harness closed it, or its session task vanished without
+/// reporting why (a bug on our side, never the terminal's fault).
 pub fn harness_side(reason: &CloseReason) -> bool {
-    matches!(reason, CloseReason::ByHarness)
+    match reason {
+        CloseReason::ByHarness => true,
+        CloseReason::Io { detail } => detail == TASK_VANISHED || detail == BINDING_TASK_ENDED,
+        _ => false,
+    }
 }
 
 /// How an open failure is judged: refusals, protocol errors and timeouts are
@@ -623,7 +635,10 @@ pub async fn open_served(ctx: &CheckCtx, label: &str, tl: &Timeline) -> Result<T
 pub fn closed_outcome(what: &str, reason: &CloseReason, evidence: Value) -> Outcome {
     if harness_side(reason) {
         Outcome::error(
-            format!("{what}: the harness closed the session itself"),
+            format!(
+                "{what}: the harness ended the session itself ({}); cannot judge",
+                describe_close(reason)
+            ),
             evidence,
         )
     } else {
@@ -832,24 +847,35 @@ pub async fn watch_change(
     }
 }
 
-/// Keeps one incremental request for `area` (`None`: the whole screen)
-/// outstanding and consumes updates until none has come for `quiet`, or
-/// `until`. Returns how many updates came and whether the quiet period was
+/// Keeps one incremental request for the watched area outstanding and
+/// consumes updates until `regions` have not changed (outside `ignore`) for
+/// `quiet`, or `until`. Updates that only touch ignored pixels do not count
+/// as change. Returns how many updates came and whether the quiet period was
 /// reached (else the session closed or the deadline passed).
 pub async fn settle(
     t: &mut Tracked,
-    area: Option<Rect>,
+    regions: &[Rect],
+    ignore: &[Rect],
     quiet: Duration,
     until: Instant,
 ) -> (u64, bool) {
+    let area = union_of(regions);
     let mut n = 0;
+    let mut last = t.snapshot();
+    let mut quiet_until = (Instant::now() + quiet).min(until);
     loop {
         if t.outstanding() == 0 && t.request(true, area).await.is_err() {
             return (n, false);
         }
-        let quiet_until = (Instant::now() + quiet).min(until);
         match t.next(quiet_until).await {
-            Ev::Update(_) => n += 1,
+            Ev::Update(_) => {
+                n += 1;
+                let now = t.snapshot();
+                if region_diff(&last, &now, regions, ignore).is_some() {
+                    quiet_until = (Instant::now() + quiet).min(until);
+                }
+                last = now;
+            }
             Ev::Closed { .. } => return (n, false),
             Ev::Timeout => return (n, quiet_until < until),
         }
@@ -968,6 +994,23 @@ mod tests {
         assert_eq!(keysym('\n'), KEYSYM_RETURN);
         assert_eq!(keysym('é'), 0xe9);
         assert_eq!(keysym('火'), 0x0100_0000 + 0x706b);
+    }
+
+    #[test]
+    fn vanished_session_tasks_are_the_harness_fault() {
+        assert!(harness_side(&CloseReason::ByHarness));
+        assert!(harness_side(&CloseReason::Io {
+            detail: TASK_VANISHED.into()
+        }));
+        assert!(harness_side(&CloseReason::Io {
+            detail: BINDING_TASK_ENDED.into()
+        }));
+        assert!(!harness_side(&CloseReason::Io {
+            detail: "connection reset by peer".into()
+        }));
+        assert!(!harness_side(&CloseReason::ByTerminal {
+            detail: "EOF".into()
+        }));
     }
 
     #[test]
