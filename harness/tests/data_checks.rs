@@ -2,6 +2,7 @@
 //! pass; declared capabilities (`input`, `revisions`, `output`), triggers
 //! (`auto`, `manual`) and a department's own schema change exactly what the
 //! binding says they change.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 
 mod data_support;
 

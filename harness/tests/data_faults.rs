@@ -2,6 +2,7 @@
 //! exact set of data checks that fail. It always holds the check the brief
 //! maps the fault to; every extra is explained next to it. Every other data
 //! check passes.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 
 mod data_support;
 

@@ -2,6 +2,7 @@
 //! idempotent 200, 409), refusals (400 with paths, 413, 415, 404, 405, 408),
 //! the injected 503, header and body timeouts, concurrency, and the report
 //! fixtures (valid ones accepted, invalid ones refused at the right paths).
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 
 mod data_support;
 

@@ -3,6 +3,7 @@
 //! request that is not a valid report always gets a 4xx with a JSON error.
 //! Generated valid reports (any mix of optional fields, any extra members)
 //! always validate and are acknowledged.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 
 mod data_support;
 

@@ -793,6 +793,7 @@ pub fn checks() -> Vec<CheckDef> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 mod tests {
     use super::*;
 

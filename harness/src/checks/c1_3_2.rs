@@ -156,9 +156,11 @@ fn judge_list(acked_before: &BTreeMap<String, u64>, reply: &Reply) -> Result<usi
             .and_then(crate::data::receiver::revision_of)
         {
             Some(r) if r >= *rev => {}
-            Some(r) => return Err(format!(
+            Some(r) => {
+                return Err(format!(
                 "stale: the list gives report {id} revision {r}, but {rev} had been acknowledged"
-            )),
+            ))
+            }
             None => {
                 return Err(format!(
                     "the list entry of report {id} has no integer revision"
@@ -290,9 +292,11 @@ fn dr01(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
                     );
                 }
             }
-            None => ev["note"] = json!(
+            None => {
+                ev["note"] = json!(
                 "the pushed body was not kept (storage bound), so only the revision was compared"
-            ),
+            )
+            }
         }
         let list = dc.client().list_reports().await;
         ev["list"] = reply_or(&list);
@@ -592,6 +596,14 @@ fn dr02(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
                         acked_before.insert(k, *r);
                     }
                 }
+                // A report nothing was received for yet may still be unknown
+                // to the terminal's API (404 allowed); once pushed, it must answer.
+                let is_pending = match &target_id {
+                    Some(t) if matches!(p.target, Target::Known | Target::Pending) => {
+                        dc.receiver().latest_received(t).is_none()
+                    }
+                    _ => is_pending,
+                };
                 let screen = dc.screen_lane_active();
                 let pushing = flags.pushing.load(std::sync::atomic::Ordering::SeqCst) > 0;
                 let sent_ms = start.elapsed().as_secs_f64() * 1000.0;
@@ -848,6 +860,7 @@ pub fn checks() -> Vec<CheckDef> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 mod tests {
     use super::*;
 

@@ -340,6 +340,7 @@ impl TerminalClient {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 mod tests {
     use super::*;
 

@@ -420,3 +420,51 @@ impl DataChannel {
         })
     }
 }
+
+/// A run sink that tells a [`DataChannel`] when screen checks are running,
+/// so DR-02 can record which of its requests overlapped screen transfer.
+/// Add it to the sinks of [`crate::runner::run`].
+pub struct ScreenLaneTracker {
+    dc: Arc<DataChannel>,
+    running: std::collections::BTreeSet<crate::catalog::CheckId>,
+}
+
+impl ScreenLaneTracker {
+    /// A tracker for `dc`.
+    pub fn new(dc: Arc<DataChannel>) -> Self {
+        ScreenLaneTracker {
+            dc,
+            running: std::collections::BTreeSet::new(),
+        }
+    }
+}
+
+impl crate::runner::RunSink for ScreenLaneTracker {
+    fn on_event(&mut self, event: &crate::runner::RunEvent<'_>) {
+        use crate::runner::{Lane, RunEvent};
+        match event {
+            RunEvent::CheckStarted { id, .. }
+                if Lane::of(*id) == Lane::Screen && self.running.insert(*id) =>
+            {
+                self.dc.set_screen_lane_active(true);
+            }
+            RunEvent::CheckFinished { result, .. } if self.running.remove(&result.id) => {
+                self.dc.set_screen_lane_active(false);
+            }
+            RunEvent::RunFinished(_) => {
+                for _ in std::mem::take(&mut self.running) {
+                    self.dc.set_screen_lane_active(false);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Drop for ScreenLaneTracker {
+    fn drop(&mut self) {
+        for _ in std::mem::take(&mut self.running) {
+            self.dc.set_screen_lane_active(false);
+        }
+    }
+}

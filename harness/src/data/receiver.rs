@@ -896,6 +896,7 @@ impl ReceiverState {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 mod tests {
     use super::*;
 

@@ -272,3 +272,15 @@ pub fn report(id: &str, rev: u64) -> serde_json::Value {
         "location": {"lat": 35.0, "lon": 139.0, "datum": "JGD2011"}
     })
 }
+
+/// A new check context on the rig's channel and declaration with `screen`.
+pub fn ctx_with_screen(r: &Rig, screen: Arc<dyn ScreenBinding>, seed: u64) -> Arc<CheckCtx> {
+    Arc::new(CheckCtx {
+        declaration: r.ctx.declaration.clone(),
+        scenario: r.ctx.scenario.clone(),
+        seed,
+        screen,
+        data: Some(r.dc.clone()),
+        shared: Mutex::new(Shared::default()),
+    })
+}

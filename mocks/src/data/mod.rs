@@ -540,6 +540,7 @@ pub async fn stop_background(state: &DataState) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 mod tests {
     use super::*;
 

@@ -214,6 +214,7 @@ pub async fn run(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 mod tests {
     use super::*;
 

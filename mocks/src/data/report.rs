@@ -141,6 +141,7 @@ fn break_schema(r: &mut Value) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 mod tests {
     use super::*;
 
