@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use s301_mocks::{MockConfig, MockTerminal, PASSWORD_ENV};
+use s301_mocks::{DeclOptions, MockConfig, MockTerminal};
 
 use crate::cli::MockArgs;
 use crate::{EXIT_INCONCLUSIVE, EXIT_PASS, EXIT_USAGE};
@@ -58,15 +58,15 @@ pub async fn run(args: MockArgs) -> ExitCode {
             return ExitCode::from(EXIT_INCONCLUSIVE);
         }
     };
-    let mut decl = mock.declaration_toml(harness_listen.as_deref());
-    if let Some(var) = &args.password_env {
-        // The mock names its own variable; point the declaration at the one
-        // the password was actually read from.
-        decl = decl.replace(
-            &format!("password_env = \"{PASSWORD_ENV}\""),
-            &format!("password_env = \"{var}\""),
-        );
-    }
+    let opts = DeclOptions {
+        harness_listen,
+        // Name the variable the password was actually read from.
+        password_env: args.password_env.clone(),
+        plain_rfb: false,
+    };
+    let decl = mock
+        .declaration_with(&opts)
+        .unwrap_or_else(|| mock.declaration_toml(opts.harness_listen.as_deref()));
     let faults: Vec<&str> = args.faults.iter().map(|f| f.name()).collect();
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
