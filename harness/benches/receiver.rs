@@ -22,7 +22,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use s301_harness::data::server::{self, Handler, ServerBounds};
-use s301_harness::data::{DataChannel, ReceiverLimits};
+use s301_harness::data::{DataChannel, ReceiverLimits, ReportSchema};
 use s301_harness::declaration::{DataDecl, Trigger};
 use s301_harness::scenario::DataScenario;
 use serde_json::json;
@@ -146,14 +146,9 @@ fn bare_handler() -> Handler {
     })
 }
 
-struct Servers {
-    validated: Arc<DataChannel>,
-    validated_url: String,
-    bare: server::RunningServer,
-    bare_url: String,
-}
-
-async fn servers() -> Servers {
+/// A fresh receiver: each measured batch starts from an empty store, as a
+/// run does (a run sees a handful of reports, not hundreds of thousands).
+async fn validated_receiver() -> Arc<DataChannel> {
     let decl = DataDecl {
         base_url: "http://127.0.0.1:9/s3-01/v1".into(),
         output: true,
@@ -162,27 +157,33 @@ async fn servers() -> Servers {
         trigger: Trigger::Hook,
         schema: None,
     };
-    let validated = DataChannel::start_with(
+    DataChannel::start_with(
         &decl,
         &DataScenario::default(),
         None,
         ReceiverLimits::default(),
     )
     .await
-    .expect("receiver starts");
-    let validated_url = validated.receiver_url();
+    .expect("receiver starts")
+}
+
+async fn bare_server() -> (server::RunningServer, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let bare =
         server::serve(listener, ServerBounds::default(), bare_handler()).expect("bare server");
-    let bare_url = format!("http://{}/s3-01/v1/reports", bare.addr());
-    Servers {
-        validated,
-        validated_url,
-        bare,
-        bare_url,
-    }
+    let url = format!("http://{}/s3-01/v1/reports", bare.addr());
+    (bare, url)
+}
+
+/// One validated batch on a fresh receiver; only the pushes are timed.
+async fn validated_batch(load: &Load) -> Duration {
+    let dc = validated_receiver().await;
+    let (d, ok) = load.run(&dc.receiver_url(), BATCH).await;
+    assert_eq!(ok, BATCH, "every validated push must be acknowledged");
+    dc.shutdown().await;
+    d
 }
 
 fn bench(c: &mut Criterion) {
@@ -191,7 +192,7 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let s = rt.block_on(servers());
+    let (bare, bare_url) = rt.block_on(bare_server());
     let load = Load::new();
 
     let mut g = c.benchmark_group("receiver");
@@ -203,9 +204,7 @@ fn bench(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let (d, ok) = rt.block_on(load.run(&s.validated_url, BATCH));
-                assert_eq!(ok, BATCH, "every validated push must be acknowledged");
-                total += d;
+                total += rt.block_on(validated_batch(&load));
             }
             total
         })
@@ -214,7 +213,7 @@ fn bench(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let (d, ok) = rt.block_on(load.run(&s.bare_url, BATCH));
+                let (d, ok) = rt.block_on(load.run(&bare_url, BATCH));
                 assert_eq!(ok, BATCH);
                 total += d;
             }
@@ -223,12 +222,26 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
 
+    // The validation work alone, without HTTP: parse plus schema.
+    let mut g = c.benchmark_group("schema");
+    g.throughput(Throughput::Elements(1));
+    let schema = ReportSchema::shipped().expect("shipped schema");
+    let (p, sfx) = template();
+    let body = format!("{p}B-1{sfx}").into_bytes();
+    g.bench_function("parse_and_validate", |b| {
+        b.iter(|| {
+            let v: serde_json::Value = serde_json::from_slice(&body).expect("bench body is JSON");
+            schema.violations(&v).len()
+        })
+    });
+    g.finish();
+
     // One summary in the same run: alternating rounds, so drift affects both.
     let rounds = 5;
     let (mut tv, mut tb) = (Duration::ZERO, Duration::ZERO);
     for _ in 0..rounds {
-        tv += rt.block_on(load.run(&s.validated_url, BATCH)).0;
-        tb += rt.block_on(load.run(&s.bare_url, BATCH)).0;
+        tv += rt.block_on(validated_batch(&load));
+        tb += rt.block_on(load.run(&bare_url, BATCH)).0;
     }
     let n = (BATCH * rounds) as f64;
     let (v, b) = (n / tv.as_secs_f64(), n / tb.as_secs_f64());
@@ -238,10 +251,7 @@ fn bench(c: &mut Criterion) {
         BATCH * rounds,
         template().0.len() + template().1.len() + 8
     );
-    rt.block_on(async {
-        s.validated.shutdown().await;
-        s.bare.stop().await;
-    });
+    rt.block_on(bare.stop());
 }
 
 criterion_group!(benches, bench);

@@ -51,8 +51,8 @@ pub struct ReceiverLimits {
     pub max_connections: usize,
     /// Exchanges kept in the log (oldest dropped first, and counted).
     pub max_exchanges: usize,
-    /// Report body bytes kept for comparisons; past this, bodies are
-    /// acknowledged but not kept.
+    /// Raw report body bytes kept for comparisons; past this, bodies are
+    /// still acknowledged but no longer kept.
     pub max_stored_bytes: usize,
     /// Acknowledgements kept; past this, pushes answer `507`.
     pub max_acks: usize,
@@ -66,7 +66,7 @@ impl Default for ReceiverLimits {
             body_timeout: Duration::from_secs(10),
             max_connections: 256,
             max_exchanges: 20_000,
-            max_stored_bytes: 128 * 1024 * 1024,
+            max_stored_bytes: 64 * 1024 * 1024,
             max_acks: 500_000,
         }
     }
@@ -182,13 +182,72 @@ pub struct Received {
     pub bytes: usize,
 }
 
+/// A received revision as stored: the raw body (parsed again on demand,
+/// which is cheaper to keep than a JSON tree).
+#[derive(Debug, Clone)]
+struct Stored {
+    revision: u64,
+    raw: Option<Bytes>,
+    index: u64,
+    acked: bool,
+    valid: bool,
+    bytes: usize,
+}
+
+impl Stored {
+    fn to_received(&self) -> Received {
+        Received {
+            revision: self.revision,
+            body: self
+                .raw
+                .as_ref()
+                .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+                .map(Arc::new),
+            index: self.index,
+            acked: self.acked,
+            valid: self.valid,
+            bytes: self.bytes,
+        }
+    }
+}
+
 struct Keep {
     id: String,
     rev: u64,
-    report: Value,
-    size: usize,
+    raw: Bytes,
     acked: bool,
     valid: bool,
+}
+
+/// The acknowledgement body.
+#[derive(Serialize)]
+struct AckBody<'a> {
+    #[serde(rename = "reportId")]
+    report_id: &'a str,
+    revision: u64,
+    #[serde(rename = "ackAt")]
+    ack_at: &'a str,
+}
+
+fn ack_response(
+    status: StatusCode,
+    report_id: &str,
+    revision: u64,
+    ack_at: &str,
+) -> Response<Full<Bytes>> {
+    let body = serde_json::to_vec(&AckBody {
+        report_id,
+        revision,
+        ack_at,
+    })
+    .unwrap_or_default();
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 #[derive(Debug, Clone)]
@@ -199,7 +258,7 @@ struct AckEntry {
 #[derive(Default)]
 struct ReportEntry {
     acks: BTreeMap<u64, AckEntry>,
-    received: BTreeMap<u64, Received>,
+    received: BTreeMap<u64, Stored>,
 }
 
 #[derive(Default)]
@@ -400,7 +459,7 @@ impl ReceiverState {
         self.lock()
             .reports
             .get(report_id)
-            .and_then(|r| r.received.get(&revision).cloned())
+            .and_then(|r| r.received.get(&revision).map(Stored::to_received))
     }
 
     /// The highest revision received for `report_id` (acknowledged or not).
@@ -408,7 +467,7 @@ impl ReceiverState {
         self.lock()
             .reports
             .get(report_id)
-            .and_then(|r| r.received.values().next_back().cloned())
+            .and_then(|r| r.received.values().next_back().map(Stored::to_received))
     }
 
     /// Waits up to `timeout` for the first exchange with index `>= since`
@@ -440,14 +499,8 @@ impl ReceiverState {
         }
     }
 
-    fn record(
-        &self,
-        d: Draft,
-        status: StatusCode,
-        outcome: PushOutcome,
-        errors: Vec<Violation>,
-    ) -> Exchange {
-        self.record_keep(d, status, outcome, errors, None)
+    fn record(&self, d: Draft, status: StatusCode, outcome: PushOutcome, errors: Vec<Violation>) {
+        self.record_keep(d, status, outcome, errors, None, None);
     }
 
     /// Logs an exchange; `keep` stores a received body under the same lock,
@@ -459,8 +512,9 @@ impl ReceiverState {
         outcome: PushOutcome,
         errors: Vec<Violation>,
         keep: Option<Keep>,
-    ) -> Exchange {
-        let at = now_rfc3339();
+        at: Option<String>,
+    ) {
+        let at = at.unwrap_or_else(now_rfc3339);
         let mut s = self.lock();
         if let Some(k) = keep {
             self.keep_locked(&mut s, k);
@@ -485,7 +539,7 @@ impl ReceiverState {
             arrived: d.arrived,
         };
         s.next_index += 1;
-        s.log.push_back(ex.clone());
+        s.log.push_back(ex);
         while s.log.len() > self.limits.max_exchanges.max(1) {
             s.log.pop_front();
             s.dropped += 1;
@@ -493,7 +547,6 @@ impl ReceiverState {
         let n = s.next_index;
         drop(s);
         self.notify.send_replace(n);
-        ex
     }
 
     fn reject(
@@ -741,12 +794,12 @@ impl ReceiverState {
             Ok(k) if violations.is_empty() => k,
             _ => {
                 // Keep what was sent, so a later GET can be compared with it.
+                drop(report);
                 let keep = match (d.report_id.clone(), d.revision) {
                     (Some(id), Some(rev)) => Some(Keep {
                         id,
                         rev,
-                        report,
-                        size: body.len(),
+                        raw: body,
                         acked: false,
                         valid: false,
                     }),
@@ -754,40 +807,48 @@ impl ReceiverState {
                 };
                 let n = violations.len();
                 let msg = format!("invalid report: {n} problem(s)");
-                let body = error_body(&msg, &violations);
+                let answer = error_body(&msg, &violations);
                 self.record_keep(
                     d,
                     StatusCode::BAD_REQUEST,
                     PushOutcome::Invalid,
                     violations,
                     keep,
+                    None,
                 );
-                return json_response(StatusCode::BAD_REQUEST, &body);
+                return json_response(StatusCode::BAD_REQUEST, &answer);
             }
         };
-        self.acknowledge(d, key, report, body.len())
+        drop(report);
+        self.acknowledge(d, key, body)
     }
 
     fn keep_locked(&self, s: &mut Store, k: Keep) {
         if !s.reports.contains_key(&k.id) && s.reports.len() >= self.limits.max_acks {
             return;
         }
+        let index = s.next_index;
+        let stored_bytes = s.stored_bytes;
         let entry = s.reports.entry(k.id).or_default();
         let old_bytes = match entry.received.get(&k.rev) {
             Some(old) if old.acked && !k.acked => return,
-            Some(old) if old.body.is_some() => old.bytes,
+            Some(old) if old.raw.is_some() => old.bytes,
             _ => 0,
         };
-        let base = s.stored_bytes.saturating_sub(old_bytes);
-        let body = (base + k.size <= self.limits.max_stored_bytes).then(|| Arc::new(k.report));
-        let stored = if body.is_some() { k.size } else { 0 };
+        let size = k.raw.len();
+        let base = stored_bytes.saturating_sub(old_bytes);
+        // A copy of exactly the body: the received buffer may be a slice of
+        // a much larger read buffer that must not be kept alive.
+        let raw =
+            (base + size <= self.limits.max_stored_bytes).then(|| Bytes::copy_from_slice(&k.raw));
+        let stored = if raw.is_some() { size } else { 0 };
         entry.received.insert(
             k.rev,
-            Received {
+            Stored {
                 revision: k.rev,
-                body,
-                bytes: k.size,
-                index: s.next_index,
+                raw,
+                bytes: size,
+                index,
                 acked: k.acked,
                 valid: k.valid,
             },
@@ -795,13 +856,7 @@ impl ReceiverState {
         s.stored_bytes = base + stored;
     }
 
-    fn acknowledge(
-        &self,
-        d: Draft,
-        key: (String, u64),
-        report: Value,
-        size: usize,
-    ) -> Response<Full<Bytes>> {
+    fn acknowledge(&self, d: Draft, key: (String, u64), raw: Bytes) -> Response<Full<Bytes>> {
         let (id, rev) = key;
         enum Verdict {
             Created(String),
@@ -836,11 +891,11 @@ impl ReceiverState {
         };
         match verdict {
             Verdict::Created(ack_at) => {
+                let answer = ack_response(StatusCode::CREATED, &id, rev, &ack_at);
                 let keep = Keep {
-                    id: id.clone(),
+                    id,
                     rev,
-                    report,
-                    size,
+                    raw,
                     acked: true,
                     valid: true,
                 };
@@ -850,18 +905,13 @@ impl ReceiverState {
                     PushOutcome::Created,
                     vec![],
                     Some(keep),
+                    Some(ack_at),
                 );
-                json_response(
-                    StatusCode::CREATED,
-                    &json!({"reportId": id, "revision": rev, "ackAt": ack_at}),
-                )
+                answer
             }
             Verdict::Repeated(ack_at) => {
                 self.record(d, StatusCode::OK, PushOutcome::Repeated, vec![]);
-                json_response(
-                    StatusCode::OK,
-                    &json!({"reportId": id, "revision": rev, "ackAt": ack_at}),
-                )
+                ack_response(StatusCode::OK, &id, rev, &ack_at)
             }
             Verdict::Stale(newest) => {
                 let msg = format!("revision {rev} of report {id:?} is older than revision {newest}, already acknowledged");
