@@ -17,6 +17,8 @@
 //! (GET of a report gives the previous revision), `slow-burst` (requests that
 //! arrive in a crowd take 3 s) and `unknown-200` (an unknown id answers 200).
 
+#[cfg(test)]
+mod api_tests;
 pub mod pusher;
 pub mod report;
 
