@@ -13,7 +13,6 @@ use data_support::{ctx_with_screen, rig};
 use s301_harness::binding::rfb::RfbBinding;
 use s301_harness::catalog::CheckId;
 use s301_harness::checks::catalog;
-use s301_harness::data::ScreenLaneTracker;
 use s301_harness::runner::{
     self, AbortSignal, Lane, RunConfig, RunEvent, RunOutcome, RunSink, Selection,
 };
@@ -45,12 +44,11 @@ async fn run(only: &[&str], seed: u64) -> (RunOutcome, Vec<(bool, CheckId)>) {
         time_limit: None,
     };
     let mut rec = Recorder::default();
-    let mut tracker = ScreenLaneTracker::new(r.dc.clone());
     let out = {
-        let mut sinks: [&mut dyn RunSink; 2] = [&mut rec, &mut tracker];
+        // The runner itself tells the data channel when screen checks run.
+        let mut sinks: [&mut dyn RunSink; 1] = [&mut rec];
         runner::run(catalog(), ctx, cfg, &mut sinks).await
     };
-    drop(tracker);
     r.shutdown().await;
     let events = rec.0.lock().unwrap().clone();
     (out, events)
