@@ -294,8 +294,8 @@ async fn injected_failure_answers_the_next_push_only() {
 #[tokio::test]
 async fn stalled_clients_are_cut_off_and_do_not_hold_the_receiver() {
     let limits = ReceiverLimits {
-        header_timeout: Duration::from_millis(400),
-        body_timeout: Duration::from_millis(400),
+        header_timeout: Duration::from_millis(1000),
+        body_timeout: Duration::from_millis(1000),
         ..ReceiverLimits::default()
     };
     let dc = receiver_only(limits).await;
@@ -318,8 +318,9 @@ async fn stalled_clients_are_cut_off_and_do_not_hold_the_receiver() {
     // Meanwhile a normal push is served at once.
     let r = push(a, &report("R", 1)).await;
     assert_eq!(r.status, 201);
+    // Served while both stalled clients were still connected.
     assert!(
-        t0.elapsed() < Duration::from_millis(400),
+        !slow_head.is_finished() && !slow_body.is_finished(),
         "a stalled client held the receiver"
     );
     let (ans, closed) = slow_head.await.unwrap();
@@ -329,7 +330,10 @@ async fn stalled_clients_are_cut_off_and_do_not_hold_the_receiver() {
     let ans = ans.expect("an answer to the stalled body");
     assert_eq!(ans.status, 408);
     assert!(ans.is_json_4xx());
-    assert!(t0.elapsed() < Duration::from_secs(3));
+    assert!(
+        t0.elapsed() < Duration::from_secs(4),
+        "timeouts were not enforced"
+    );
     dc.shutdown().await;
 }
 
