@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod checks;
 pub mod data;
 pub mod declaration;
+pub mod integrity;
 pub mod report;
 pub mod runner;
 pub mod scenario;
