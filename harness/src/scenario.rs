@@ -128,6 +128,9 @@ pub struct Scenario {
     /// `[data]`.
     #[serde(default)]
     pub data: DataScenario,
+    /// `[[witness]]`: manual confirmation steps (see [`crate::witness`]).
+    #[serde(default)]
+    pub witness: Vec<crate::witness::WitnessStep>,
 }
 
 impl Scenario {
@@ -242,6 +245,9 @@ impl Scenario {
             if v > MAX_COUNT {
                 return Err(doc.error_at(key, format!("{v} is too many; at most {MAX_COUNT}")));
             }
+        }
+        if let Err((key, message)) = crate::witness::validate(&self.witness) {
+            return Err(doc.error_at(&key, message));
         }
         if self.operation.latency_p50_ms > self.operation.latency_p95_ms {
             return Err(doc.error_at(

@@ -53,6 +53,7 @@ fn scenario() -> Scenario {
             latency_p95_ms: 1000,
         },
         data: DataScenario::default(),
+        witness: Vec::new(),
     }
 }
 

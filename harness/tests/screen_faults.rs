@@ -58,6 +58,7 @@ fn scenario() -> Scenario {
             latency_p95_ms: 2000,
         },
         data: DataScenario::default(),
+        witness: Vec::new(),
     }
 }
 

@@ -58,6 +58,20 @@ pub struct RunSection {
     pub scenario: String,
     /// Version of the harness that judged the run.
     pub harness_version: String,
+    /// Why the run was aborted (Ctrl-C, the terminal stopped answering, a
+    /// failed write), when `status` is `aborted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_reason: Option<String>,
+    /// Selected checks (and witness steps) that never ran because the run
+    /// was aborted, in catalog order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub never_ran: Vec<String>,
+    /// Who operated (witnessed) the run (`--operator`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+    /// The department the run was made for (`--department`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
 }
 
 /// One condition's result.
@@ -73,6 +87,10 @@ pub struct ConditionRecord {
     pub verdict: ConditionVerdict,
     /// Its checks, in catalog order.
     pub checks: Vec<CheckId>,
+    /// Operator confirmations attached to this condition (witnessed runs;
+    /// see [`crate::witness`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub witness: Vec<crate::witness::WitnessRecord>,
 }
 
 /// One check's result.
@@ -186,6 +204,7 @@ impl Report {
                     name_en: text.viewpoint_en.clone(),
                     verdict: c.verdict,
                     checks: c.checks.clone(),
+                    witness: Vec::new(),
                 }
             })
             .collect();
@@ -249,6 +268,15 @@ impl Report {
                 seed: o.info.seed,
                 scenario: o.info.scenario.clone(),
                 harness_version: o.info.harness_version.clone(),
+                abort_reason: None,
+                never_ran: o
+                    .checks
+                    .iter()
+                    .filter(|c| c.skip == Some(crate::verdict::SkipReason::Aborted))
+                    .map(|c| c.id.to_string())
+                    .collect(),
+                operator: None,
+                department: None,
             },
             terminal: o.info.terminal.clone(),
             conditions,
