@@ -19,6 +19,7 @@ pub mod checks;
 pub mod data;
 pub mod declaration;
 pub mod integrity;
+pub mod liveness;
 pub mod report;
 pub mod runner;
 pub mod scenario;

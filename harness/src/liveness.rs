@@ -1,0 +1,252 @@
+//! Telling a failing terminal from a dead one.
+//!
+//! A terminal that stops answering in the middle of a run (powered off,
+//! crashed, network pulled) would otherwise leave a record full of failed
+//! checks that say nothing true about its conformance. s301 therefore
+//! treats a dead terminal as an abort, not as failures:
+//!
+//! - whenever a check ends `fail` or `error`, [`TerminalWatch`] (a run sink)
+//!   probes the endpoint that check used (the screen URL for screen checks,
+//!   the data base URL for data checks) with a plain TCP connect, up to
+//!   [`PROBE_ATTEMPTS`] times [`PROBE_GAP`] apart, each bounded by
+//!   [`PROBE_TIMEOUT`];
+//! - if every attempt fails (refused, unreachable, timed out), the terminal
+//!   is dead: the watch raises the run's [`AbortSignal`] (the running checks
+//!   are cancelled, the rest never run) and remembers why;
+//! - [`blame`] then turns the triggering check's `fail` into `error` (its
+//!   failure was the terminal vanishing, not a conformance finding), marks
+//!   the run `aborted`, and judges the conditions again.
+//!
+//! The same holds when the terminal is unreachable from the very first
+//! check: nothing about it could be judged, so the run is aborted, not
+//! failed. A terminal that is reachable again when probed keeps its
+//! failures: it answered, and answered wrongly.
+//!
+//! The probe only opens and closes a TCP connection, between checks, so it
+//! cannot disturb the exclusivity checks.
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::catalog::CheckId;
+use crate::declaration::Declaration;
+use crate::runner::{AbortSignal, Lane, RunEvent, RunOutcome, RunSink, RunStatus};
+use crate::verdict::{ConditionVerdict, Verdict};
+
+/// Bound on one TCP connect attempt.
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1000);
+/// Attempts before the terminal is declared dead.
+pub const PROBE_ATTEMPTS: usize = 3;
+/// Pause between attempts.
+pub const PROBE_GAP: Duration = Duration::from_millis(200);
+
+/// Why the terminal was judged dead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LostTerminal {
+    /// The check whose failure led to the probe.
+    pub during: CheckId,
+    /// The endpoint probed (`host:port`).
+    pub endpoint: String,
+    /// The last connect error.
+    pub error: String,
+}
+
+impl LostTerminal {
+    /// One line for `run.abort_reason`.
+    pub fn reason(&self) -> String {
+        format!(
+            "terminal stopped answering: {} refused or did not accept a connection ({}) after {} ended",
+            self.endpoint, self.error, self.during
+        )
+    }
+}
+
+/// `host:port` of a URL (`ws://h:1/x`, `rfb://h`, `http://[::1]:8/`), with
+/// the scheme's default port; `None` when it cannot be read.
+pub fn endpoint_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit('@').next()?;
+    if host_port.is_empty() {
+        return None;
+    }
+    let has_port = match host_port.rfind(']') {
+        Some(close) => host_port[close..].contains(':'),
+        None => host_port.contains(':'),
+    };
+    if has_port {
+        return Some(host_port.to_string());
+    }
+    let port = match scheme.to_ascii_lowercase().as_str() {
+        "ws" | "http" => 80,
+        "wss" | "https" => 443,
+        "rfb" => 5900,
+        _ => return None,
+    };
+    Some(format!("{host_port}:{port}"))
+}
+
+/// One TCP connect to `endpoint` within [`PROBE_TIMEOUT`].
+pub fn probe_once(endpoint: &str) -> Result<(), String> {
+    let addrs: Vec<_> = endpoint
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())?
+        .collect();
+    let mut last = format!("{endpoint}: no address");
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, PROBE_TIMEOUT) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(last)
+}
+
+/// Whether `endpoint` accepts a connection within [`PROBE_ATTEMPTS`] tries.
+pub fn probe(endpoint: &str) -> Result<(), String> {
+    let mut last = String::new();
+    for i in 0..PROBE_ATTEMPTS {
+        if i > 0 {
+            std::thread::sleep(PROBE_GAP);
+        }
+        match probe_once(endpoint) {
+            Ok(()) => return Ok(()),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// The run sink that detects a dead terminal (see the module docs).
+pub struct TerminalWatch {
+    screen: Option<String>,
+    data: Option<String>,
+    abort: AbortSignal,
+    lost: Arc<Mutex<Option<LostTerminal>>>,
+}
+
+impl TerminalWatch {
+    /// A watch for the terminal of `decl`, raising `abort` when it dies.
+    pub fn new(decl: &Declaration, abort: AbortSignal) -> TerminalWatch {
+        TerminalWatch {
+            screen: endpoint_of(&decl.screen.url),
+            data: decl.data.as_ref().and_then(|d| endpoint_of(&d.base_url)),
+            abort,
+            lost: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// A handle to read the finding after the run.
+    pub fn finding(&self) -> Arc<Mutex<Option<LostTerminal>>> {
+        self.lost.clone()
+    }
+}
+
+impl RunSink for TerminalWatch {
+    fn on_event(&mut self, event: &RunEvent<'_>) {
+        let RunEvent::CheckFinished { result, .. } = event else {
+            return;
+        };
+        if !matches!(result.verdict, Verdict::Fail | Verdict::Error) || self.abort.is_aborted() {
+            return;
+        }
+        let endpoint = match Lane::of(result.id) {
+            Lane::Screen => self.screen.as_ref(),
+            Lane::Data => self.data.as_ref(),
+        };
+        let Some(endpoint) = endpoint else {
+            return;
+        };
+        if let Err(error) = probe(endpoint) {
+            let lost = LostTerminal {
+                during: result.id,
+                endpoint: endpoint.clone(),
+                error,
+            };
+            tracing::warn!(reason = %lost.reason(), "aborting the run");
+            *self.lost.lock().unwrap_or_else(|p| p.into_inner()) = Some(lost);
+            self.abort.abort();
+        }
+    }
+}
+
+/// Applies a dead-terminal finding to the outcome: the run is aborted, the
+/// triggering check's `fail` becomes `error` (its detail says why), and the
+/// conditions are judged again.
+pub fn blame(outcome: &mut RunOutcome, lost: &LostTerminal) {
+    outcome.status = RunStatus::Aborted;
+    for c in outcome.checks.iter_mut().filter(|c| c.id == lost.during) {
+        if c.verdict == Verdict::Fail {
+            c.verdict = Verdict::Error;
+            c.detail = format!(
+                "the terminal stopped answering ({}); judged an error, not a failure: {}",
+                lost.endpoint, c.detail
+            );
+        }
+    }
+    for cond in outcome.conditions.iter_mut() {
+        let judged: Vec<_> = outcome
+            .checks
+            .iter()
+            .filter(|c| c.id.condition() == cond.id)
+            .map(|c| (c.verdict, c.skip.clone()))
+            .collect();
+        cond.verdict = ConditionVerdict::judge(&judged);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_come_from_urls_with_default_ports() {
+        assert_eq!(
+            endpoint_of("ws://127.0.0.1:5901/s3-01/v1/screen").as_deref(),
+            Some("127.0.0.1:5901")
+        );
+        assert_eq!(
+            endpoint_of("rfb://term.local").as_deref(),
+            Some("term.local:5900")
+        );
+        assert_eq!(endpoint_of("http://[::1]/x").as_deref(), Some("[::1]:80"));
+        assert_eq!(
+            endpoint_of("http://[::1]:81/x").as_deref(),
+            Some("[::1]:81")
+        );
+        assert_eq!(endpoint_of("https://u@h/x").as_deref(), Some("h:443"));
+        assert_eq!(endpoint_of("nonsense"), None);
+        assert_eq!(endpoint_of("gopher://h/"), None);
+    }
+
+    #[test]
+    fn probe_tells_a_listening_port_from_a_closed_one() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        assert!(probe_once(&addr).is_ok());
+        drop(l);
+        assert!(probe(&addr).is_err());
+    }
+
+    #[test]
+    fn blame_turns_the_triggering_failure_into_an_error_and_aborts() {
+        let mut o = crate::report::tests::sample_outcome();
+        // In the sample EX-01 fails, so 1-2-1 fails.
+        blame(
+            &mut o,
+            &LostTerminal {
+                during: CheckId::Ex01,
+                endpoint: "127.0.0.1:1".into(),
+                error: "refused".into(),
+            },
+        );
+        assert_eq!(o.status, RunStatus::Aborted);
+        let ex01 = o.check(CheckId::Ex01).unwrap();
+        assert_eq!(ex01.verdict, Verdict::Error);
+        assert!(ex01.detail.contains("stopped answering"));
+        assert_eq!(o.conditions[0].verdict, ConditionVerdict::Inconclusive);
+        assert_eq!(o.exit_code(), 3);
+    }
+}
