@@ -35,6 +35,29 @@ pub enum Command {
     Mock(MockArgs),
     /// List the check catalog.
     Checks,
+    /// Check a run directory against its manifest (and signature).
+    Verify(VerifyArgs),
+    /// Make an Ed25519 key pair for signing run records.
+    Keygen(KeygenArgs),
+}
+
+/// `s301 verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The run directory (holding manifest.json).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Public key file (from `s301 keygen`): also check manifest.sig.
+    #[arg(long, value_name = "FILE")]
+    pub pubkey: Option<PathBuf>,
+}
+
+/// `s301 keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Writes PREFIX.key (secret, owner-only) and PREFIX.pub; never overwrites.
+    #[arg(long, value_name = "PREFIX")]
+    pub out: PathBuf,
 }
 
 /// `s301 run`.
@@ -58,6 +81,15 @@ pub struct RunArgs {
     /// Leave out these checks or conditions (comma-separated).
     #[arg(long, value_name = "IDS", value_delimiter = ',')]
     pub skip: Vec<String>,
+    /// Sign the record's manifest with this Ed25519 secret key (from `s301 keygen`).
+    #[arg(long, value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
+    /// Who operates (witnesses) the run; recorded in report.json.
+    #[arg(long, value_name = "NAME")]
+    pub operator: Option<String>,
+    /// The fire department the run is made for; recorded in report.json.
+    #[arg(long, value_name = "NAME")]
+    pub department: Option<String>,
 }
 
 /// `s301 mock`.

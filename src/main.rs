@@ -7,11 +7,14 @@
 
 mod checks_cmd;
 mod cli;
+mod keygen_cmd;
 mod mock_cmd;
 mod progress;
+mod record;
 mod run_cmd;
 mod summary;
 mod text;
+mod verify_cmd;
 
 use std::process::ExitCode;
 
@@ -36,6 +39,8 @@ fn main() -> ExitCode {
         }
         cli::Command::Run(args) => block_on(run_cmd::run(args)),
         cli::Command::Mock(args) => block_on(mock_cmd::run(args)),
+        cli::Command::Verify(args) => verify_cmd::run(&args),
+        cli::Command::Keygen(args) => keygen_cmd::run(&args),
     }
 }
 

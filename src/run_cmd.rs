@@ -13,6 +13,7 @@ use s301_harness::catalog::{CheckId, ConditionId};
 use s301_harness::checks::{catalog, CheckCtx, Shared};
 use s301_harness::data::{DataChannel, DataError, REPORTS_PATH};
 use s301_harness::declaration::Declaration;
+use s301_harness::liveness::{self, LostTerminal, TerminalWatch};
 use s301_harness::report::ReportWriter;
 use s301_harness::runner::{self, AbortSignal, RunConfig, RunSink, Selection};
 use s301_harness::scenario::Scenario;
@@ -20,6 +21,7 @@ use s301_mocks::{MockConfig, MockHandle, MockTerminal};
 
 use crate::cli::RunArgs;
 use crate::progress::Progress;
+use crate::record;
 use crate::{summary, EXIT_INCONCLUSIVE, EXIT_USAGE};
 
 /// How often to try the in-process setup when a just-reserved port was taken.
@@ -79,6 +81,13 @@ pub async fn run(args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(SetupError::Usage(e.to_string())),
     };
+    let sign_key = match &args.sign_key {
+        Some(p) => match s301_harness::integrity::keys::load_signing_key(p) {
+            Ok(k) => Some(k),
+            Err(e) => return fail(SetupError::Usage(e.to_string())),
+        },
+        None => None,
+    };
     let wants_data = CheckId::ALL.iter().any(|id| {
         selection.includes(*id)
             && matches!(id.condition(), ConditionId::C1_3_1 | ConditionId::C1_3_2)
@@ -121,6 +130,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
     });
     let abort = AbortSignal::new();
     let ctrl_c = tokio::spawn(watch_ctrl_c(abort.clone()));
+    // A terminal that dies mid-run aborts the run (see s301_harness::liveness).
+    let mut watch = TerminalWatch::new(&target.declaration, abort.clone());
+    let lost = watch.finding();
 
     crate::out(&format!(
         "s301 run {run_id}: {} | scenario {} | seed {seed} | {} check(s)\n",
@@ -140,18 +152,36 @@ pub async fn run(args: RunArgs) -> ExitCode {
         time_limit: None,
     };
     let outcome = {
-        let mut sinks: [&mut dyn RunSink; 2] = [&mut progress, &mut writer];
+        let mut sinks: [&mut dyn RunSink; 3] = [&mut progress, &mut writer, &mut watch];
         runner::run(catalog(), ctx, cfg, &mut sinks).await
     };
     ctrl_c.abort();
+    let mut outcome = outcome;
+    let lost = lost.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(l) = &lost {
+        liveness::blame(&mut outcome, l);
+    }
+    // Witness questions are asked while the terminal is still up; the final
+    // report.json is written and the directory sealed last.
+    let finished = record::finish(
+        &out_dir,
+        &outcome,
+        &scenario,
+        &record::Finish {
+            operator: args.operator.as_deref(),
+            department: args.department.as_deref(),
+            abort_reason: lost.as_ref().map(LostTerminal::reason),
+            sign_key: sign_key.as_ref(),
+        },
+    );
     let label = target.label.clone();
     target.shutdown().await;
 
     let written = writer.take_result();
-    let report: Result<PathBuf, String> = match written {
-        Some(Ok(p)) => Ok(p),
-        Some(Err(e)) => Err(format!("{}: {e}", out_dir.display())),
-        None => Err("the run did not finish".to_string()),
+    let report: Result<PathBuf, String> = match (written, &finished) {
+        (_, Ok(f)) => Ok(f.path.clone()),
+        (Some(Err(e)), Err(_)) => Err(format!("{}: {e}", out_dir.display())),
+        (_, Err(e)) => Err(e.clone()),
     };
     crate::out(&summary::render(
         &outcome,
@@ -161,11 +191,15 @@ pub async fn run(args: RunArgs) -> ExitCode {
             .map(PathBuf::as_path)
             .map_err(String::as_str),
     ));
-    if let Err(e) = &report {
-        eprintln!("s301: error: report.json was not written: {e}");
-        return ExitCode::from(EXIT_INCONCLUSIVE);
-    }
-    ExitCode::from(u8::try_from(outcome.exit_code()).unwrap_or(EXIT_INCONCLUSIVE))
+    let finished = match finished {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("s301: error: the record was not completed: {e}");
+            return ExitCode::from(EXIT_INCONCLUSIVE);
+        }
+    };
+    crate::out(&record::epilogue(&finished));
+    ExitCode::from(record::exit_code(&finished.report))
 }
 
 /// First Ctrl-C (or SIGTERM): abort the run (checks are cancelled, the
