@@ -401,6 +401,34 @@ mod tests {
     }
 
     #[test]
+    fn shipped_witness_and_acceptance_scenarios_parse() {
+        let w = crate::scenario::Scenario::parse(
+            include_str!("../../scenarios/witness.toml"),
+            "scenarios/witness.toml",
+        )
+        .unwrap();
+        assert_eq!(w.witness.len(), 5);
+        assert!(w.witness.iter().all(|s| s.question_ja.ends_with('？')));
+        let a = crate::scenario::Scenario::parse(
+            include_str!("../../scenarios/acceptance.toml"),
+            "scenarios/acceptance.toml",
+        )
+        .unwrap();
+        assert!(a.witness.is_empty());
+        assert!(
+            a.screen.contention_trials
+                > crate::scenario::ScreenScenario::default().contention_trials
+        );
+    }
+
+    #[test]
+    fn a_witness_step_with_a_foreign_check_names_its_key() {
+        let src = "name = \"x\"\n[[witness]]\nid = \"W\"\ncondition = \"1-2-1\"\ncheck = \"DO-01\"\nquestion_ja = \"?\"\nquestion_en = \"?\"\n";
+        let e = crate::scenario::Scenario::parse(src, "s.toml").unwrap_err();
+        assert_eq!(e.key, "witness[0].check");
+    }
+
+    #[test]
     fn validation_rejects_mismatched_checks_and_duplicates() {
         let mut s = step(1000);
         s.check = Some(CheckId::Do01);

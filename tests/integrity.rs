@@ -1,0 +1,319 @@
+//! End-to-end tests of run records: a terminal killed mid-run gives an
+//! aborted but verifiable record; a signed record detects a changed, added
+//! or removed file; witness answers on stdin change their conditions.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_s301");
+const CI_SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ci.toml");
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("s301-integrity-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn s301(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn read_report(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap()
+}
+
+fn condition<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap()
+}
+
+/// A standalone mock process, killed when dropped.
+struct MockProcess {
+    child: Child,
+    declaration: String,
+}
+
+impl Drop for MockProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_mock() -> MockProcess {
+    let mut child = Command::new(BIN)
+        .arg("mock")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut decl = String::new();
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.starts_with("# s301 mock: serving") {
+                let _ = tx.send(Some(decl));
+                return;
+            }
+            decl.push_str(&line);
+            decl.push('\n');
+        }
+        let _ = tx.send(None);
+    });
+    let mut proc = MockProcess {
+        child,
+        declaration: String::new(),
+    };
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(Some(decl)) => proc.declaration = decl,
+        other => panic!("mock did not print its declaration: {other:?}"),
+    }
+    proc
+}
+
+#[test]
+fn killed_terminal_aborts_the_run_and_the_record_still_verifies() {
+    let dir = scratch("killed");
+    let mut mock = spawn_mock();
+    let decl = dir.join("terminal.toml");
+    std::fs::write(&decl, &mock.declaration).unwrap();
+    let out_dir = dir.join("run");
+    let mut run = Command::new(BIN)
+        .args(["run", "--terminal", decl.to_str().unwrap()])
+        .args([
+            "--scenario",
+            CI_SCENARIO,
+            "--seed",
+            "5",
+            "--only",
+            "1-2-1,1-2-2",
+        ])
+        .args(["--out", out_dir.to_str().unwrap()])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once ST-01 has passed the screen lane is on to the next check: kill
+    // the terminal then.
+    let stdout = run.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("ST-01 pass") {
+                let _ = tx.send(());
+            }
+            lines.push(line);
+        }
+        lines.join("\n")
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("ST-01 did not pass against the mock");
+    mock.child.kill().unwrap();
+    mock.child.wait().unwrap();
+    let status = run.wait().unwrap();
+    let stdout = reader.join().unwrap();
+    assert_eq!(status.code(), Some(3), "{stdout}");
+    let r = read_report(&out_dir);
+    assert_eq!(r["run"]["status"], "aborted", "{stdout}");
+    let reason = r["run"]["abort_reason"].as_str().unwrap();
+    assert!(reason.contains("stopped answering"), "{reason}");
+    let never_ran = r["run"]["never_ran"].as_array().unwrap();
+    assert!(never_ran.iter().any(|c| c == "EX-03"), "{never_ran:?}");
+    // No check failed for the terminal's disappearance.
+    assert!(
+        r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["verdict"] != "fail"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Abort reason:"), "{stdout}");
+    let v = s301(&["verify", out_dir.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v.stdout));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn signed_record_names_changed_added_and_removed_files() {
+    let dir = scratch("tamper");
+    let prefix = dir.join("lab");
+    let k = s301(&["keygen", "--out", prefix.to_str().unwrap()]);
+    assert!(k.status.success(), "{}", text(&k.stderr));
+    let (key, pubkey) = (dir.join("lab.key"), dir.join("lab.pub"));
+    let out_dir = dir.join("run");
+    let run = s301(&[
+        "run",
+        "--scenario",
+        CI_SCENARIO,
+        "--seed",
+        "11",
+        "--only",
+        "ST-01,ST-02",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--sign-key",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stdout));
+    let verify = |pk: &Path| {
+        let o = s301(&[
+            "verify",
+            out_dir.to_str().unwrap(),
+            "--pubkey",
+            pk.to_str().unwrap(),
+        ]);
+        (o.status.code(), text(&o.stdout) + &text(&o.stderr))
+    };
+    let (code, out) = verify(&pubkey);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("signature: valid"), "{out}");
+
+    // One byte of the report changed.
+    let report = out_dir.join("report.json");
+    let original = std::fs::read(&report).unwrap();
+    let mut changed = original.clone();
+    changed[10] ^= 0x01;
+    std::fs::write(&report, &changed).unwrap();
+    let (code, out) = verify(&pubkey);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("changed: report.json"), "{out}");
+    std::fs::write(&report, &original).unwrap();
+    assert_eq!(verify(&pubkey).0, Some(0));
+
+    // A file added, then one removed.
+    let extra = out_dir.join("evidence-note.txt");
+    std::fs::write(&extra, b"added later").unwrap();
+    let (code, out) = verify(&pubkey);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("added:   evidence-note.txt"), "{out}");
+    std::fs::remove_file(&extra).unwrap();
+    std::fs::remove_file(&report).unwrap();
+    let (code, out) = verify(&pubkey);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("removed: report.json"), "{out}");
+    std::fs::write(&report, &original).unwrap();
+
+    // Another key, or a missing signature, is not accepted.
+    let other = dir.join("other");
+    assert!(s301(&["keygen", "--out", other.to_str().unwrap()])
+        .status
+        .success());
+    let (code, out) = verify(&dir.join("other.pub"));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("signature: INVALID"), "{out}");
+    std::fs::remove_file(out_dir.join("manifest.sig")).unwrap();
+    let (code, out) = verify(&pubkey);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("MISSING"), "{out}");
+
+    // A broken key file is a usage error naming it.
+    std::fs::write(dir.join("bad.pub"), b"garbage").unwrap();
+    let (code, out) = verify(&dir.join("bad.pub"));
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("bad.pub"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn witness_answers_pass_fail_and_eof_change_their_conditions() {
+    let dir = scratch("witness");
+    let scenario = dir.join("witness.toml");
+    let ci = std::fs::read_to_string(CI_SCENARIO).unwrap();
+    let steps = r#"
+[[witness]]
+id = "W-1"
+condition = "1-2-1"
+check = "ST-02"
+question_ja = "指令台の画面に専用端末の画面が表示されていますか？"
+question_en = "Does the console show the terminal's screen?"
+timeout_ms = 20000
+
+[[witness]]
+id = "W-2"
+condition = "1-2-2"
+question_ja = "操作は反映されましたか？"
+question_en = "Did the input show on the screen?"
+timeout_ms = 20000
+
+[[witness]]
+id = "W-3"
+condition = "1-2-1"
+question_ja = "画面は鮮明ですか？"
+question_en = "Is the screen legible?"
+timeout_ms = 20000
+"#;
+    std::fs::write(&scenario, format!("{ci}\n{steps}")).unwrap();
+    let out_dir = dir.join("run");
+    let mut child = Command::new(BIN)
+        .args(["run", "--scenario", scenario.to_str().unwrap()])
+        .args(["--seed", "12", "--only", "ST-01,ST-02,OP-01"])
+        .args(["--operator", "山田 太郎", "--department", "試験消防本部"])
+        .args(["--out", out_dir.to_str().unwrap()])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Two answers, then end of input for the third question.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all("pass 表示あり\nmaybe\nfail 入力が反映されない\n".as_bytes())
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let r = read_report(&out_dir);
+    assert_eq!(r["run"]["operator"], "山田 太郎");
+    assert_eq!(r["run"]["department"], "試験消防本部");
+    let c121 = condition(&r, "1-2-1");
+    let c122 = condition(&r, "1-2-2");
+    // 1-2-1: a pass, and an unanswered question: inconclusive, not pass.
+    assert_eq!(c121["verdict"], "inconclusive", "{c121}");
+    let w = c121["witness"].as_array().unwrap();
+    assert_eq!(w[0]["answer"], "pass");
+    assert_eq!(w[0]["comment"], "表示あり");
+    assert_eq!(w[0]["operator"], "山田 太郎");
+    assert_eq!(w[1]["id"], "W-3");
+    assert_eq!(w[1]["answer"], "error");
+    // 1-2-2: the operator's fail fails the condition.
+    assert_eq!(c122["verdict"], "fail", "{c122}");
+    assert_eq!(c122["witness"][0]["answer"], "fail");
+    assert!(stdout.contains("指令台の画面"), "{stdout}");
+    let v = s301(&["verify", out_dir.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v.stdout));
+    let _ = std::fs::remove_dir_all(&dir);
+}
