@@ -200,6 +200,9 @@ pub struct OpenFailure {
     pub seq: Seq,
     /// Attempts made (more than one when refusals were retried).
     pub attempts: u32,
+    /// The first attempt's error when a later attempt failed differently
+    /// (a server that blacklists after repeated refusals hides the cause).
+    pub first_error: Option<OpenError>,
 }
 
 /// A console whose traffic is recorded.
@@ -245,6 +248,7 @@ impl Tracked {
                     error,
                     seq: s,
                     attempts: 1,
+                    first_error: None,
                 })
             }
         }
@@ -262,6 +266,7 @@ impl Tracked {
     ) -> Result<Tracked, OpenFailure> {
         let until = Instant::now() + window;
         let mut attempts = 0u32;
+        let mut first: Option<OpenError> = None;
         loop {
             attempts += 1;
             match Tracked::open(binding, label, timeout, timeline).await {
@@ -271,6 +276,13 @@ impl Tracked {
                 }
                 Err(mut f) => {
                     f.attempts = attempts;
+                    match &first {
+                        None => first = Some(f.error.clone()),
+                        Some(e) if *e != f.error => {
+                            f.first_error = Some(e.clone());
+                        }
+                        Some(_) => {}
+                    }
                     let retry = matches!(f.error, OpenError::Refused { .. })
                         && Instant::now() + interval < until;
                     if !retry {
@@ -523,10 +535,10 @@ pub fn harness_side(reason: &CloseReason) -> bool {
 /// How an open failure is judged: refusals, protocol errors and timeouts are
 /// the terminal's (`fail`), harness problems are `error`.
 pub fn open_failure_outcome(what: &str, f: &OpenFailure, evidence: Value) -> Outcome {
-    let attempts = if f.attempts > 1 {
-        format!(" after {} attempts", f.attempts)
-    } else {
-        String::new()
+    let attempts = match (&f.first_error, f.attempts > 1) {
+        (Some(first), _) => format!(" after {} attempts (the first was {first})", f.attempts),
+        (None, true) => format!(" after {} attempts", f.attempts),
+        (None, false) => String::new(),
     };
     match &f.error {
         OpenError::Refused { stage, reason } => Outcome::fail(

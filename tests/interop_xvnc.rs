@@ -1,0 +1,509 @@
+//! Interoperability suite: the real `s301` binary against TigerVNC's Xvnc
+//! with an xterm on its display, by `rfb://` directly and by `ws://` through
+//! websockify.
+//!
+//! Each test starts its own Xvnc on a free port and display, so cargo runs the
+//! cases concurrently. Every child runs in its own process group and is killed
+//! with its group when the guard drops, also when an assertion fails.
+//!
+//! The tools come from Debian (tigervnc-standalone-server, tigervnc-tools, xfonts-base,
+//! websockify, xterm); `.ci/run` installs them. Without them the tests fail
+//! under `CI=true` and print a skip notice elsewhere.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failure
+
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long a child may take to become ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// Upper bound on one `s301 run` (the ci scenario takes seconds).
+const RUN_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// The external programs the suite drives.
+const TOOLS: [&str; 4] = ["Xvnc", "xterm", "websockify", "vncpasswd"];
+
+/// Finds `name` on PATH.
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// True when the tools are present. Missing tools fail the test when
+/// `CI=true` (CI installs them) and skip it with a notice otherwise.
+fn tools_present(test: &str) -> bool {
+    let missing: Vec<&str> = TOOLS.into_iter().filter(|t| which(t).is_none()).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!(
+        "interop test {test}: missing {} (Debian: tigervnc-standalone-server tigervnc-tools \
+         websockify xterm)",
+        missing.join(", ")
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{msg}; CI must install them");
+    }
+    eprintln!("SKIPPED {msg}");
+    false
+}
+
+/// A child process in its own process group, killed with the group on drop.
+struct Proc {
+    child: Child,
+    what: String,
+}
+
+impl Proc {
+    fn spawn(mut cmd: Command, what: &str) -> Proc {
+        cmd.process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        Proc {
+            child,
+            what: what.to_string(),
+        }
+    }
+
+    /// An error when the process has already exited.
+    fn running(&mut self) -> Result<(), String> {
+        match self.child.try_wait() {
+            Ok(Some(st)) => Err(format!("{} exited early: {st}", self.what)),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // The group id is the child's pid (process_group(0)); this reaches
+        // websockify's per-connection children and xterm's shell as well.
+        let pgid = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &pgid])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free TCP port on loopback (the listener is dropped before returning).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A display number with no X server behind it.
+fn free_display() -> u32 {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = 200 + (std::process::id() % 400);
+    loop {
+        let n = base + NEXT.fetch_add(1, Ordering::Relaxed);
+        let lock = PathBuf::from(format!("/tmp/.X{n}-lock"));
+        let sock = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+        if !lock.exists() && !sock.exists() {
+            return n;
+        }
+        assert!(n < base + 1000, "no free X display number");
+    }
+}
+
+/// Polls until `ok` holds, at most `READY_TIMEOUT`; an error when the
+/// process exits first, a panic when it never gets ready.
+fn wait_for(what: &str, proc: &mut Proc, mut ok: impl FnMut() -> bool) -> Result<(), String> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    while !ok() {
+        proc.running()?;
+        assert!(
+            Instant::now() < deadline,
+            "{what} not ready within {READY_TIMEOUT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+fn port_open(port: u16) -> bool {
+    TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
+/// A scratch directory for one case.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("s301-interop-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Xvnc with an xterm covering its whole screen (so the xterm has the
+/// keyboard focus wherever the pointer is, as there is no window manager).
+struct Desktop {
+    port: u16,
+    width: u32,
+    height: u32,
+    // Dropped in reverse order: xterm before Xvnc.
+    _xvnc: Proc,
+    _xterm: Proc,
+}
+
+impl Desktop {
+    /// Starts the desktop; panics when it cannot.
+    fn start(dir: &Path, width: u32, height: u32, depth: u32, flags: &[&str]) -> Desktop {
+        Desktop::try_start(dir, width, height, depth, flags).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts the desktop; an error when Xvnc or xterm exits at start.
+    fn try_start(
+        dir: &Path,
+        width: u32,
+        height: u32,
+        depth: u32,
+        flags: &[&str],
+    ) -> Result<Desktop, String> {
+        let port = free_port();
+        let display = free_display();
+        let mut cmd = Command::new("Xvnc");
+        cmd.arg(format!(":{display}"))
+            .args(["-rfbport", &port.to_string(), "-localhost"])
+            .args(["-geometry", &format!("{width}x{height}")])
+            .args(["-depth", &depth.to_string()])
+            .args(flags);
+        if !flags.contains(&"-SecurityTypes") {
+            cmd.args(["-SecurityTypes", "None"]);
+        }
+        let mut xvnc = Proc::spawn(cmd, "Xvnc");
+        let sock = PathBuf::from(format!("/tmp/.X11-unix/X{display}"));
+        wait_for("Xvnc", &mut xvnc, || sock.exists() && port_open(port))?;
+
+        // The fixed font is 6x13: enough columns and rows to cover the screen.
+        // `+bc`: no blinking cursor, so the screen is quiet between probes.
+        // The shell marks readiness after xterm has realised its window, then
+        // `cat` leaves the typed text echoed by the tty.
+        let ready = dir.join("xterm-ready");
+        let geometry = format!("{}x{}+0+0", width / 6 + 1, height / 13 + 1);
+        let mut cmd = Command::new("xterm");
+        cmd.env("DISPLAY", format!(":{display}"))
+            .args(["-geometry", &geometry, "+bc", "-e", "sh", "-c"])
+            .arg(format!("touch '{}' && exec cat", ready.display()));
+        let mut xterm = Proc::spawn(cmd, "xterm");
+        wait_for("xterm", &mut xterm, || ready.exists())?;
+        Ok(Desktop {
+            port,
+            width,
+            height,
+            _xvnc: xvnc,
+            _xterm: xterm,
+        })
+    }
+
+    fn rfb_url(&self) -> String {
+        format!("rfb://127.0.0.1:{}", self.port)
+    }
+}
+
+/// websockify from a free port to the desktop's RFB port.
+fn websockify(to: u16) -> (Proc, String) {
+    let port = free_port();
+    let mut cmd = Command::new("websockify");
+    cmd.arg(port.to_string()).arg(format!("127.0.0.1:{to}"));
+    let mut p = Proc::spawn(cmd, "websockify");
+    wait_for("websockify", &mut p, || port_open(port)).unwrap_or_else(|e| panic!("{e}"));
+    (p, format!("ws://127.0.0.1:{port}/"))
+}
+
+/// A screen-only declaration whose type probe lands in the xterm.
+fn declaration(
+    dir: &Path,
+    name: &str,
+    url: &str,
+    policy: &str,
+    password_env: Option<&str>,
+    d: &Desktop,
+) -> PathBuf {
+    let pw = password_env
+        .map(|v| format!("password_env = \"{v}\"\n"))
+        .unwrap_or_default();
+    let text = format!(
+        "[terminal]\nvendor = \"TigerVNC\"\nservice = \"Xvnc\"\nmodel = \"Xvnc + xterm\"\n\
+         version = \"debian\"\n\n[screen]\nurl = \"{url}\"\nexclusivity = \"{policy}\"\n{pw}\n\
+         [operation]\nsupported = true\n\n[[operation.probe]]\nkind = \"type\"\n\
+         text = \"S301\"\nwatch = [0, 0, {}, {}]\n",
+        d.width, d.height
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs `s301 run` with the ci scenario and returns the report.
+fn run(dir: &Path, decl: &Path, select: &[&str], env: &[(&str, &str)]) -> Value {
+    let out = dir.join(format!(
+        "run-{}",
+        decl.file_stem().unwrap().to_string_lossy()
+    ));
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ci.toml");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_s301"));
+    cmd.arg("run")
+        .arg("--terminal")
+        .arg(decl)
+        .arg("--scenario")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .args(["--seed", "1"])
+        .args(select)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("start s301");
+    let pid = child.id();
+    // Bound the run: a watchdog kills s301 if it overruns.
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if rx.recv_timeout(RUN_TIMEOUT).is_err() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    });
+    let output = child.wait_with_output().expect("wait for s301");
+    let _ = tx.send(());
+    let _ = watchdog.join();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!("--- s301 {}\n{stdout}{stderr}", decl.display());
+    assert_ne!(
+        output.status.code(),
+        Some(2),
+        "usage/declaration error: {stderr}"
+    );
+    let bytes = std::fs::read(out.join("report.json"))
+        .unwrap_or_else(|e| panic!("no report.json ({e}); status {}", output.status));
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["id"] == id))
+        .unwrap_or_else(|| panic!("{id} missing from the report"))
+}
+
+fn assert_verdict(report: &Value, id: &str, want: &str) {
+    let c = check(report, id);
+    assert_eq!(
+        c["verdict"].as_str(),
+        Some(want),
+        "{id}: expected {want}, got {} ({})",
+        c["verdict"],
+        c["detail"]
+    );
+}
+
+/// The checks a conforming desktop passes under either policy.
+const SCREEN_AND_OPERATION: [&str; 9] = [
+    "ST-01", "ST-02", "ST-03", "ST-04", "OP-02", "OP-04", "EX-01", "EX-02", "EX-03",
+];
+
+/// Both transports against one desktop: rfb:// then ws:// through websockify.
+fn both_transports(name: &str, flags: &[&str], policy: &str) {
+    if !tools_present(name) {
+        return;
+    }
+    let dir = scratch(name);
+    let desk = Desktop::start(&dir, 1024, 768, 24, flags);
+    let (_ws, ws_url) = websockify(desk.port);
+    for (tag, url) in [("rfb", desk.rfb_url()), ("ws", ws_url)] {
+        let decl = declaration(&dir, &format!("{name}-{tag}"), &url, policy, None, &desk);
+        let report = run(&dir, &decl, &["--only", "1-2-1,1-2-2"], &[]);
+        for id in SCREEN_AND_OPERATION {
+            assert_verdict(&report, id, "pass");
+        }
+        // OP-02's detail counts the pixels the typed text changed: the
+        // screen carries the real xterm image, not a blank.
+        let op02 = check(&report, "OP-02")["detail"].as_str().unwrap_or("");
+        assert!(op02.contains("pixels"), "OP-02 detail: {op02}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn never_shared_without_disconnect_passes_exclusivity_under_refuse() {
+    both_transports(
+        "refuse",
+        &["-NeverShared", "-DisconnectClients=0"],
+        "refuse",
+    );
+}
+
+#[test]
+fn defaults_pass_exclusivity_under_takeover() {
+    both_transports("takeover", &[], "takeover");
+}
+
+#[test]
+fn always_shared_fails_ex01() {
+    if !tools_present("always_shared") {
+        return;
+    }
+    let dir = scratch("shared");
+    let desk = Desktop::start(&dir, 1024, 768, 24, &["-AlwaysShared"]);
+    for policy in ["refuse", "takeover"] {
+        let decl = declaration(
+            &dir,
+            &format!("shared-{policy}"),
+            &desk.rfb_url(),
+            policy,
+            None,
+            &desk,
+        );
+        let report = run(&dir, &decl, &["--only", "EX-01"], &[]);
+        assert_verdict(&report, "EX-01", "fail");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn vnc_authentication_with_vncpasswd_file() {
+    if !tools_present("vnc_auth") {
+        return;
+    }
+    let dir = scratch("auth");
+    let pwfile = dir.join("passwd");
+    let mut child = Command::new("vncpasswd")
+        .arg("-f")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("vncpasswd");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"s301-pw\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "vncpasswd -f failed");
+    assert!(!out.stdout.is_empty(), "vncpasswd -f wrote nothing");
+    std::fs::write(&pwfile, &out.stdout).unwrap();
+
+    let pwf = pwfile.to_string_lossy().into_owned();
+    let desk = Desktop::start(
+        &dir,
+        1024,
+        768,
+        24,
+        &["-SecurityTypes", "VncAuth", "-PasswordFile", &pwf],
+    );
+    let env_var = "S301_INTEROP_PASSWORD";
+    let good = declaration(
+        &dir,
+        "auth-good",
+        &desk.rfb_url(),
+        "takeover",
+        Some(env_var),
+        &desk,
+    );
+    let report = run(&dir, &good, &["--only", "ST-01"], &[(env_var, "s301-pw")]);
+    assert_verdict(&report, "ST-01", "pass");
+    let detail = check(&report, "ST-01")["detail"].as_str().unwrap_or("");
+    assert!(detail.contains("VNC"), "security named in: {detail}");
+
+    let bad = declaration(
+        &dir,
+        "auth-bad",
+        &desk.rfb_url(),
+        "takeover",
+        Some(env_var),
+        &desk,
+    );
+    let report = run(&dir, &bad, &["--only", "ST-01"], &[(env_var, "wrong-pw")]);
+    assert_verdict(&report, "ST-01", "fail");
+    let detail = check(&report, "ST-01")["detail"]
+        .as_str()
+        .unwrap_or("")
+        .to_lowercase();
+    assert!(
+        detail.contains("auth") || detail.contains("password"),
+        "ST-01 fail detail should name the authentication failure: {detail}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// ST-02 and ST-03 on an unusual screen.
+fn st02_st03(name: &str, width: u32, height: u32, depth: u32) {
+    if !tools_present(name) {
+        return;
+    }
+    let dir = scratch(name);
+    let desk = match Desktop::try_start(&dir, width, height, depth, &[]) {
+        Ok(d) => d,
+        // TigerVNC 1.12 (Debian 12) has no 8-bit visual: Xvnc -depth 8
+        // exits with "Couldn't add screen". Say so, then run the same
+        // checks on a 16-bit screen, the next non-native pixel format.
+        Err(e) if depth == 8 => {
+            eprintln!(
+                "NOTICE {name}: Xvnc cannot serve depth 8 here ({e}); \
+                 running the depth-8 case at depth 16 instead"
+            );
+            let desk = Desktop::start(&dir, width, height, 16, &[]);
+            return st02_st03_on(name, dir, desk, 16);
+        }
+        Err(e) => panic!("{e}"),
+    };
+    st02_st03_on(name, dir, desk, depth);
+}
+
+/// The ST-02/ST-03 assertions on a started desktop.
+fn st02_st03_on(name: &str, dir: PathBuf, desk: Desktop, depth: u32) {
+    let (width, height) = (desk.width, desk.height);
+    let decl = declaration(&dir, name, &desk.rfb_url(), "takeover", None, &desk);
+    let report = run(&dir, &decl, &["--only", "ST-01,ST-02,ST-03,OP-02"], &[]);
+    for id in ["ST-01", "ST-02", "ST-03", "OP-02"] {
+        assert_verdict(&report, id, "pass");
+    }
+    let session = &check(&report, "ST-01")["evidence"]["session"];
+    assert_eq!(session["width"], width, "{session}");
+    assert_eq!(session["height"], height, "{session}");
+    let spf = session["server_pixel_format"].as_str().unwrap_or("");
+    let bpp = if depth == 24 { 32 } else { depth };
+    assert!(
+        spf.starts_with(&format!("{bpp}bpp")),
+        "server pixel format: {spf}"
+    );
+    // Every ST-02 round covered the screen; the typed text showed up in
+    // OP-02, so the decoded image is the xterm's, not a blank one.
+    for round in check(&report, "ST-02")["evidence"]["rounds"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(round["uncovered_pixels"], 0, "{round}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn large_screen_3840x2160_passes_st02_st03() {
+    st02_st03("large", 3840, 2160, 24);
+}
+
+#[test]
+fn colour_map_depth_8_passes_st02_st03() {
+    st02_st03("depth8", 1024, 768, 8);
+}
