@@ -133,6 +133,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
     // A terminal that dies mid-run aborts the run (see s301_harness::liveness).
     let mut watch = TerminalWatch::new(&target.declaration, abort.clone());
     let lost = watch.finding();
+    let abort_reason = abort.clone();
 
     crate::out(&format!(
         "s301 run {run_id}: {} | scenario {} | seed {seed} | {} check(s)\n",
@@ -170,7 +171,10 @@ pub async fn run(args: RunArgs) -> ExitCode {
         &record::Finish {
             operator: args.operator.as_deref(),
             department: args.department.as_deref(),
-            abort_reason: lost.as_ref().map(LostTerminal::reason),
+            abort_reason: lost
+                .as_ref()
+                .map(LostTerminal::reason)
+                .or_else(|| abort_reason.reason()),
             sign_key: sign_key.as_ref(),
         },
     );
@@ -209,7 +213,7 @@ async fn watch_ctrl_c(abort: AbortSignal) {
         return;
     }
     eprintln!("\ns301: interrupted: stopping the running checks and writing the report (Ctrl-C again to quit now)");
-    abort.abort();
+    abort.abort_because("interrupted by Ctrl-C or SIGTERM");
     if tokio::signal::ctrl_c().await.is_ok() {
         eprintln!("s301: quit without a report");
         std::process::exit(i32::from(EXIT_INCONCLUSIVE));

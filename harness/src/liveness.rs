@@ -165,8 +165,9 @@ impl RunSink for TerminalWatch {
                 error,
             };
             tracing::warn!(reason = %lost.reason(), "aborting the run");
+            let reason = lost.reason();
             *self.lost.lock().unwrap_or_else(|p| p.into_inner()) = Some(lost);
-            self.abort.abort();
+            self.abort.abort_because(reason);
         }
     }
 }
@@ -228,6 +229,16 @@ mod tests {
         assert!(probe_once(&addr).is_ok());
         drop(l);
         assert!(probe(&addr).is_err());
+    }
+
+    #[test]
+    fn abort_keeps_the_first_reason() {
+        let a = AbortSignal::new();
+        assert_eq!(a.reason(), None);
+        a.abort_because("terminal gone");
+        a.abort_because("Ctrl-C");
+        assert!(a.is_aborted());
+        assert_eq!(a.reason().as_deref(), Some("terminal gone"));
     }
 
     #[test]

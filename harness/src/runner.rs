@@ -165,6 +165,8 @@ fn expand(flag: &'static str, items: &[String]) -> Result<BTreeSet<CheckId>, Sel
 #[derive(Debug, Clone)]
 pub struct AbortSignal {
     tx: Arc<watch::Sender<bool>>,
+    /// Why it was raised, when the raiser said (first reason wins).
+    reason: Arc<Mutex<Option<String>>>,
 }
 
 impl Default for AbortSignal {
@@ -177,7 +179,30 @@ impl AbortSignal {
     /// A signal not yet raised.
     pub fn new() -> AbortSignal {
         let (tx, _rx) = watch::channel(false);
-        AbortSignal { tx: Arc::new(tx) }
+        AbortSignal {
+            tx: Arc::new(tx),
+            reason: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Raises the signal and records why (kept in `report.json` as
+    /// `run.abort_reason`); a reason given earlier is kept.
+    pub fn abort_because(&self, reason: impl Into<String>) {
+        {
+            let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+            if r.is_none() {
+                *r = Some(reason.into());
+            }
+        }
+        self.abort();
+    }
+
+    /// The first reason given to [`AbortSignal::abort_because`], if any.
+    pub fn reason(&self) -> Option<String> {
+        self.reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Raises the signal.
