@@ -23,5 +23,6 @@ pub mod liveness;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod tls;
 pub mod verdict;
 pub mod witness;
