@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::SigningKey;
 use s301_harness::integrity;
 use s301_harness::report::{json, Report};
-use s301_harness::runner::{RunOutcome, RunStatus};
+use s301_harness::runner::{AbortSignal, RunOutcome, RunStatus};
 use s301_harness::scenario::Scenario;
 use s301_harness::verdict::ConditionVerdict;
 use s301_harness::witness::{self, WitnessAnswer};
@@ -29,6 +29,9 @@ pub struct Finish<'a> {
     pub abort_reason: Option<String>,
     /// `--sign-key`, loaded.
     pub sign_key: Option<&'a SigningKey>,
+    /// The run's abort signal: raised while witness questions wait, it
+    /// stops them (the remaining ones are recorded as not asked).
+    pub abort: &'a AbortSignal,
 }
 
 /// The finished record.
@@ -60,7 +63,7 @@ pub fn finish(
                 .unwrap_or_else(|| "interrupted (Ctrl-C or SIGTERM)".to_string()),
         );
     }
-    ask_witnesses(dir, outcome, scenario, f.operator, &mut report);
+    ask_witnesses(dir, outcome, scenario, f.operator, f.abort, &mut report);
     let mut witness_text = String::new();
     for c in &report.conditions {
         for w in &c.witness {
@@ -93,12 +96,15 @@ pub fn finish(
 }
 
 /// Asks (or records as not asked) every witness step of a selected
-/// condition and applies the answers to `report`.
+/// condition and applies the answers to `report`. An interruption (the
+/// abort signal) while questions wait ends the questions: the one waiting
+/// and the rest are `error`, and the run is recorded as aborted.
 fn ask_witnesses(
     dir: &Path,
     outcome: &RunOutcome,
     scenario: &Scenario,
     operator: Option<&str>,
+    abort: &AbortSignal,
     report: &mut Report,
 ) {
     let steps: Vec<_> = scenario
@@ -123,10 +129,24 @@ fn ask_witnesses(
     } else {
         let answers = witness::spawn_line_reader(std::io::stdin());
         let mut out = std::io::stdout();
+        let cancelled = || abort.is_aborted();
         for s in &steps {
-            let rec =
-                tokio::task::block_in_place(|| witness::ask(s, dir, operator, &answers, &mut out));
+            if abort.is_aborted() {
+                records.push((s.condition, witness::not_asked(s, "interrupted")));
+                report.run.never_ran.push(s.id.clone());
+                continue;
+            }
+            let rec = tokio::task::block_in_place(|| {
+                witness::ask(s, dir, operator, &answers, &mut out, &cancelled)
+            });
             records.push((s.condition, rec));
+        }
+        if abort.is_aborted() {
+            report.run.status = RunStatus::Aborted;
+            report.run.abort_reason = Some(format!(
+                "{} during the witness questions",
+                abort.reason().unwrap_or_else(|| "interrupted".to_string())
+            ));
         }
     }
     witness::apply(report, records);

@@ -133,7 +133,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
     // A terminal that dies mid-run aborts the run (see s301_harness::liveness).
     let mut watch = TerminalWatch::new(&target.declaration, abort.clone());
     let lost = watch.finding();
-    let abort_reason = abort.clone();
+    let abort_handle = abort.clone();
 
     crate::out(&format!(
         "s301 run {run_id}: {} | scenario {} | seed {seed} | {} check(s)\n",
@@ -156,7 +156,6 @@ pub async fn run(args: RunArgs) -> ExitCode {
         let mut sinks: [&mut dyn RunSink; 3] = [&mut progress, &mut writer, &mut watch];
         runner::run(catalog(), ctx, cfg, &mut sinks).await
     };
-    ctrl_c.abort();
     let mut outcome = outcome;
     let lost = lost.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if let Some(l) = &lost {
@@ -174,10 +173,13 @@ pub async fn run(args: RunArgs) -> ExitCode {
             abort_reason: lost
                 .as_ref()
                 .map(LostTerminal::reason)
-                .or_else(|| abort_reason.reason()),
+                .or_else(|| abort_handle.reason()),
             sign_key: sign_key.as_ref(),
+            abort: &abort_handle,
         },
     );
+    // Ctrl-C stays watched through the witness questions.
+    ctrl_c.abort();
     let label = target.label.clone();
     target.shutdown().await;
 

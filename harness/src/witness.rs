@@ -215,14 +215,22 @@ pub fn screenshot_for(run_dir: &Path, check: Option<CheckId>) -> Option<String> 
     })
 }
 
+/// How often a waiting question looks at its `cancelled` flag.
+const CANCEL_POLL: Duration = Duration::from_millis(200);
+
+/// The answer comment when the operator interrupted the questions.
+pub const INTERRUPTED: &str = "interrupted (Ctrl-C or SIGTERM) while waiting for the answer";
+
 /// Asks one step: prints the question to `out` and waits for an answer line
-/// on `answers` within the step's timeout.
+/// on `answers` within the step's timeout, or until `cancelled` says so
+/// (checked every 200 ms): then the answer is `error`, comment [`INTERRUPTED`].
 pub fn ask(
     step: &WitnessStep,
     run_dir: &Path,
     operator: Option<&str>,
     answers: &mpsc::Receiver<String>,
     out: &mut dyn Write,
+    cancelled: &dyn Fn() -> bool,
 ) -> WitnessRecord {
     let screenshot = screenshot_for(run_dir, step.check);
     let asked_at = rfc3339_ms(time::OffsetDateTime::now_utc());
@@ -241,7 +249,10 @@ pub fn ask(
     let deadline = Instant::now() + Duration::from_millis(step.timeout_ms);
     let (answer, comment, answered_at) = loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        match answers.recv_timeout(left) {
+        if cancelled() {
+            break (WitnessAnswer::Error, Some(INTERRUPTED.to_string()), None);
+        }
+        match answers.recv_timeout(left.min(CANCEL_POLL)) {
             Ok(line) => match parse_answer(&line) {
                 Some((a, c)) => break (a, c, Some(rfc3339_ms(time::OffsetDateTime::now_utc()))),
                 None => {
@@ -253,6 +264,7 @@ pub fn ask(
                     let _ = out.flush();
                 }
             },
+            Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => continue,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 break (
                     WitnessAnswer::Error,
@@ -352,6 +364,7 @@ mod tests {
             Some("山田"),
             &rx,
             &mut out,
+            &|| false,
         )
     }
 
@@ -393,7 +406,14 @@ mod tests {
         // A reader that never yields a line: the channel's sender stays alive.
         let (_tx, rx) = mpsc::channel::<String>();
         let mut out = Vec::new();
-        let r = ask(&step(50), Path::new("/nonexistent"), None, &rx, &mut out);
+        let r = ask(
+            &step(50),
+            Path::new("/nonexistent"),
+            None,
+            &rx,
+            &mut out,
+            &|| false,
+        );
         assert_eq!(r.answer, WitnessAnswer::Error);
         assert!(r.comment.unwrap().contains("within 50 ms"));
         let shown = String::from_utf8(out).unwrap();
@@ -426,6 +446,22 @@ mod tests {
         let src = "name = \"x\"\n[[witness]]\nid = \"W\"\ncondition = \"1-2-1\"\ncheck = \"DO-01\"\nquestion_ja = \"?\"\nquestion_en = \"?\"\n";
         let e = crate::scenario::Scenario::parse(src, "s.toml").unwrap_err();
         assert_eq!(e.key, "witness[0].check");
+    }
+
+    #[test]
+    fn an_interrupted_question_is_an_error() {
+        let (_tx, rx) = mpsc::channel::<String>();
+        let mut out = Vec::new();
+        let r = ask(
+            &step(60_000),
+            Path::new("/nonexistent"),
+            None,
+            &rx,
+            &mut out,
+            &|| true,
+        );
+        assert_eq!(r.answer, WitnessAnswer::Error);
+        assert_eq!(r.comment.as_deref(), Some(INTERRUPTED));
     }
 
     #[test]
