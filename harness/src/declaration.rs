@@ -314,6 +314,9 @@ pub struct Declaration {
     /// `[harness]`.
     #[serde(default)]
     pub harness: HarnessDecl,
+    /// `[tls]`: certificates for `wss://`, `https://` and the https receiver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::tls::TlsDecl>,
 }
 
 mod rect_list {
@@ -371,7 +374,31 @@ impl Declaration {
                 }
             }
         }
+        if let (Some(tls), Some(dir)) = (decl.tls.as_mut(), path.parent()) {
+            tls.resolve_beside(dir);
+        }
+        if let Some(tls) = &decl.tls {
+            // Read the PEM files now, so a bad one is a usage error that
+            // names its key and line before anything runs.
+            if let Err(e) = crate::tls::TlsSettings::load(tls) {
+                let doc = Doc::parse(&src, &origin)?;
+                return Err(doc.error_at(
+                    &format!("tls.{}", e.key),
+                    format!("{}: {}", e.file, e.reason),
+                ));
+            }
+        }
         Ok(decl)
+    }
+
+    /// The TLS settings the `[tls]` section describes (none without one).
+    pub fn tls_settings(
+        &self,
+    ) -> Result<Option<std::sync::Arc<crate::tls::TlsSettings>>, crate::tls::TlsFileError> {
+        match &self.tls {
+            None => Ok(None),
+            Some(t) => crate::tls::TlsSettings::load(t).map(|s| Some(std::sync::Arc::new(s))),
+        }
     }
 
     fn validate(&self, doc: &Doc<'_>) -> Result<(), ConfigError> {
@@ -400,6 +427,61 @@ impl Declaration {
         }
         if let Some(listen) = &self.harness.listen {
             check_listen(doc, "harness.listen", listen)?;
+        }
+        self.validate_tls(doc)
+    }
+
+    /// `[tls]`: file keys are non-empty, keys come with their certificates,
+    /// and `wss://` / `https://` have a CA to verify the terminal against.
+    fn validate_tls(&self, doc: &Doc<'_>) -> Result<(), ConfigError> {
+        let tls = self.tls.clone().unwrap_or_default();
+        for (key, value) in tls.files() {
+            if value.is_some_and(|v| v.trim().is_empty()) {
+                return Err(doc.error_at(
+                    &format!("tls.{key}"),
+                    "must be the path of a PEM file (or leave the key out)",
+                ));
+            }
+        }
+        for (a, b) in [
+            ("client_cert", "client_key"),
+            ("receiver_cert", "receiver_key"),
+        ] {
+            let has = |k: &str| tls.files().iter().any(|(n, v)| *n == k && v.is_some());
+            if has(a) != has(b) {
+                let (present, missing) = if has(a) { (a, b) } else { (b, a) };
+                return Err(doc.error_at(
+                    &format!("tls.{present}"),
+                    format!("tls.{present} needs tls.{missing} as well"),
+                ));
+            }
+        }
+        if let Some(name) = &tls.server_name {
+            if rustls::pki_types::ServerName::try_from(name.as_str()).is_err() {
+                return Err(doc.error_at(
+                    "tls.server_name",
+                    format!("\"{name}\" is not a DNS name or IP address"),
+                ));
+            }
+        }
+        let encrypted = [
+            ("screen.url", self.screen.url.as_str(), "wss://"),
+            (
+                "data.base_url",
+                self.data.as_ref().map_or("", |d| d.base_url.as_str()),
+                "https://",
+            ),
+        ];
+        for (key, url, prefix) in encrypted {
+            let starts = url
+                .get(..prefix.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(prefix));
+            if starts && tls.ca.is_none() {
+                return Err(doc.error_at(
+                    key,
+                    format!("{prefix} needs [tls] ca (the PEM file of the CA that signed the terminal's certificate)"),
+                ));
+            }
         }
         Ok(())
     }
@@ -755,7 +837,9 @@ listen = "127.0.0.1:0"
     #[test]
     fn rfb_and_ipv6_urls_are_accepted() {
         for url in ["rfb://10.0.0.5:5900", "wss://[::1]:443/x", "rfb://terminal"] {
-            let src = with("ws://127.0.0.1:5901/s3-01/v1/screen", url);
+            // wss:// needs a CA to verify the terminal against.
+            let src =
+                with("ws://127.0.0.1:5901/s3-01/v1/screen", url) + "\n[tls]\nca = \"ca.pem\"\n";
             assert!(Declaration::parse(&src, "t.toml").is_ok(), "{url}");
         }
     }
@@ -918,5 +1002,39 @@ listen = "127.0.0.1:0"
         assert!(e
             .to_string()
             .starts_with("/nonexistent/terminal.toml: cannot read"));
+    }
+
+    #[test]
+    fn wss_without_a_tls_ca_is_rejected_at_the_url() {
+        let src = with("ws://127.0.0.1:5901", "wss://127.0.0.1:5901");
+        let e = Declaration::parse(&src, "terminal.toml").unwrap_err();
+        assert_eq!(e.key, "screen.url");
+        assert!(e.message.contains("[tls] ca"), "{e}");
+    }
+
+    #[test]
+    fn tls_client_cert_without_its_key_is_rejected() {
+        let src = format!("{GOOD}\n[tls]\nca = \"ca.pem\"\nclient_cert = \"c.pem\"\n");
+        let e = Declaration::parse(&src, "terminal.toml").unwrap_err();
+        assert_eq!(e.key, "tls.client_cert");
+        assert_eq!(e.line, Some(line_of(&src, "client_cert")));
+        assert!(e.message.contains("tls.client_key"), "{e}");
+    }
+
+    #[test]
+    fn load_names_the_key_and_file_of_a_bad_tls_pem() {
+        let dir = std::env::temp_dir().join(format!("s301-decl-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ca.pem"), "not a certificate\n").unwrap();
+        let src = format!("{GOOD}\n[tls]\nca = \"ca.pem\"\n");
+        let path = dir.join("terminal.toml");
+        std::fs::write(&path, &src).unwrap();
+        let e = Declaration::load(&path).unwrap_err();
+        assert_eq!(e.key, "tls.ca");
+        assert_eq!(e.line, Some(line_of(&src, "ca = ")));
+        let ca = dir.join("ca.pem").display().to_string();
+        assert!(e.message.contains(&ca), "the resolved file is named: {e}");
+        assert!(e.message.contains("CERTIFICATE"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
