@@ -137,8 +137,19 @@ pub fn generate() -> Result<SigningKey, KeyError> {
     Ok(SigningKey::from_bytes(&seed))
 }
 
+/// Writes `text` to a new file at `path`, atomically and without ever
+/// replacing an existing file: a temporary file beside it is written,
+/// flushed and then hard-linked to `path` (which fails if `path` exists).
+/// A secret key's file is created owner-only from the start.
 fn create_new(path: &Path, text: &str, secret: bool) -> Result<(), KeyError> {
     use std::io::Write;
+    let io = |source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = PathBuf::from(tmp_name);
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -148,24 +159,21 @@ fn create_new(path: &Path, text: &str, secret: bool) -> Result<(), KeyError> {
     }
     #[cfg(not(unix))]
     let _ = secret;
-    let mut f = opts.open(path).map_err(|source| {
+    let written = opts.open(&tmp).and_then(|mut f| {
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    linked.map_err(|source| {
         if source.kind() == std::io::ErrorKind::AlreadyExists {
             KeyError::Exists {
                 path: path.to_path_buf(),
             }
         } else {
-            KeyError::Io {
-                path: path.to_path_buf(),
-                source,
-            }
+            io(source)
         }
-    })?;
-    f.write_all(text.as_bytes())
-        .and_then(|()| f.sync_all())
-        .map_err(|source| KeyError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+    })
 }
 
 /// Writes a new key pair to `PREFIX.key` (secret, owner-only) and
