@@ -228,6 +228,12 @@ mod tests {
             keygen(&d.join("lab")),
             Err(KeyError::Exists { .. })
         ));
+        let mut names: Vec<String> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["lab.key", "lab.pub"], "no temporary file is left");
         std::fs::remove_dir_all(&d).unwrap();
     }
 
