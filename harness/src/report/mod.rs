@@ -6,7 +6,12 @@
 //! Readers of the record (printable report, JUnit, 適合宣言) come later and
 //! read [`Report`], not the runner.
 
+pub mod declaration_doc;
+pub mod html;
 pub mod json;
+pub mod junit;
+pub mod outputs;
+pub mod png;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
