@@ -19,6 +19,10 @@ use s301_harness::witness::{self, WitnessAnswer};
 
 use crate::{EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS};
 
+/// Writes outputs derived from the final `report.json` into the run
+/// directory; an error names the file that could not be written.
+pub type DerivedOutputs = dyn Fn(&Path, &Report) -> Result<(), String>;
+
 /// What the operator gave on the command line, and how the run ended.
 pub struct Finish<'a> {
     /// `--operator`.
@@ -29,6 +33,9 @@ pub struct Finish<'a> {
     pub abort_reason: Option<String>,
     /// `--sign-key`, loaded.
     pub sign_key: Option<&'a SigningKey>,
+    /// Writes the outputs derived from the final report (JUnit, HTML,
+    /// declaration ...) into the run directory, before the seal.
+    pub derived: Option<&'a DerivedOutputs>,
     /// The run's abort signal: raised while witness questions wait, it
     /// stops them (the remaining ones are recorded as not asked).
     pub abort: &'a AbortSignal,
@@ -85,8 +92,17 @@ pub fn finish(
             );
         }
     }
-    let path = json::write_report(dir, &report)
-        .map_err(|e| format!("{}: {e}", dir.join(json::REPORT_FILE).display()))?;
+    let report_err = |e: std::io::Error| format!("{}: {e}", dir.join(json::REPORT_FILE).display());
+    let path = json::write_report(dir, &report).map_err(report_err)?;
+    if let Some(derive) = f.derived {
+        // A record file that cannot be written makes the record incomplete:
+        // say so in report.json (aborted, with the reason) and still seal.
+        if let Err(e) = derive(dir, &report) {
+            report.run.status = RunStatus::Aborted;
+            report.run.abort_reason = Some(format!("a record file could not be written: {e}"));
+            json::write_report(dir, &report).map_err(report_err)?;
+        }
+    }
     integrity::seal(dir, f.sign_key).map_err(|e| e.to_string())?;
     Ok(Finished {
         report,
@@ -195,5 +211,111 @@ pub fn exit_code(report: &Report) -> u8 {
         EXIT_INCONCLUSIVE
     } else {
         EXIT_PASS
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
+mod tests {
+    use super::*;
+    use s301_harness::catalog::{CheckId, ConditionId};
+    use s301_harness::runner::{CheckResult, ConditionResult, RunInfo};
+    use s301_harness::verdict::Verdict;
+
+    fn passing_outcome() -> RunOutcome {
+        RunOutcome {
+            info: RunInfo {
+                id: "RUN".into(),
+                started_at: time::OffsetDateTime::UNIX_EPOCH,
+                seed: 1,
+                scenario: "t".into(),
+                partial: false,
+                harness_version: "0".into(),
+                terminal: serde_json::Value::Null,
+                selected: CheckId::ALL.to_vec(),
+                catalog: CheckId::ALL.to_vec(),
+            },
+            finished_at: time::OffsetDateTime::UNIX_EPOCH,
+            duration_ms: 1,
+            status: RunStatus::Completed,
+            checks: CheckId::ALL
+                .iter()
+                .map(|id| CheckResult {
+                    id: *id,
+                    verdict: Verdict::Pass,
+                    detail: "ok".into(),
+                    duration_ms: 1,
+                    evidence: serde_json::Value::Null,
+                    skip: None,
+                })
+                .collect(),
+            conditions: ConditionId::ALL
+                .iter()
+                .map(|c| ConditionResult {
+                    id: *c,
+                    verdict: ConditionVerdict::Pass,
+                    checks: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    fn scratch(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("s301-record-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn finish_with(dir: &Path, derived: &DerivedOutputs) -> Finished {
+        let scenario = Scenario::parse("name = \"t\"\n", "t.toml").unwrap();
+        let abort = AbortSignal::new();
+        finish(
+            dir,
+            &passing_outcome(),
+            &scenario,
+            &Finish {
+                operator: Some("op"),
+                department: Some("dept"),
+                abort_reason: None,
+                sign_key: None,
+                derived: Some(derived),
+                abort: &abort,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn derived_outputs_are_written_before_the_seal() {
+        let dir = scratch("derived");
+        let f = finish_with(&dir, &|d, _| {
+            std::fs::write(d.join("junit.xml"), "<testsuites/>").map_err(|e| e.to_string())
+        });
+        assert_eq!(exit_code(&f.report), EXIT_PASS);
+        assert_eq!(f.report.run.operator.as_deref(), Some("op"));
+        let v = integrity::verify(&dir, None).unwrap();
+        assert!(v.is_ok(), "{v:?}");
+        assert_eq!(v.files, 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_derived_write_marks_the_record_aborted_and_still_seals_it() {
+        let dir = scratch("failed");
+        let f = finish_with(&dir, &|_, _| Err("junit.xml: disk full".to_string()));
+        assert_eq!(f.report.run.status, RunStatus::Aborted);
+        assert!(f
+            .report
+            .run
+            .abort_reason
+            .as_deref()
+            .unwrap()
+            .contains("disk full"));
+        assert_eq!(exit_code(&f.report), EXIT_INCONCLUSIVE);
+        let on_disk: Report =
+            serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+        assert_eq!(on_disk.run.status, RunStatus::Aborted);
+        assert!(integrity::verify(&dir, None).unwrap().is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

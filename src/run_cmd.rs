@@ -176,6 +176,8 @@ pub async fn run(args: RunArgs) -> ExitCode {
                 .or_else(|| abort_handle.reason()),
             sign_key: sign_key.as_ref(),
             abort: &abort_handle,
+            // The derived outputs (junit.xml, report.html, declaration) go here.
+            derived: None,
         },
     );
     // Ctrl-C stays watched through the witness questions.
