@@ -175,6 +175,9 @@ pub fn epilogue(f: &Finished) -> String {
     if let Some(r) = &f.report.run.abort_reason {
         let _ = writeln!(s, "Abort reason: {r}");
     }
+    if !f.report.run.never_ran.is_empty() {
+        let _ = writeln!(s, "Never ran: {}", f.report.run.never_ran.join(", "));
+    }
     if !f.witness_text.is_empty() {
         let _ = writeln!(s, "Witness confirmations");
         s.push_str(&f.witness_text);

@@ -161,6 +161,40 @@ fn killed_terminal_aborts_the_run_and_the_record_still_verifies() {
 }
 
 #[test]
+fn terminal_unreachable_from_the_start_aborts_instead_of_failing() {
+    let dir = scratch("unreachable");
+    let mock = spawn_mock();
+    let decl = dir.join("terminal.toml");
+    std::fs::write(&decl, &mock.declaration).unwrap();
+    // The declared terminal is gone before the run starts.
+    drop(mock);
+    let out_dir = dir.join("run");
+    let out = s301(&[
+        "run",
+        "--terminal",
+        decl.to_str().unwrap(),
+        "--scenario",
+        CI_SCENARIO,
+        "--only",
+        "ST-01,ST-02",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    let r = read_report(&out_dir);
+    assert_eq!(r["run"]["status"], "aborted");
+    assert_eq!(r["run"]["never_ran"], serde_json::json!(["ST-02"]));
+    assert_eq!(condition(&r, "1-2-1")["verdict"], "inconclusive");
+    assert!(stdout.contains("Never ran: ST-02"), "{stdout}");
+    assert_eq!(
+        s301(&["verify", out_dir.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn signed_record_names_changed_added_and_removed_files() {
     let dir = scratch("tamper");
     let prefix = dir.join("lab");
