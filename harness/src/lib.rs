@@ -20,6 +20,7 @@ pub mod data;
 pub mod declaration;
 pub mod integrity;
 pub mod liveness;
+pub mod record;
 pub mod report;
 pub mod runner;
 pub mod scenario;

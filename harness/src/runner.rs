@@ -868,7 +868,9 @@ async fn run_guarded(
     abort: &AbortSignal,
 ) -> (Outcome, bool) {
     let body = def.run;
-    let mut task = tokio::spawn(async move { body(&ctx).await });
+    let id = def.id;
+    let mut task =
+        tokio::spawn(crate::record::in_check(id, async move { body(&ctx).await }));
     let (outcome, aborted) = tokio::select! {
         joined = &mut task => return (match joined {
             Ok(outcome) => outcome,
