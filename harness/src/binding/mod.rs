@@ -153,6 +153,9 @@ pub struct SessionInfo {
     pub connect_ms: f64,
     /// Connect plus handshake time.
     pub handshake_ms: f64,
+    /// The TLS parameters of a `wss://` session (none in plaintext).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::tls::TlsInfo>,
 }
 
 /// How the harness leaves.

@@ -19,6 +19,9 @@ use serde_json::{json, Value};
 use super::receiver::is_json_media_type;
 use super::schema::cut;
 use crate::binding::seq::{self, Seq};
+use crate::tls::http::Connector;
+use crate::tls::{TlsInfo, TlsSettings};
+use std::sync::{Arc, Mutex};
 
 /// Largest answer body the client reads.
 pub const MAX_RESPONSE: usize = 4 * 1024 * 1024;
@@ -146,7 +149,8 @@ pub fn encode_segment(s: &str) -> String {
 pub struct TerminalClient {
     base: String,
     timeout: Duration,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<Connector, Full<Bytes>>,
+    last_tls: Arc<Mutex<Option<TlsInfo>>>,
 }
 
 impl std::fmt::Debug for TerminalClient {
@@ -162,6 +166,16 @@ impl TerminalClient {
     /// A client for `base_url` (`http://HOST:PORT/s3-01/v1`); each request
     /// must be answered completely within `timeout`.
     pub fn new(base_url: &str, timeout: Duration) -> Result<Self, RequestError> {
+        Self::new_with_tls(base_url, timeout, None)
+    }
+
+    /// Like [`Self::new`], speaking `https://` with `tls` (the
+    /// declaration's `[tls]`: CA and, for mutual TLS, the client certificate).
+    pub fn new_with_tls(
+        base_url: &str,
+        timeout: Duration,
+        tls: Option<Arc<TlsSettings>>,
+    ) -> Result<Self, RequestError> {
         let base = base_url.trim_end_matches('/').to_string();
         let uri: Uri =
             base.parse()
@@ -171,16 +185,17 @@ impl TerminalClient {
                 })?;
         match uri.scheme_str() {
             Some("http") => {}
+            Some("https") if tls.as_ref().is_some_and(|t| t.has_client()) => {}
             Some("https") => {
                 return Err(RequestError::Url {
                     url: base,
-                    detail: "https is not supported by this build of s301; use http on a trusted network or a TLS-terminating proxy".into(),
+                    detail: "https needs a [tls] section with a ca to verify the terminal".into(),
                 })
             }
             _ => {
                 return Err(RequestError::Url {
                     url: base,
-                    detail: "the data base URL must start with http://".into(),
+                    detail: "the data base URL must start with http:// or https://".into(),
                 })
             }
         }
@@ -193,6 +208,8 @@ impl TerminalClient {
         let mut conn = HttpConnector::new();
         conn.set_connect_timeout(Some(timeout));
         conn.set_nodelay(true);
+        let conn = Connector::new(conn, tls);
+        let last_tls = conn.last_tls();
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(64)
@@ -201,12 +218,22 @@ impl TerminalClient {
             base,
             timeout,
             client,
+            last_tls,
         })
     }
 
     /// The base URL.
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// The TLS parameters of the latest `https://` connection (none before
+    /// the first, and none over `http://`).
+    pub fn last_tls(&self) -> Option<TlsInfo> {
+        self.last_tls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The per-request timeout.

@@ -67,6 +67,7 @@ pub struct DataChannel {
     screen_lane: AtomicUsize,
     triggers: Mutex<Vec<Value>>,
     started: Instant,
+    tls: Option<Arc<crate::tls::TlsSettings>>,
 }
 
 impl std::fmt::Debug for DataChannel {
@@ -99,10 +100,24 @@ impl DataChannel {
         listen: Option<&str>,
         limits: ReceiverLimits,
     ) -> Result<Arc<DataChannel>, DataError> {
+        Self::start_with_tls(decl, sc, listen, limits, None).await
+    }
+
+    /// [`DataChannel::start_with`] with the declaration's `[tls]`: the client
+    /// speaks `https://` to the terminal, and the receiver serves https when
+    /// `receiver_cert` is set (its URL then starts with `https://`).
+    pub async fn start_with_tls(
+        decl: &DataDecl,
+        sc: &DataScenario,
+        listen: Option<&str>,
+        limits: ReceiverLimits,
+        tls: Option<Arc<crate::tls::TlsSettings>>,
+    ) -> Result<Arc<DataChannel>, DataError> {
         let schema = Arc::new(ReportSchema::load(decl.schema.as_deref())?);
-        let client = TerminalClient::new(
+        let client = TerminalClient::new_with_tls(
             &decl.base_url,
             Duration::from_millis(sc.request_timeout_ms.max(1)),
+            tls.clone(),
         )
         .map_err(DataError::BaseUrl)?;
         let listen = listen.unwrap_or("127.0.0.1:0");
@@ -124,9 +139,13 @@ impl DataChannel {
             max_connections: limits.max_connections,
             ..server::ServerBounds::default()
         };
-        let running = server::serve(listener, bounds, handler).map_err(|e| DataError::Listen {
-            addr: listen.to_string(),
-            reason: e.to_string(),
+        let acceptor = tls.as_ref().and_then(|t| t.acceptor());
+        let scheme = if acceptor.is_some() { "https" } else { "http" };
+        let running = server::serve_tls(listener, bounds, handler, acceptor).map_err(|e| {
+            DataError::Listen {
+                addr: listen.to_string(),
+                reason: e.to_string(),
+            }
         })?;
         let addr = running.addr();
         let host = match addr.ip() {
@@ -135,7 +154,7 @@ impl DataChannel {
             std::net::IpAddr::V6(ip) => format!("[{ip}]"),
             std::net::IpAddr::V4(ip) => ip.to_string(),
         };
-        let url = format!("http://{host}:{}{REPORTS_PATH}", addr.port());
+        let url = format!("{scheme}://{host}:{}{REPORTS_PATH}", addr.port());
         Ok(Arc::new(DataChannel {
             decl: std::sync::RwLock::new(decl.clone()),
             sc: sc.clone(),
@@ -147,6 +166,7 @@ impl DataChannel {
             screen_lane: AtomicUsize::new(0),
             triggers: Mutex::new(Vec::new()),
             started: Instant::now(),
+            tls,
         }))
     }
 
@@ -174,9 +194,10 @@ impl DataChannel {
     /// start the terminal with `push_to = receiver_url()`, then call this
     /// with the terminal's `[data]`.
     pub fn set_terminal(&self, decl: &DataDecl) -> Result<(), DataError> {
-        let client = TerminalClient::new(
+        let client = TerminalClient::new_with_tls(
             &decl.base_url,
             Duration::from_millis(self.sc.request_timeout_ms.max(1)),
+            self.tls.clone(),
         )
         .map_err(DataError::BaseUrl)?;
         let schema_changed = self.decl().schema != decl.schema;

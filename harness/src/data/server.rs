@@ -88,6 +88,17 @@ pub fn serve(
     bounds: ServerBounds,
     handler: Handler,
 ) -> std::io::Result<RunningServer> {
+    serve_tls(listener, bounds, handler, None)
+}
+
+/// Like [`serve`], speaking https when `tls` is given: each connection's
+/// TLS handshake must finish within the header timeout.
+pub fn serve_tls(
+    listener: TcpListener,
+    bounds: ServerBounds,
+    handler: Handler,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> std::io::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -128,6 +139,26 @@ pub fn serve(
                 // A client that half-closes after its request still gets the answer.
                 .half_close(true)
                 .keep_alive(true);
+            if let Some(acceptor) = tls.clone() {
+                let watcher = graceful.watcher();
+                let handshake_timeout = bounds.header_timeout;
+                tokio::spawn(async move {
+                    let accepted =
+                        tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await;
+                    match accepted {
+                        Ok(Ok(tls)) => {
+                            let conn = builder.serve_connection(TokioIo::new(tls), svc);
+                            if let Err(e) = watcher.watch(conn).await {
+                                tracing::debug!("TLS connection from {peer} ended: {e}");
+                            }
+                        }
+                        Ok(Err(e)) => tracing::debug!("TLS handshake from {peer} failed: {e}"),
+                        Err(_) => tracing::debug!("TLS handshake from {peer} timed out"),
+                    }
+                    drop(permit);
+                });
+                continue;
+            }
             let conn = builder.serve_connection(TokioIo::new(stream), svc);
             let fut = graceful.watch(conn);
             tokio::spawn(async move {

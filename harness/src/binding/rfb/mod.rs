@@ -13,6 +13,7 @@ pub mod session;
 pub mod transport;
 pub mod url;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use s301_rfb::encoding::Encoding;
@@ -29,6 +30,7 @@ use crate::binding::{
     BindingError, BoxFuture, CloseReason, Console, OpenError, ScreenBinding, SessionInfo, Stage,
 };
 use crate::declaration::ScreenDecl;
+use crate::tls::{MaybeTls, TlsSettings};
 
 pub use self::url::UrlError;
 
@@ -39,6 +41,7 @@ pub struct RfbBinding {
     password: Option<Vec<u8>>,
     password_env: Option<String>,
     limits: Limits,
+    tls: Option<Arc<TlsSettings>>,
 }
 
 impl std::fmt::Debug for RfbBinding {
@@ -73,6 +76,7 @@ impl RfbBinding {
             password: password.map(|p| p.as_bytes().to_vec()),
             password_env: None,
             limits: Limits::DEFAULT,
+            tls: None,
         })
     }
 
@@ -105,6 +109,12 @@ impl RfbBinding {
         Ok(b)
     }
 
+    /// The same binding using `tls` for `wss://` (the declaration's `[tls]`).
+    pub fn with_tls(mut self, tls: Option<Arc<TlsSettings>>) -> RfbBinding {
+        self.tls = tls;
+        self
+    }
+
     /// The same binding with other limits.
     pub fn with_limits(mut self, limits: Limits) -> RfbBinding {
         self.limits = limits;
@@ -127,8 +137,12 @@ impl RfbBinding {
         let transport = match self.url.scheme {
             Scheme::Ws => format!("WebSocket (RFC 6455) offering subprotocol {SUBPROTOCOL:?}"),
             Scheme::Wss => {
+                let mutual = match &self.tls {
+                    Some(t) if t.mutual() => ", presenting a client certificate",
+                    _ => "",
+                };
                 format!(
-                    "WebSocket over TLS offering subprotocol {SUBPROTOCOL:?} (not supported yet)"
+                    "WebSocket over TLS (rustls, terminal verified against the declared CA{mutual}) offering subprotocol {SUBPROTOCOL:?}"
                 )
             }
             Scheme::Rfb => "TCP".to_string(),
@@ -161,16 +175,34 @@ impl RfbBinding {
     pub async fn open_console(&self, label: &str, timeout: Duration) -> Result<Console, OpenError> {
         let started = Instant::now();
         let deadline = started + timeout;
-        if self.url.scheme == Scheme::Wss {
-            return Err(OpenError::Harness(format!(
-                "wss not supported yet ({})",
-                self.url.raw
-            )));
-        }
+        let tls_settings = match (&self.url.scheme, &self.tls) {
+            (Scheme::Wss, Some(t)) if t.has_client() => Some(t.clone()),
+            (Scheme::Wss, _) => {
+                return Err(OpenError::Harness(format!(
+                    "{} needs a [tls] section with a ca to verify the terminal",
+                    self.url.raw
+                )))
+            }
+            _ => None,
+        };
         let tcp = connect_tcp(&self.url, started, deadline).await?;
-        let (transport, subprotocol) = match self.url.scheme {
-            Scheme::Ws | Scheme::Wss => upgrade(&self.url, tcp, started, deadline).await?,
-            Scheme::Rfb => (Transport::Tcp(tcp), None),
+        let mut tls_info = None;
+        let (transport, subprotocol) = match (self.url.scheme, tls_settings) {
+            (Scheme::Wss, Some(settings)) => {
+                let stream = connect_tls(&settings, &self.url.host, tcp, started, deadline).await?;
+                tls_info = Some(stream.1);
+                upgrade(
+                    &self.url,
+                    MaybeTls::Tls(Box::new(stream.0)),
+                    started,
+                    deadline,
+                )
+                .await?
+            }
+            (Scheme::Ws | Scheme::Wss, _) => {
+                upgrade(&self.url, MaybeTls::Plain(tcp), started, deadline).await?
+            }
+            (Scheme::Rfb, _) => (Transport::Tcp(tcp), None),
         };
         let connect_ms = started.elapsed().as_secs_f64() * 1000.0;
 
@@ -217,6 +249,7 @@ impl RfbBinding {
             encodings,
             connect_ms,
             handshake_ms,
+            tls: tls_info,
         };
         let decoder = ServerMessageDecoder::new(PixelFormat::RGB888, self.limits);
         let (console, driver) = Console::new(label, info, fb);
@@ -229,6 +262,45 @@ impl RfbBinding {
             closed,
         ));
         Ok(console)
+    }
+}
+
+/// The TLS handshake of a `wss://` console, bounded by `deadline` (stage
+/// Connect). A certificate problem is a protocol failure naming it; a
+/// connection closed during the handshake is a refusal.
+async fn connect_tls(
+    settings: &TlsSettings,
+    host: &str,
+    tcp: tokio::net::TcpStream,
+    started: Instant,
+    deadline: Instant,
+) -> Result<
+    (
+        tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+        crate::tls::TlsInfo,
+    ),
+    OpenError,
+> {
+    match tokio::time::timeout_at(deadline, crate::tls::connect(settings, host, tcp)).await {
+        Err(_) => Err(OpenError::Timeout {
+            stage: Stage::Connect,
+            after_ms: transport::elapsed_ms(started),
+        }),
+        Ok(Ok(pair)) => Ok(pair),
+        Ok(Err(reason))
+            if reason.contains("certificate")
+                || reason.contains("alert")
+                || reason.contains("server name") =>
+        {
+            Err(OpenError::Protocol {
+                stage: Stage::Connect,
+                reason,
+            })
+        }
+        Ok(Err(reason)) => Err(OpenError::Refused {
+            stage: Stage::Connect,
+            reason,
+        }),
     }
 }
 

@@ -743,10 +743,10 @@ async fn a_closed_port_is_refused_at_connect() {
 }
 
 #[tokio::test]
-async fn wss_is_a_clean_harness_error() {
+async fn wss_without_tls_settings_is_a_clean_harness_error() {
     let e = open("wss://127.0.0.1:1/screen", None).await.err().unwrap();
     assert!(
-        matches!(&e, OpenError::Harness(m) if m.contains("wss not supported yet")),
+        matches!(&e, OpenError::Harness(m) if m.contains("[tls] section with a ca")),
         "{e:?}"
     );
 }

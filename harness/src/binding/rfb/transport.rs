@@ -1,5 +1,5 @@
 //! One byte stream over the two transports of the default binding: plain TCP
-//! (`rfb://`) and WebSocket (`ws://`).
+//! (`rfb://`) and WebSocket (`ws://`, or `wss://` over TLS).
 //!
 //! Over WebSocket, RFB bytes ride in binary messages whose boundaries mean
 //! nothing: the reader keeps the unread tail of the current message and hands
@@ -26,6 +26,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::url::ScreenUrl;
 use crate::binding::{OpenError, Stage};
+use crate::tls::MaybeTls;
 
 /// The WebSocket subprotocol the harness offers (the websockify/noVNC name).
 pub const SUBPROTOCOL: &str = "binary";
@@ -76,9 +77,10 @@ pub enum Transport {
     Ws(Box<WsStream>),
 }
 
-/// A WebSocket connection plus the unread rest of the last binary message.
+/// A WebSocket connection (over TCP or TLS) plus the unread rest of the
+/// last binary message.
 pub struct WsStream {
-    ws: WebSocketStream<TcpStream>,
+    ws: WebSocketStream<MaybeTls>,
     pending: Bytes,
 }
 
@@ -164,11 +166,12 @@ pub fn elapsed_ms(t: Instant) -> u64 {
     u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Performs the WebSocket upgrade on `tcp` before `deadline`, offering the
-/// `binary` subprotocol. Returns the transport and the subprotocol agreed.
+/// Performs the WebSocket upgrade on `tcp` (plain, or TLS for `wss://`)
+/// before `deadline`, offering the `binary` subprotocol. Returns the
+/// transport and the subprotocol agreed.
 pub async fn upgrade(
     url: &ScreenUrl,
-    tcp: TcpStream,
+    tcp: MaybeTls,
     started: Instant,
     deadline: Instant,
 ) -> Result<(Transport, Option<String>), OpenError> {
@@ -327,7 +330,7 @@ impl Transport {
     pub fn drop_hard(self) {
         let tcp = match &self {
             Transport::Tcp(s) => s,
-            Transport::Ws(w) => w.ws.get_ref(),
+            Transport::Ws(w) => w.ws.get_ref().tcp(),
         };
         let _ = tcp.set_zero_linger();
         drop(self);
@@ -370,7 +373,7 @@ mod tests {
             let tcp = connect_tcp(&url, t0, t0 + Duration::from_secs(5))
                 .await
                 .unwrap();
-            upgrade(&url, tcp, t0, t0 + Duration::from_secs(5))
+            upgrade(&url, MaybeTls::Plain(tcp), t0, t0 + Duration::from_secs(5))
                 .await
                 .unwrap()
         };
@@ -534,7 +537,7 @@ mod tests {
         let tcp = connect_tcp(&url, t0, t0 + Duration::from_secs(5))
             .await
             .unwrap();
-        match upgrade(&url, tcp, t0, t0 + Duration::from_secs(5)).await {
+        match upgrade(&url, MaybeTls::Plain(tcp), t0, t0 + Duration::from_secs(5)).await {
             Err(OpenError::Refused { stage, reason }) => {
                 assert_eq!(stage, Stage::Upgrade);
                 assert!(reason.starts_with("HTTP 409"), "{reason}");
