@@ -185,6 +185,9 @@ pub struct MockConfig {
     pub password: Option<String>,
     /// Full URL of the harness's reports endpoint, where reports are pushed.
     pub push_to: Option<String>,
+    /// Serve TLS (`wss://`, `https://`) with a PKI generated at start;
+    /// `None` (the default) serves plaintext.
+    pub tls: Option<crate::tls::TlsMode>,
 }
 
 impl Default for MockConfig {
@@ -199,6 +202,7 @@ impl Default for MockConfig {
             height: 768,
             password: None,
             push_to: None,
+            tls: None,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod font;
 pub mod lock;
 pub mod server;
 pub mod session;
+pub mod tls;
 pub mod transport;
 pub mod update;
 
@@ -72,6 +73,16 @@ impl MockTerminal {
             Some(l) => Some(l.local_addr()?),
             None => None,
         };
+        // TLS mode: a fresh PKI, its PEM files in a private directory.
+        let tls = match cfg.tls {
+            Some(_) => {
+                let pki = tls::TestPki::generate("s301 mock terminal test CA")?;
+                let dir = tls::PemDir::create()?;
+                pki.write_to(dir.path())?;
+                Some((pki, dir))
+            }
+            None => None,
+        };
         let desktop = desktop::Desktop::new(cfg.width, cfg.height)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
         let layout = desktop.layout();
@@ -84,6 +95,12 @@ impl MockTerminal {
             data: Arc::clone(&data),
             sessions: Arc::new(Semaphore::new(server::MAX_SESSIONS)),
             live,
+            tls: match &tls {
+                Some((pki, _)) => Some(tokio_rustls::TlsAcceptor::from(
+                    pki.server_config(cfg.tls.unwrap_or_default())?,
+                )),
+                None => None,
+            },
         };
         let mut tasks = vec![tokio::spawn(server::http_loop(listener, ctx.clone()))];
         if let Some(l) = rfb_listener {
@@ -104,6 +121,7 @@ impl MockTerminal {
             shutdown_tx,
             live_rx,
             tasks,
+            tls,
         })
     }
 }
@@ -120,6 +138,7 @@ pub struct MockHandle {
     shutdown_tx: watch::Sender<bool>,
     live_rx: mpsc::Receiver<()>,
     tasks: Vec<JoinHandle<()>>,
+    tls: Option<(tls::TestPki, tls::PemDir)>,
 }
 
 impl MockHandle {
@@ -133,9 +152,15 @@ impl MockHandle {
         self.rfb_addr
     }
 
-    /// `ws://ADDR/s3-01/v1/screen`.
+    /// `ws://ADDR/s3-01/v1/screen` (`wss://` in TLS mode).
     pub fn screen_url(&self) -> String {
-        format!("ws://{}{}", self.addr, server::SCREEN_PATH)
+        let scheme = if self.tls.is_some() { "wss" } else { "ws" };
+        format!("{scheme}://{}{}", self.addr, server::SCREEN_PATH)
+    }
+
+    /// The generated PKI and the directory of its PEM files, in TLS mode.
+    pub fn tls_pki(&self) -> Option<(&tls::TestPki, &std::path::Path)> {
+        self.tls.as_ref().map(|(p, d)| (p, d.path()))
     }
 
     /// `rfb://ADDR` of the plain RFB listener, when there is one.
@@ -143,9 +168,10 @@ impl MockHandle {
         self.rfb_addr.map(|a| format!("rfb://{a}"))
     }
 
-    /// `http://ADDR/s3-01/v1`.
+    /// `http://ADDR/s3-01/v1` (`https://` in TLS mode).
     pub fn data_base_url(&self) -> String {
-        format!("http://{}{}", self.addr, server::API_PREFIX)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.addr, server::API_PREFIX)
     }
 
     /// The configuration the mock runs with.
@@ -173,14 +199,32 @@ impl MockHandle {
     /// A complete terminal declaration (TOML) for this mock with the
     /// WebSocket screen URL; `harness_listen` fills `[harness] listen`.
     pub fn declaration_toml(&self, harness_listen: Option<&str>) -> String {
-        declaration::render(&self.decl_input(self.screen_url()), harness_listen)
+        let decl = declaration::render(&self.decl_input(self.screen_url()), harness_listen);
+        decl + &self.tls_section()
+    }
+
+    /// The `[tls]` section in TLS mode (empty otherwise): the CA, the
+    /// harness's client certificate and, when the mock pushes over https,
+    /// the receiver's certificate.
+    pub fn tls_section(&self) -> String {
+        match &self.tls {
+            Some((_, dir)) => {
+                let https_push = self
+                    .cfg
+                    .push_to
+                    .as_deref()
+                    .is_some_and(|u| u.starts_with("https://"));
+                tls::TestPki::declaration_section(dir.path(), https_push)
+            }
+            None => String::new(),
+        }
     }
 
     /// The same declaration with the screen at `rfb://` (plain TCP), when the
     /// mock has an RFB listener.
     pub fn declaration_toml_for_rfb(&self, harness_listen: Option<&str>) -> Option<String> {
         let url = self.rfb_url()?;
-        Some(declaration::render(&self.decl_input(url), harness_listen))
+        Some(declaration::render(&self.decl_input(url), harness_listen) + &self.tls_section())
     }
 
     /// The declaration with every choice spelled out: where the harness
@@ -199,7 +243,7 @@ impl MockHandle {
                 input.password_env = Some(env.clone());
             }
         }
-        Some(declaration::render(&input, opts.harness_listen.as_deref()))
+        Some(declaration::render(&input, opts.harness_listen.as_deref()) + &self.tls_section())
     }
 
     fn decl_input(&self, screen_url: String) -> declaration::DeclInput {

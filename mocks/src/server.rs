@@ -14,7 +14,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
@@ -44,6 +44,8 @@ pub struct Ctx {
     pub sessions: Arc<Semaphore>,
     /// Shutdown tracking.
     pub live: Live,
+    /// The TLS acceptor when the mock serves TLS.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Resolves once shutdown is asked for (or the handle is gone).
@@ -60,7 +62,21 @@ pub async fn http_loop(listener: TcpListener, ctx: Ctx) {
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(http_conn(stream, peer, ctx.clone()));
+                    match ctx.tls.clone() {
+                        None => {
+                            tokio::spawn(http_conn(stream, peer, ctx.clone()));
+                        }
+                        Some(acceptor) => {
+                            let ctx = ctx.clone();
+                            tokio::spawn(async move {
+                                match tokio::time::timeout(HEAD_TIMEOUT, acceptor.accept(stream)).await {
+                                    Ok(Ok(tls)) => http_conn(tls, peer, ctx).await,
+                                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                                }
+                            });
+                        }
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "http accept failed");
@@ -101,7 +117,10 @@ pub async fn rfb_loop(listener: TcpListener, ctx: Ctx) {
 }
 
 /// Serves one HTTP connection (possibly upgraded to a WebSocket).
-async fn http_conn(stream: TcpStream, peer: SocketAddr, ctx: Ctx) {
+async fn http_conn<S>(stream: S, peer: SocketAddr, ctx: Ctx)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let mut stop = ctx.shared.shutdown.clone();
     let svc_ctx = ctx.clone();
     let svc = service_fn(move |req: Request<Incoming>| {

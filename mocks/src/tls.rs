@@ -1,0 +1,246 @@
+//! TLS for the mock terminal (`s301 mock --tls`): a throw-away PKI made with
+//! rcgen at start (a CA, the terminal's server certificate for `127.0.0.1`
+//! and `localhost`, a client certificate for the harness and a certificate
+//! for the harness's push receiver), written as PEM files to a private
+//! temporary directory so the printed declaration can name them.
+//!
+//! The mock can require the harness's client certificate (mutual TLS). It
+//! uses rustls with the `ring` provider.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{RootCertStore, ServerConfig};
+
+/// How the mock serves TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TlsMode {
+    /// Refuse a client that shows no certificate signed by the mock's CA.
+    pub require_client_cert: bool,
+}
+
+/// One certificate and its key, as PEM text.
+#[derive(Debug, Clone)]
+pub struct PemPair {
+    /// The certificate.
+    pub cert: String,
+    /// Its private key (PKCS#8).
+    pub key: String,
+}
+
+/// A generated test PKI.
+#[derive(Debug, Clone)]
+pub struct TestPki {
+    /// The CA certificate.
+    pub ca: String,
+    /// The terminal's server certificate (SANs `127.0.0.1`, `localhost`).
+    pub server: PemPair,
+    /// The harness's client certificate.
+    pub client: PemPair,
+    /// The harness's push receiver certificate (SANs `127.0.0.1`, `localhost`).
+    pub receiver: PemPair,
+}
+
+fn io_err(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+fn leaf(
+    cn: &str,
+    sans: &[&str],
+    usage: ExtendedKeyUsagePurpose,
+    issuer: &rcgen::Issuer<'_, KeyPair>,
+) -> std::io::Result<PemPair> {
+    let key = KeyPair::generate().map_err(io_err)?;
+    let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
+    let mut params = CertificateParams::new(sans).map_err(io_err)?;
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.extended_key_usages = vec![usage];
+    let cert = params.signed_by(&key, issuer).map_err(io_err)?;
+    Ok(PemPair {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    })
+}
+
+impl TestPki {
+    /// Generates a fresh CA and the three leaf certificates (`cn` names the CA).
+    pub fn generate(cn: &str) -> std::io::Result<TestPki> {
+        let ca_key = KeyPair::generate().map_err(io_err)?;
+        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(io_err)?;
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca = CertifiedIssuer::self_signed(params, ca_key).map_err(io_err)?;
+        let hosts = ["127.0.0.1", "localhost"];
+        Ok(TestPki {
+            ca: ca.pem(),
+            server: leaf(
+                "s301 mock terminal",
+                &hosts,
+                ExtendedKeyUsagePurpose::ServerAuth,
+                &ca,
+            )?,
+            client: leaf(
+                "s301 harness",
+                &[],
+                ExtendedKeyUsagePurpose::ClientAuth,
+                &ca,
+            )?,
+            receiver: leaf(
+                "s301 push receiver",
+                &hosts,
+                ExtendedKeyUsagePurpose::ServerAuth,
+                &ca,
+            )?,
+        })
+    }
+
+    /// Writes the PEM files into `dir` (`ca.pem`, `terminal.pem`,
+    /// `terminal.key`, `client.pem`, `client.key`, `receiver.pem`,
+    /// `receiver.key`).
+    pub fn write_to(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        for (name, text) in [
+            ("ca.pem", &self.ca),
+            ("terminal.pem", &self.server.cert),
+            ("terminal.key", &self.server.key),
+            ("client.pem", &self.client.cert),
+            ("client.key", &self.client.key),
+            ("receiver.pem", &self.receiver.cert),
+            ("receiver.key", &self.receiver.key),
+        ] {
+            std::fs::write(dir.join(name), text)?;
+        }
+        Ok(())
+    }
+
+    /// The `[tls]` section naming the files [`Self::write_to`] wrote in `dir`.
+    pub fn declaration_section(dir: &Path, with_receiver: bool) -> String {
+        let q = |f: &str| {
+            let p = dir.join(f).display().to_string();
+            format!("{:?}", p)
+        };
+        let mut s = String::from("\n[tls]\n");
+        s.push_str(&format!("ca = {}\n", q("ca.pem")));
+        s.push_str(&format!("client_cert = {}\n", q("client.pem")));
+        s.push_str(&format!("client_key = {}\n", q("client.key")));
+        if with_receiver {
+            s.push_str(&format!("receiver_cert = {}\n", q("receiver.pem")));
+            s.push_str(&format!("receiver_key = {}\n", q("receiver.key")));
+        }
+        s
+    }
+
+    /// The mock's server configuration: its certificate, and client
+    /// certificates verified against the CA (required when `mode` says so).
+    pub fn server_config(&self, mode: TlsMode) -> std::io::Result<Arc<ServerConfig>> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let certs: Result<Vec<CertificateDer<'static>>, _> =
+            CertificateDer::pem_slice_iter(self.server.cert.as_bytes()).collect();
+        let certs = certs.map_err(io_err)?;
+        let key = PrivateKeyDer::from_pem_slice(self.server.key.as_bytes()).map_err(io_err)?;
+        let mut roots = RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(self.ca.as_bytes()) {
+            roots.add(c.map_err(io_err)?).map_err(io_err)?;
+        }
+        let builder = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        );
+        let builder = if mode.require_client_cert {
+            builder
+        } else {
+            builder.allow_unauthenticated()
+        };
+        let verifier = builder.build().map_err(io_err)?;
+        let cfg = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(io_err)?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(certs, key)
+            .map_err(io_err)?;
+        Ok(Arc::new(cfg))
+    }
+
+    /// A client configuration trusting the CA (the mock's pusher uses it
+    /// towards an https receiver).
+    pub fn client_config(&self) -> std::io::Result<Arc<rustls::ClientConfig>> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(self.ca.as_bytes()) {
+            roots.add(c.map_err(io_err)?).map_err(io_err)?;
+        }
+        let cfg = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(io_err)?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Arc::new(cfg))
+    }
+}
+
+/// A private directory for the PEM files, removed on drop.
+#[derive(Debug)]
+pub struct PemDir {
+    path: PathBuf,
+}
+
+impl PemDir {
+    /// Creates a fresh directory under the system temporary directory.
+    pub fn create() -> std::io::Result<PemDir> {
+        let unique = format!(
+            "s301-mock-tls-{}-{}",
+            std::process::id(),
+            rand::random::<u64>()
+        );
+        let path = std::env::temp_dir().join(unique);
+        std::fs::create_dir_all(&path)?;
+        Ok(PemDir { path })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for PemDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_pki_builds_a_server_config_and_writes_files() {
+        let pki = TestPki::generate("test CA").unwrap();
+        assert!(pki.ca.contains("BEGIN CERTIFICATE"));
+        pki.server_config(TlsMode {
+            require_client_cert: true,
+        })
+        .unwrap();
+        let dir = PemDir::create().unwrap();
+        pki.write_to(dir.path()).unwrap();
+        assert!(dir.path().join("client.key").exists());
+        let section = TestPki::declaration_section(dir.path(), true);
+        assert!(section.contains("receiver_key"), "{section}");
+        let kept = dir.path().to_path_buf();
+        drop(dir);
+        assert!(!kept.exists(), "the PEM directory is removed on drop");
+    }
+}
