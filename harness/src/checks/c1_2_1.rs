@@ -820,6 +820,7 @@ async fn ex01_run(ctx: &CheckCtx) -> Outcome {
         Exclusivity::Refuse => ex01_refuse(ctx, &mut a, b, b_start, &mut st).await,
         Exclusivity::Takeover => ex01_takeover(ctx, &mut a, b, b_start, &mut st).await,
     }
+    crate::record::snapshot(ctx, "A-after-decision", a.snapshot());
     st.logs.push(a.close(CloseHow::Clean).await);
     let v = violations(&st.logs);
     let evidence = json!({
@@ -918,6 +919,7 @@ async fn ex01_refuse(
                     sc.exclusivity_timeout_ms
                 )),
             }
+            crate::record::snapshot(ctx, "B-at-decision", b.snapshot());
             st.logs.push(b.close(CloseHow::Clean).await);
         }
     }
@@ -1050,6 +1052,7 @@ async fn ex01_takeover(
             ));
         }
     }
+    crate::record::snapshot(ctx, "B-at-decision", b.snapshot());
     st.logs.push(b.close(CloseHow::Clean).await);
 }
 
@@ -1110,6 +1113,7 @@ async fn ex02_phase(
             return (end, facts);
         }
     };
+    crate::record::snapshot(ctx, &format!("{name}-A-before-leaving"), a.snapshot());
     let mut logs = vec![a.close(how).await];
     let left = Instant::now();
     let deadline = left + ms(sc.exclusivity_timeout_ms);
@@ -1141,6 +1145,7 @@ async fn ex02_phase(
                 match r {
                     Ok(u) => {
                         facts.insert("served_ms".into(), json!(round_ms(ms_between(left, u.at))));
+                        crate::record::snapshot(ctx, &format!("{name}-B-served"), b.snapshot());
                         logs.push(b.close(CloseHow::Clean).await);
                         break PhaseEnd::Served;
                     }

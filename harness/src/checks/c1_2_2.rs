@@ -129,6 +129,8 @@ async fn probe_once(ctx: &CheckCtx, t: &mut Tracked, probe: &Probe) -> Outcome {
             at, pixels, bbox, ..
         } => {
             let took = round_ms(ms_between(sent.at, at));
+            crate::record::snapshot_around(ctx, "before", &before, bbox);
+            crate::record::snapshot_around(ctx, "after", &t.snapshot(), bbox);
             let mut ev = base;
             ev["ms_to_change"] = json!(took);
             ev["changed_pixels"] = json!(pixels);
@@ -141,14 +143,18 @@ async fn probe_once(ctx: &CheckCtx, t: &mut Tracked, probe: &Probe) -> Outcome {
                 ev,
             )
         }
-        Watch::Unchanged => Outcome::fail(
-            format!(
-                "{} from the serving console: region {region} did not change within {} ms",
-                describe_probe(probe),
-                op.change_timeout_ms
-            ),
-            base,
-        ),
+        Watch::Unchanged => {
+            crate::record::snapshot_around(ctx, "before", &before, region);
+            crate::record::snapshot_around(ctx, "after", &t.snapshot(), region);
+            Outcome::fail(
+                format!(
+                    "{} from the serving console: region {region} did not change within {} ms",
+                    describe_probe(probe),
+                    op.change_timeout_ms
+                ),
+                base,
+            )
+        }
         Watch::Closed(reason) => closed_outcome(
             &format!("the session ended after {}", describe_probe(probe)),
             &reason,
@@ -310,7 +316,9 @@ async fn op03_body(ctx: &CheckCtx, a: &mut Tracked, probes: &[&Probe], tl: &Time
             let until = Instant::now() + period;
             let w = watch_change(a, &before, &regions, &ignore, until).await;
             ev["watch"] = change_json(&w);
+            crate::record::snapshot(ctx, "A-holder-after-watch", a.snapshot());
             if let Some(bt) = b.take() {
+                crate::record::snapshot(ctx, "B-unserved-after-watch", bt.snapshot());
                 let served = bt.served();
                 ev["b"]["served"] = json!(served);
                 bt.close(CloseHow::Clean).await;
@@ -412,6 +420,8 @@ async fn op03_takeover(
     let until = Instant::now() + period;
     let w = watch_change(b, &before, regions, ignore, until).await;
     ev["watch"] = change_json(&w);
+    crate::record::snapshot(ctx, "B-holder-after-watch", b.snapshot());
+    crate::record::snapshot(ctx, "A-displaced-after-watch", a.snapshot());
     match w {
         Watch::Changed { pixels, bbox, .. } => Outcome::fail(
             format!("input from displaced console A was applied: new holder B's screen changed in {pixels} pixels within {bbox}"),

@@ -51,6 +51,17 @@ pub fn snapshot(ctx: &CheckCtx, name: &str, fb: Framebuffer) {
         tracing::warn!("screenshot {id}/{name} dropped: {MAX_IMAGES} already kept");
         return;
     }
+    let name: String = name
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
     shared.images.insert(format!("{id}/{name}"), fb);
 }
 
