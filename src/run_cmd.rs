@@ -154,7 +154,12 @@ pub async fn run(args: RunArgs) -> ExitCode {
     };
     let outcome = {
         let mut sinks: [&mut dyn RunSink; 3] = [&mut progress, &mut writer, &mut watch];
-        runner::run(catalog(), ctx, cfg, &mut sinks).await
+        runner::run(catalog(), ctx.clone(), cfg, &mut sinks).await
+    };
+    // Screenshots the checks kept become evidence/<CHECK-ID>/*.png.
+    let images = std::mem::take(&mut ctx.shared.lock().unwrap_or_else(|p| p.into_inner()).images);
+    let derive = move |d: &Path, r: &s301_harness::report::Report| {
+        s301_harness::record::write_derived(d, &images, r)
     };
     let mut outcome = outcome;
     let lost = lost.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -176,8 +181,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
                 .or_else(|| abort_handle.reason()),
             sign_key: sign_key.as_ref(),
             abort: &abort_handle,
-            // The derived outputs (junit.xml, report.html, declaration) go here.
-            derived: None,
+            derived: Some(&derive),
         },
     );
     // Ctrl-C stays watched through the witness questions.

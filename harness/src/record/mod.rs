@@ -117,6 +117,21 @@ pub fn write_images<'a>(
     Ok(written)
 }
 
+/// Everything a run directory holds besides `report.json` and the seal:
+/// the screenshots as PNG, the per-check transcript slices, then the outputs
+/// derived from `report` (JUnit, HTML, 適合宣言). An error names the file.
+pub fn write_derived(
+    dir: &Path,
+    images: &std::collections::BTreeMap<String, Framebuffer>,
+    report: &crate::report::Report,
+) -> Result<(), String> {
+    let evidence = dir.join(EVIDENCE_DIR);
+    write_images(dir, images).map_err(|e| format!("{}: {e}", evidence.display()))?;
+    transcript::split_by_check(dir).map_err(|e| format!("{}: {e}", evidence.display()))?;
+    crate::report::outputs::write_all(dir, report).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 mod tests {
