@@ -39,6 +39,22 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Make an Ed25519 key pair for signing run records.
     Keygen(KeygenArgs),
+    /// Produce a run directory's HTML, JUnit or 適合宣言 output again from report.json.
+    Report(ReportArgs),
+}
+
+/// `s301 report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run directory (holding report.json and evidence/).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// html (report.html), junit (junit.xml), md (declaration.md) or csv (declaration.csv).
+    #[arg(long, value_name = "FORMAT")]
+    pub format: String,
+    /// Write here instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `s301 verify`.

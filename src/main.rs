@@ -11,6 +11,7 @@ mod keygen_cmd;
 mod mock_cmd;
 mod progress;
 mod record;
+mod report_cmd;
 mod run_cmd;
 mod summary;
 mod text;
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
         cli::Command::Mock(args) => block_on(mock_cmd::run(args)),
         cli::Command::Verify(args) => verify_cmd::run(&args),
         cli::Command::Keygen(args) => keygen_cmd::run(&args),
+        cli::Command::Report(args) => report_cmd::run(&args),
     }
 }
 
