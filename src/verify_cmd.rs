@@ -52,6 +52,9 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
         SignatureCheck::Invalid(why) => format!("signature: INVALID: {why}"),
     };
     let _ = writeln!(s, "{sig}");
+    if let Some(id) = identity(dir) {
+        let _ = writeln!(s, "{id}");
+    }
     if v.is_ok() {
         let _ = writeln!(
             s,
@@ -76,4 +79,31 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
         crate::out(&s);
         ExitCode::from(EXIT_FAIL)
     }
+}
+
+/// One line naming the run the record holds, from its `report.json`
+/// (nothing if it is missing or unreadable: the verdict above stands).
+fn identity(dir: &std::path::Path) -> Option<String> {
+    let bytes = std::fs::read(dir.join("report.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let run = v.get("run")?;
+    let field = |k: &str| {
+        run.get(k)
+            .and_then(|x| x.as_str())
+            .unwrap_or("-")
+            .to_string()
+    };
+    let mut line = format!(
+        "record: run {} ({}), scenario {}, status {}",
+        field("id"),
+        field("started_at"),
+        field("scenario"),
+        field("status")
+    );
+    for (key, label) in [("operator", "operator"), ("department", "department")] {
+        if let Some(x) = run.get(key).and_then(|x| x.as_str()) {
+            let _ = write!(line, ", {label} {x}");
+        }
+    }
+    Some(line)
 }
