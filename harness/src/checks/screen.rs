@@ -215,6 +215,9 @@ pub struct Tracked {
     updates: u64,
     /// Open attempts it took (refusals retried).
     pub attempts: u32,
+    /// An update that arrived after the deadline of the wait that took it
+    /// off the queue: handed to the next wait instead (see [`Tracked::next`]).
+    held: Option<UpdateInfo>,
 }
 
 impl Tracked {
@@ -239,6 +242,7 @@ impl Tracked {
                     outstanding: 0,
                     updates: 0,
                     attempts: 1,
+                    held: None,
                 })
             }
             Err(error) => {
@@ -418,6 +422,15 @@ impl Tracked {
 
     /// The next update or the close, skipping bells and cut text, by `until`.
     pub async fn next(&mut self, until: Instant) -> Ev {
+        // An update that arrived after an earlier wait's deadline belongs to
+        // a wait whose deadline it meets (or that has time left).
+        if let Some(u) = self.held.take() {
+            if u.at <= until || Instant::now() < until {
+                return Ev::Update(u);
+            }
+            self.held = Some(u);
+            return Ev::Timeout;
+        }
         loop {
             if let Some((reason, s)) = &self.end {
                 return Ev::Closed {
@@ -443,6 +456,13 @@ impl Tracked {
                         None => format!("unsolicited update ({} rects)", u.rect_count),
                     };
                     self.note(what, u.seq);
+                    // Past the deadline only what had arrived by then counts:
+                    // a terminal that floods updates cannot keep a wait
+                    // from ever ending.
+                    if u.at > until && Instant::now() >= until {
+                        self.held = Some(u);
+                        return Ev::Timeout;
+                    }
                     return Ev::Update(u);
                 }
                 ConsoleEvent::Bell(s) => self.note("bell", s),
@@ -774,26 +794,37 @@ impl Coverage {
 
     /// Pixels not marked, and their bounding box.
     pub fn uncovered(&self) -> (u64, Option<Rect>) {
+        // Cheap per pixel (it runs after every update, also under a flood
+        // of updates): count and bounds as plain integers, skipping full words.
         let mut count = 0u64;
-        let mut bbox: Option<Rect> = None;
+        let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0usize, 0usize);
         let w = usize::from(self.width);
         let n = w * usize::from(self.height);
         for (wi, word) in self.bits.iter().enumerate() {
-            if *word == u64::MAX {
-                continue;
-            }
-            for b in 0..64 {
+            let mut zeros = !*word;
+            while zeros != 0 {
+                let b = zeros.trailing_zeros() as usize;
+                zeros &= zeros - 1;
                 let i = wi * 64 + b;
                 if i >= n {
                     break;
                 }
-                if word & (1u64 << b) == 0 {
-                    count += 1;
-                    let p = Rect::new((i % w) as u16, (i / w) as u16, 1, 1);
-                    bbox = Some(bbox.map_or(p, |bb| bb.union(&p)));
-                }
+                count += 1;
+                let (x, y) = (i % w, i / w);
+                x0 = x0.min(x);
+                x1 = x1.max(x);
+                y0 = y0.min(y);
+                y1 = y1.max(y);
             }
         }
+        let bbox = (count > 0).then(|| {
+            Rect::new(
+                x0 as u16,
+                y0 as u16,
+                (x1 - x0 + 1) as u16,
+                (y1 - y0 + 1) as u16,
+            )
+        });
         (count, bbox)
     }
 }

@@ -62,7 +62,18 @@ struct State {
     decoder: ServerMessageDecoder,
     outstanding: VecDeque<Outstanding>,
     rects: Vec<RectInfo>,
+    /// Rectangle records of each event still in the console's queue, oldest
+    /// first (0 for events without rectangles).
+    queued: VecDeque<usize>,
 }
+
+/// Most rectangle records queued to the console at once (about 8 MiB). A
+/// terminal that floods updates of many rectangles waits for the check to
+/// take them, as when the queue is full, instead of growing memory.
+const MAX_QUEUED_RECTS: usize = 256 * 1024;
+
+/// How often a session held back by [`MAX_QUEUED_RECTS`] looks again.
+const DRAIN_POLL: std::time::Duration = std::time::Duration::from_millis(2);
 
 impl State {
     /// Sends an event, waiting for room in the queue. While it waits it
@@ -72,17 +83,30 @@ impl State {
         // A second handle on the queue, so waiting for room does not hold a
         // borrow of `self` while a command is carried out.
         let events = self.driver.events.clone();
+        let weight = match &ev {
+            ConsoleEvent::Update(u) => u.rects.len(),
+            _ => 0,
+        };
         loop {
+            // Events the console took have left the front of the queue.
+            let in_queue = events.max_capacity().saturating_sub(events.capacity());
+            while self.queued.len() > in_queue {
+                self.queued.pop_front();
+            }
+            let queued: usize = self.queued.iter().sum();
+            let over = weight > 0 && queued > 0 && queued + weight > MAX_QUEUED_RECTS;
             tokio::select! {
-                permit = events.reserve() => {
+                permit = events.reserve(), if !over => {
                     return match permit {
                         Ok(p) => {
                             p.send(ev);
+                            self.queued.push_back(weight);
                             Ok(())
                         }
                         Err(_) => Err(End::ConsoleGone),
                     };
                 }
+                _ = tokio::time::sleep(DRAIN_POLL), if over => {}
                 cmd = self.driver.commands.recv() => handle_command(self, transport, cmd).await?,
             }
         }
@@ -262,6 +286,7 @@ pub async fn run(
         decoder,
         outstanding: VecDeque::new(),
         rects: Vec::new(),
+        queued: VecDeque::new(),
     };
     let end = match closed {
         Some(reason) => End::Broken(reason),
