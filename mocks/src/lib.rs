@@ -14,6 +14,7 @@ pub mod data;
 pub mod declaration;
 pub mod desktop;
 pub mod font;
+pub mod hostile;
 pub mod lock;
 pub mod server;
 pub mod session;

@@ -1,0 +1,216 @@
+//! The hostile terminal suite: the screen checks against a terminal that
+//! misbehaves on purpose (absurd lengths, bombs, trickles, endless streams,
+//! broken WebSocket frames). Each case must end with its affected check
+//! `fail` or `error` and a detail naming the problem, within the declared
+//! timeouts, without a panic, and the whole suite within 200 MB peak RSS.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use s301_harness::binding::rfb::RfbBinding;
+use s301_harness::catalog::CheckId;
+use s301_harness::checks::{catalog, CheckCtx, Outcome, Shared};
+use s301_harness::declaration::Declaration;
+use s301_harness::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};
+use s301_harness::verdict::Verdict;
+use s301_mocks::hostile::{deflate_zeros, Hostile, HostileTerminal};
+
+/// The connect and update timeouts the scenario declares.
+const TIMEOUT_MS: u64 = 2000;
+
+/// Peak memory allowed for the whole suite.
+const MAX_RSS_BYTES: u64 = 200 * 1024 * 1024;
+
+fn scenario() -> Scenario {
+    Scenario {
+        name: "hostile-test".into(),
+        description: String::new(),
+        screen: ScreenScenario {
+            connect_timeout_ms: TIMEOUT_MS,
+            update_timeout_ms: TIMEOUT_MS,
+            exclusivity_timeout_ms: 1000,
+            quiet_ms: 100,
+            sustain_ms: 300,
+            sustain_interval_ms: 20,
+            contention_trials: 2,
+            contention_max_offset_ms: 20,
+            contention_max_hold_ms: 40,
+            contention_trial_timeout_ms: 1000,
+        },
+        operation: OperationScenario {
+            change_timeout_ms: 500,
+            unserved_watch_ms: 200,
+            latency_samples: 2,
+            latency_p50_ms: 500,
+            latency_p95_ms: 1000,
+        },
+        data: DataScenario::default(),
+        witness: Vec::new(),
+    }
+}
+
+/// The screen-transfer checks, in execution order.
+const ORDER: [CheckId; 4] = [CheckId::St01, CheckId::St02, CheckId::St03, CheckId::St04];
+
+/// The check each case must make fail (or err), and words its detail must
+/// contain (any of them, case-insensitive).
+fn expected(case: Hostile) -> (CheckId, &'static [&'static str]) {
+    match case {
+        Hostile::HugeScreen => (CheckId::St01, &["width", "65535"]),
+        Hostile::HugeName => (CheckId::St01, &["name"]),
+        Hostile::Truncated => (CheckId::St01, &["init", "ms"]),
+        Hostile::ZlibBomb => (CheckId::St01, &["zrle", "zlib", "inflate"]),
+        Hostile::Trickle => (CheckId::St01, &["version", "ms"]),
+        Hostile::EndlessRects => (CheckId::St02, &["unpainted"]),
+        Hostile::HugeCutText => (CheckId::St01, &["cut"]),
+        Hostile::WsTextFrame => (CheckId::St01, &["text"]),
+        Hostile::WsHugeFrame => (CheckId::St01, &["frame", "size", "ms"]),
+    }
+}
+
+/// Runs ST-01..ST-04 against a fresh hostile terminal; returns the outcomes
+/// and how long each took.
+async fn run_case(case: Hostile) -> Vec<(CheckId, Outcome, Duration)> {
+    let listen = "127.0.0.1:0".parse().expect("address");
+    let handle = HostileTerminal::start(case, listen)
+        .await
+        .expect("hostile terminal starts");
+    let decl: Declaration =
+        toml::from_str(&handle.declaration_toml()).expect("the declaration parses");
+    let screen = RfbBinding::from_decl(&decl.screen).expect("binding");
+    let ctx = CheckCtx {
+        declaration: Arc::new(decl),
+        scenario: Arc::new(scenario()),
+        seed: 301,
+        screen: Arc::new(screen),
+        data: None,
+        shared: Mutex::new(Shared::default()),
+    };
+    let defs = catalog();
+    let mut done = Vec::new();
+    for id in ORDER {
+        let def = defs.iter().find(|d| d.id == id).expect("check in catalog");
+        let blocked = def.needs.iter().any(|n| {
+            done.iter().any(|(d, o, _): &(CheckId, Outcome, Duration)| {
+                d == n && o.verdict != Verdict::Pass
+            })
+        });
+        let t0 = Instant::now();
+        println!("{} {} starts", case.name(), id.as_str());
+        let outcome = if blocked {
+            Outcome {
+                verdict: Verdict::Skipped,
+                detail: "prerequisite did not pass".into(),
+                evidence: serde_json::Value::Null,
+            }
+        } else {
+            (def.run)(&ctx).await
+        };
+        done.push((id, outcome, t0.elapsed()));
+    }
+    handle.shutdown().await;
+    done
+}
+
+/// Peak resident set size of this process (VmHWM), in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/self/status");
+    kb * 1024
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_hostile_case_ends_in_a_bounded_verdict_within_200_mb() {
+    let t0 = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    // HOSTILE_CASE=NAME runs one case (for investigating it).
+    let only = std::env::var("HOSTILE_CASE").ok();
+    let cases: Vec<Hostile> = Hostile::ALL
+        .iter()
+        .copied()
+        .filter(|c| only.as_deref().is_none_or(|o| o == c.name()))
+        .collect();
+    for case in cases.iter().copied() {
+        tasks.spawn(async move {
+            let outcomes = run_case(case).await;
+            println!("{} done after {:?}", case.name(), t0.elapsed());
+            (case, outcomes)
+        });
+    }
+    let mut results = BTreeMap::new();
+    // Bound on a case: each of its checks may use its timeouts a few times
+    // over (open, first update, rounds), never without end.
+    let case_bound = Duration::from_millis(TIMEOUT_MS * 12);
+    while let Some(joined) = tokio::time::timeout(case_bound, tasks.join_next())
+        .await
+        .expect("a hostile case hangs past its bound")
+    {
+        let (case, outcome) = joined.expect("a hostile case panicked");
+        results.insert(case.name(), (case, outcome));
+    }
+    let mut problems = Vec::new();
+    for (name, (case, outcomes)) in &results {
+        let (affected, words) = expected(*case);
+        for (id, o, took) in outcomes {
+            println!(
+                "{name:14} {:6} {:8?} {:>6} ms  {}",
+                id.as_str(),
+                o.verdict,
+                took.as_millis(),
+                o.detail
+            );
+            assert!(!o.detail.is_empty(), "{name} {}: empty detail", id.as_str());
+        }
+        let Some((_, o, _)) = outcomes.iter().find(|(id, _, _)| *id == affected) else {
+            problems.push(format!("{name}: {} did not run", affected.as_str()));
+            continue;
+        };
+        if !matches!(o.verdict, Verdict::Fail | Verdict::Error) {
+            problems.push(format!(
+                "{name}: {} is {:?}, expected fail or error ({})",
+                affected.as_str(),
+                o.verdict,
+                o.detail
+            ));
+        }
+        let lower = o.detail.to_lowercase();
+        if !words.iter().any(|w| lower.contains(w)) {
+            problems.push(format!(
+                "{name}: {} detail names none of {words:?}: {}",
+                affected.as_str(),
+                o.detail
+            ));
+        }
+    }
+    let rss = peak_rss();
+    println!(
+        "hostile suite: {} cases in {:?}, peak RSS {:.1} MB",
+        results.len(),
+        t0.elapsed(),
+        rss as f64 / (1024.0 * 1024.0)
+    );
+    assert_eq!(results.len(), cases.len());
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(
+        rss < MAX_RSS_BYTES,
+        "peak RSS {rss} bytes is over {MAX_RSS_BYTES}"
+    );
+}
+
+#[test]
+fn the_zlib_bomb_inflates_to_exactly_what_it_claims() {
+    let n = (1 << 20) + 77;
+    let z = deflate_zeros(n);
+    let mut out = Vec::new();
+    flate2::read::ZlibDecoder::new(&z[..])
+        .read_to_end(&mut out)
+        .expect("a valid zlib stream");
+    assert_eq!(out.len(), n);
+    assert!(out.iter().all(|b| *b == 0));
+}

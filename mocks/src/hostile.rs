@@ -1,0 +1,445 @@
+//! A hostile terminal: a screen server that misbehaves on purpose, so the
+//! harness can be shown to end every such session with a verdict, in bounded
+//! time and memory.
+//!
+//! Each [`Hostile`] case is one misbehaviour. [`HostileTerminal::start`]
+//! serves it to every connection on a loopback listener, either as plain RFB
+//! over TCP or, for the WebSocket cases, behind a hand-written upgrade so the
+//! frames can be as broken as the case wants. Nothing here allocates what it
+//! announces: huge lengths are written as headers only, and the zlib bomb is
+//! produced as a compact deflate stream, never inflated.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+/// How long a hostile connection is held open at most (the harness is
+/// expected to give up long before).
+const HOLD: Duration = Duration::from_secs(120);
+/// Longest upgrade request read.
+const MAX_REQUEST: usize = 16 * 1024;
+
+/// One way of misbehaving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Hostile {
+    /// ServerInit announces a 65535x65535 screen.
+    HugeScreen,
+    /// ServerInit announces a desktop name of 4 GiB - 1.
+    HugeName,
+    /// ServerInit is cut off halfway, then nothing more is sent.
+    Truncated,
+    /// The first update is a ZRLE rectangle whose zlib data inflates to
+    /// 256 MiB, far beyond the rectangle.
+    ZlibBomb,
+    /// The protocol version arrives one byte per second.
+    Trickle,
+    /// After the first request, updates of 65535 one-pixel rectangles keep
+    /// coming without end.
+    EndlessRects,
+    /// A ServerCutText claiming 2 GiB of text.
+    HugeCutText,
+    /// The WebSocket carries the protocol version in a text frame.
+    WsTextFrame,
+    /// A binary WebSocket frame announcing 100 MiB (header only).
+    WsHugeFrame,
+}
+
+impl Hostile {
+    /// Every case.
+    pub const ALL: &'static [Hostile] = &[
+        Hostile::HugeScreen,
+        Hostile::HugeName,
+        Hostile::Truncated,
+        Hostile::ZlibBomb,
+        Hostile::Trickle,
+        Hostile::EndlessRects,
+        Hostile::HugeCutText,
+        Hostile::WsTextFrame,
+        Hostile::WsHugeFrame,
+    ];
+
+    /// The case's name (as on the command line).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Hostile::HugeScreen => "huge-screen",
+            Hostile::HugeName => "huge-name",
+            Hostile::Truncated => "truncated",
+            Hostile::ZlibBomb => "zlib-bomb",
+            Hostile::Trickle => "trickle",
+            Hostile::EndlessRects => "endless-rects",
+            Hostile::HugeCutText => "huge-cut-text",
+            Hostile::WsTextFrame => "ws-text-frame",
+            Hostile::WsHugeFrame => "ws-huge-frame",
+        }
+    }
+
+    /// The case named `s`.
+    pub fn parse(s: &str) -> Option<Hostile> {
+        Hostile::ALL.iter().copied().find(|h| h.name() == s)
+    }
+
+    /// Whether the case is served over WebSocket (`ws://`) rather than TCP.
+    pub fn over_websocket(&self) -> bool {
+        matches!(self, Hostile::WsTextFrame | Hostile::WsHugeFrame)
+    }
+}
+
+/// The hostile terminal.
+pub struct HostileTerminal;
+
+/// A running hostile terminal.
+pub struct HostileHandle {
+    addr: SocketAddr,
+    case: Hostile,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl HostileTerminal {
+    /// Binds `listen` and serves `case` to every connection.
+    pub async fn start(case: Hostile, listen: SocketAddr) -> std::io::Result<HostileHandle> {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, case, stopped));
+        Ok(HostileHandle {
+            addr,
+            case,
+            stop,
+            task,
+        })
+    }
+}
+
+impl HostileHandle {
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The screen URL (`ws://` for the WebSocket cases, else `rfb://`).
+    pub fn screen_url(&self) -> String {
+        if self.case.over_websocket() {
+            format!("ws://{}/s3-01/v1/screen", self.addr)
+        } else {
+            format!("rfb://{}", self.addr)
+        }
+    }
+
+    /// A screen-only declaration for this terminal.
+    pub fn declaration_toml(&self) -> String {
+        format!(
+            "# Declaration of the s301 hostile terminal ({}).\n\n[terminal]\n\
+             vendor = \"s301\"\nservice = \"hostile\"\nmodel = \"{}\"\nversion = \"0\"\n\n\
+             [screen]\nurl = \"{}\"\nexclusivity = \"refuse\"\n\n[operation]\n\
+             supported = true\n\n[[operation.probe]]\nkind = \"type\"\ntext = \"S301\"\n\
+             watch = [0, 0, 64, 64]\n",
+            self.case.name(),
+            self.case.name(),
+            self.screen_url()
+        )
+    }
+
+    /// Stops accepting and ends every connection.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(3), self.task).await;
+    }
+}
+
+async fn accept_loop(listener: TcpListener, case: Hostile, mut stopped: watch::Receiver<bool>) {
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => break,
+            acc = listener.accept() => {
+                let Ok((sock, _)) = acc else { continue };
+                let mut stop = stopped.clone();
+                conns.spawn(async move {
+                    tokio::select! {
+                        _ = stop.changed() => {}
+                        _ = tokio::time::timeout(HOLD, serve(sock, case)) => {}
+                    }
+                });
+            }
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    conns.shutdown().await;
+}
+
+/// Serves one connection; returns when the harness goes away (a write or
+/// read fails) or the case is over.
+async fn serve(mut s: TcpStream, case: Hostile) -> std::io::Result<()> {
+    match case {
+        Hostile::WsTextFrame | Hostile::WsHugeFrame => {
+            upgrade(&mut s).await?;
+            if case == Hostile::WsTextFrame {
+                let payload = b"RFB 003.008\n";
+                let mut f = vec![0x81, payload.len() as u8];
+                f.extend_from_slice(payload);
+                s.write_all(&f).await?;
+            } else {
+                // FIN + binary, 64-bit length of 100 MiB; only the first
+                // bytes of the payload follow.
+                let mut f = vec![0x82, 127];
+                f.extend_from_slice(&(100u64 * 1024 * 1024).to_be_bytes());
+                f.extend_from_slice(b"RFB 003.008\n");
+                s.write_all(&f).await?;
+            }
+            drain(&mut s).await
+        }
+        Hostile::Trickle => {
+            for b in b"RFB 003.008\n".iter().cycle() {
+                s.write_all(&[*b]).await?;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Ok(())
+        }
+        _ => {
+            handshake(&mut s).await?;
+            match case {
+                Hostile::HugeScreen => {
+                    s.write_all(&server_init(65535, 65535, 7)).await?;
+                    s.write_all(b"hostile").await?;
+                }
+                Hostile::HugeName => {
+                    s.write_all(&server_init(1024, 768, u32::MAX)).await?;
+                    s.write_all(b"a name that never ends ").await?;
+                }
+                Hostile::Truncated => {
+                    let init = server_init(1024, 768, 7);
+                    s.write_all(init.get(..10).unwrap_or(&init)).await?;
+                }
+                Hostile::ZlibBomb => {
+                    s.write_all(&server_init(1024, 768, 7)).await?;
+                    s.write_all(b"hostile").await?;
+                    wait_for_request(&mut s).await?;
+                    let bomb = deflate_zeros(256 * 1024 * 1024);
+                    let mut u = update_header(1);
+                    u.extend_from_slice(&rect_header(0, 0, 1024, 768, 16));
+                    u.extend_from_slice(&(bomb.len() as u32).to_be_bytes());
+                    s.write_all(&u).await?;
+                    s.write_all(&bomb).await?;
+                }
+                Hostile::EndlessRects => {
+                    s.write_all(&server_init(1024, 768, 7)).await?;
+                    s.write_all(b"hostile").await?;
+                    wait_for_request(&mut s).await?;
+                    // One update's worth of 1x1 Raw rectangles, sent again
+                    // and again, read side ignored.
+                    let mut rects = Vec::with_capacity(65535 * 16);
+                    for i in 0..65535u32 {
+                        let (x, y) = ((i % 1024) as u16, ((i / 1024) % 768) as u16);
+                        rects.extend_from_slice(&rect_header(x, y, 1, 1, 0));
+                        rects.extend_from_slice(&[0x20, 0x40, 0x60, 0]);
+                    }
+                    let (mut r, mut w) = s.into_split();
+                    tokio::spawn(async move {
+                        let mut sink = [0u8; 4096];
+                        while matches!(r.read(&mut sink).await, Ok(n) if n > 0) {}
+                    });
+                    loop {
+                        w.write_all(&update_header(65535)).await?;
+                        w.write_all(&rects).await?;
+                    }
+                }
+                Hostile::HugeCutText => {
+                    s.write_all(&server_init(1024, 768, 7)).await?;
+                    s.write_all(b"hostile").await?;
+                    let mut m = vec![3, 0, 0, 0];
+                    m.extend_from_slice(&0x8000_0000u32.to_be_bytes());
+                    m.extend_from_slice(b"just the beginning of two gibibytes");
+                    s.write_all(&m).await?;
+                }
+                _ => {}
+            }
+            drain(&mut s).await
+        }
+    }
+}
+
+/// RFB 3.8 with security type None, up to and including ClientInit.
+async fn handshake(s: &mut TcpStream) -> std::io::Result<()> {
+    s.write_all(b"RFB 003.008\n").await?;
+    let mut version = [0u8; 12];
+    s.read_exact(&mut version).await?;
+    s.write_all(&[1, 1]).await?;
+    let mut choice = [0u8; 1];
+    s.read_exact(&mut choice).await?;
+    s.write_all(&0u32.to_be_bytes()).await?;
+    let mut client_init = [0u8; 1];
+    s.read_exact(&mut client_init).await?;
+    Ok(())
+}
+
+/// ServerInit up to and including the name length (32 bpp, depth 24).
+fn server_init(w: u16, h: u16, name_len: u32) -> Vec<u8> {
+    let mut v = Vec::with_capacity(24);
+    v.extend_from_slice(&w.to_be_bytes());
+    v.extend_from_slice(&h.to_be_bytes());
+    v.extend_from_slice(&[32, 24, 0, 1]);
+    v.extend_from_slice(&255u16.to_be_bytes());
+    v.extend_from_slice(&255u16.to_be_bytes());
+    v.extend_from_slice(&255u16.to_be_bytes());
+    v.extend_from_slice(&[16, 8, 0, 0, 0, 0]);
+    v.extend_from_slice(&name_len.to_be_bytes());
+    v
+}
+
+fn update_header(rects: u16) -> Vec<u8> {
+    let mut v = vec![0, 0];
+    v.extend_from_slice(&rects.to_be_bytes());
+    v
+}
+
+fn rect_header(x: u16, y: u16, w: u16, h: u16, encoding: i32) -> [u8; 12] {
+    let mut r = [0u8; 12];
+    r[0..2].copy_from_slice(&x.to_be_bytes());
+    r[2..4].copy_from_slice(&y.to_be_bytes());
+    r[4..6].copy_from_slice(&w.to_be_bytes());
+    r[6..8].copy_from_slice(&h.to_be_bytes());
+    r[8..12].copy_from_slice(&encoding.to_be_bytes());
+    r
+}
+
+/// Reads until a FramebufferUpdateRequest (type 3) has likely arrived: the
+/// harness sends SetPixelFormat, SetEncodings and a request right after
+/// ServerInit. Bounded by the connection's hold time.
+async fn wait_for_request(s: &mut TcpStream) -> std::io::Result<()> {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    // SetPixelFormat (20) + SetEncodings (4 + 4n) + request (10).
+    while seen.len() < 34 || !seen.contains(&3) {
+        let n = s.read(&mut buf).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if seen.len() < 64 * 1024 {
+            seen.extend_from_slice(buf.get(..n).unwrap_or(&[]));
+        }
+    }
+    Ok(())
+}
+
+/// Reads and discards until the peer closes.
+async fn drain(s: &mut TcpStream) -> std::io::Result<()> {
+    let mut buf = [0u8; 4096];
+    while s.read(&mut buf).await? > 0 {}
+    Ok(())
+}
+
+/// Answers a WebSocket upgrade request (with subprotocol `binary` when
+/// offered).
+async fn upgrade(s: &mut TcpStream) -> std::io::Result<()> {
+    let mut req = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut buf).await?;
+        if n == 0 || req.len() > MAX_REQUEST {
+            return Err(std::io::ErrorKind::InvalidData.into());
+        }
+        req.extend_from_slice(buf.get(..n).unwrap_or(&[]));
+    }
+    let text = String::from_utf8_lossy(&req);
+    let header = |name: &str| {
+        text.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    };
+    let key = header("Sec-WebSocket-Key").ok_or(std::io::ErrorKind::InvalidData)?;
+    let proto = header("Sec-WebSocket-Protocol")
+        .filter(|p| p.split(',').any(|x| x.trim() == "binary"))
+        .map(|_| "Sec-WebSocket-Protocol: binary\r\n")
+        .unwrap_or("");
+    let answer = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {}\r\n{proto}\r\n",
+        derive_accept_key(key.as_bytes())
+    );
+    s.write_all(answer.as_bytes()).await
+}
+
+/// A zlib stream that inflates to `n` zero bytes, built directly: one fixed
+/// Huffman block of a literal zero and back-references of length 258 at
+/// distance 1 (13 bits each), so 256 MiB fit in about 1.7 MB.
+pub fn deflate_zeros(n: usize) -> Vec<u8> {
+    let mut w = BitWriter::default();
+    w.out.extend_from_slice(&[0x78, 0x01]);
+    w.bits(1, 1); // BFINAL
+    w.bits(1, 2); // BTYPE = fixed Huffman
+    w.code(0x30, 8); // literal 0
+    let mut left = n.saturating_sub(1);
+    while left >= 258 {
+        w.code(0xC5, 8); // length code 285 = 258
+        w.code(0, 5); // distance code 0 = 1
+        left -= 258;
+    }
+    for _ in 0..left {
+        w.code(0x30, 8);
+    }
+    w.code(0, 7); // end of block
+    if w.nbits > 0 {
+        w.out.push(w.acc as u8);
+    }
+    // Adler-32 of n zeros: a = 1, b = n mod 65521.
+    let b = (n % 65521) as u32;
+    w.out.extend_from_slice(&((b << 16) | 1).to_be_bytes());
+    w.out
+}
+
+#[derive(Default)]
+struct BitWriter {
+    out: Vec<u8>,
+    acc: u32,
+    nbits: u32,
+}
+
+impl BitWriter {
+    /// Appends `n` bits of `v`, least significant first.
+    fn bits(&mut self, v: u32, n: u32) {
+        self.acc |= v << self.nbits;
+        self.nbits += n;
+        while self.nbits >= 8 {
+            self.out.push(self.acc as u8);
+            self.acc >>= 8;
+            self.nbits -= 8;
+        }
+    }
+
+    /// Appends a Huffman code of `n` bits, most significant first.
+    fn code(&mut self, c: u32, n: u32) {
+        for i in (0..n).rev() {
+            self.bits((c >> i) & 1, 1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for h in Hostile::ALL {
+            assert_eq!(Hostile::parse(h.name()), Some(*h));
+        }
+        assert_eq!(Hostile::parse("nice"), None);
+    }
+
+    #[test]
+    fn deflate_zeros_is_small_and_starts_like_zlib() {
+        let z = deflate_zeros(1 << 20);
+        assert_eq!(z.get(..2), Some(&[0x78u8, 0x01][..]));
+        // 13 bits per 258 bytes.
+        assert!(z.len() < (1 << 20) / 150, "{}", z.len());
+    }
+}
