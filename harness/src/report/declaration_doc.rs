@@ -107,7 +107,7 @@ pub fn conformance_text(r: &Report, c: &ConditionRecord, ev: &EvidenceIndex) -> 
             if let Some(d) = r.terminal.get("data") {
                 let flag = |k: &str| d.get(k).and_then(Value::as_bool).unwrap_or(false);
                 parts.push(format!(
-                    "出力 output: {}, 入力 input: {}, 版管理 revisions: {}",
+                    "宣言 declared: 出力 output: {}, 入力 input: {}, 版管理 revisions: {}",
                     flag("output"),
                     flag("input"),
                     flag("revisions")
@@ -153,12 +153,24 @@ pub fn conformance_text(r: &Report, c: &ConditionRecord, ev: &EvidenceIndex) -> 
 /// The 否採用の理由 text: every failed, errored or skipped check with its
 /// detail; `-` when there is none.
 pub fn rejection_text(r: &Report, c: &ConditionRecord) -> String {
+    match c.verdict {
+        ConditionVerdict::Pass => return "-".to_string(),
+        ConditionVerdict::Skipped => {
+            return "未実施: この実行では試験していない (not tested in this run)".to_string()
+        }
+        _ => {}
+    }
     let bad: Vec<String> = checks_of(r, c)
         .iter()
-        .filter(|k| matches!(k.verdict, Verdict::Fail | Verdict::Error | Verdict::Skipped))
+        .filter(|k| match k.verdict {
+            Verdict::Fail | Verdict::Error => true,
+            // Skipped for a failed prerequisite says why; deselected says nothing.
+            Verdict::Skipped => !k.detail.starts_with("not selected"),
+            _ => false,
+        })
         .map(|k| format!("{} {}: {}", k.id, k.verdict.as_str(), k.detail))
         .collect();
-    if bad.is_empty() || c.verdict == ConditionVerdict::Pass {
+    if bad.is_empty() {
         "-".to_string()
     } else {
         bad.join("; ")
@@ -285,7 +297,7 @@ mod tests {
     fn rows_follow_the_declaration_columns_and_fill_from_evidence() {
         let r = Report::from_outcome(&sample_outcome());
         let rows = rows(&r, &EvidenceIndex::default());
-        assert_eq!(rows.len(), 4);
+        assert_eq!(rows.len(), r.conditions.len());
         assert_eq!(rows[0].cells[0], "1-2-1");
         assert_eq!(rows[0].cells[2], "画面転送機能");
         assert_eq!(rows[0].cells[5], "否採用 (does not conform)");
@@ -293,6 +305,7 @@ mod tests {
         assert!(rows[0].cells[7].contains("EX-01 fail: EX-01 detail"));
         assert_eq!(rows[1].cells[7], "-");
         assert_eq!(rows[3].cells[5], "未実施 (not tested)");
+        assert!(rows[3].cells[7].starts_with("未実施"), "{:?}", rows[3]);
     }
 
     #[test]
@@ -302,7 +315,7 @@ mod tests {
         let csv = render_csv(&r, &EvidenceIndex::default());
         assert!(csv.starts_with("\u{feff}\"No.\",\"項目\""));
         assert!(csv.contains("a \"\"quoted\"\", comma\nline"));
-        assert_eq!(csv.matches("\r\n").count(), 5);
+        assert_eq!(csv.matches("\r\n").count(), 1 + r.conditions.len());
     }
 
     #[test]
@@ -312,6 +325,6 @@ mod tests {
         let md = render_md(&r, &EvidenceIndex::default());
         assert!(md.contains("x \\| y<br>&lt;img src=z&gt;"), "{md}");
         let table_lines = md.lines().filter(|l| l.starts_with('|')).count();
-        assert_eq!(table_lines, 6);
+        assert_eq!(table_lines, 2 + r.conditions.len());
     }
 }
