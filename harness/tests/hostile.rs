@@ -3,6 +3,9 @@
 //! broken WebSocket frames). Each case must end with its affected check
 //! `fail` or `error` and a detail naming the problem, within the declared
 //! timeouts, without a panic, and the whole suite within 200 MB peak RSS.
+//! The data side: hostile pushes (100 MB body, slowloris, invalid UTF-8,
+//! HTTP/1.0 without Content-Length) get their refusal from the harness's
+//! receiver within its timeouts, and none is acknowledged.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -12,10 +15,12 @@ use std::time::{Duration, Instant};
 use s301_harness::binding::rfb::RfbBinding;
 use s301_harness::catalog::CheckId;
 use s301_harness::checks::{catalog, CheckCtx, Outcome, Shared};
+use s301_harness::data::{DataChannel, ReceiverLimits};
 use s301_harness::declaration::Declaration;
+use s301_harness::declaration::{DataDecl, Trigger};
 use s301_harness::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};
 use s301_harness::verdict::Verdict;
-use s301_mocks::hostile::{deflate_zeros, Hostile, HostileTerminal};
+use s301_mocks::hostile::{deflate_zeros, hostile_push, Hostile, HostilePush, HostileTerminal};
 
 /// The connect and update timeouts the scenario declares.
 const TIMEOUT_MS: u64 = 2000;
@@ -188,6 +193,7 @@ async fn every_hostile_case_ends_in_a_bounded_verdict_within_200_mb() {
             ));
         }
     }
+    problems.extend(hostile_pushes().await);
     let rss = peak_rss();
     println!(
         "hostile suite: {} cases in {:?}, peak RSS {:.1} MB",
@@ -201,6 +207,71 @@ async fn every_hostile_case_ends_in_a_bounded_verdict_within_200_mb() {
         rss < MAX_RSS_BYTES,
         "peak RSS {rss} bytes is over {MAX_RSS_BYTES}"
     );
+}
+
+/// The receiver's body timeout in the push cases.
+const BODY_TIMEOUT_MS: u64 = 1500;
+
+/// The status each hostile push must get (any 4xx when `None`).
+fn expected_push(case: HostilePush) -> Option<u16> {
+    match case {
+        HostilePush::HugeBody => Some(413),
+        HostilePush::Slowloris => Some(408),
+        HostilePush::InvalidUtf8 => Some(400),
+        HostilePush::Http10NoLength => None,
+    }
+}
+
+/// The hostile pushes against the harness's receiver, all at once: each gets
+/// its refusal within the receiver's timeouts, and nothing is acknowledged.
+async fn hostile_pushes() -> Vec<String> {
+    let decl = DataDecl {
+        base_url: "http://127.0.0.1:9/s3-01/v1".into(),
+        output: true,
+        input: false,
+        revisions: true,
+        trigger: Trigger::Hook,
+        schema: None,
+    };
+    let limits = ReceiverLimits {
+        header_timeout: Duration::from_millis(BODY_TIMEOUT_MS),
+        body_timeout: Duration::from_millis(BODY_TIMEOUT_MS),
+        ..ReceiverLimits::default()
+    };
+    let dc = DataChannel::start_with(&decl, &scenario().data, None, limits)
+        .await
+        .expect("receiver starts");
+    let addr = dc.receiver_addr();
+    let bound = Duration::from_millis(BODY_TIMEOUT_MS * 4);
+    let mut tasks = tokio::task::JoinSet::new();
+    for case in HostilePush::ALL.iter().copied() {
+        tasks.spawn(async move {
+            let t0 = Instant::now();
+            (case, hostile_push(case, addr, bound).await, t0.elapsed())
+        });
+    }
+    let mut problems = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (case, answer, took) = joined.expect("a hostile push panicked");
+        let name = case.name();
+        println!("{name:18} {answer:?} after {} ms", took.as_millis());
+        match (answer, expected_push(case)) {
+            (Ok(Some(st)), Some(want)) if st == want => {}
+            (Ok(Some(st)), None) if (400..500).contains(&st) => {}
+            (other, want) => problems.push(format!(
+                "{name}: answered {other:?}, expected {}",
+                want.map_or("a 4xx".to_string(), |w| w.to_string())
+            )),
+        }
+    }
+    if !dc.receiver().acked_all().is_empty() {
+        problems.push(format!(
+            "hostile pushes were acknowledged: {:?}",
+            dc.receiver().acked_all()
+        ));
+    }
+    dc.shutdown().await;
+    problems
 }
 
 #[test]

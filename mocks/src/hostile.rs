@@ -443,3 +443,132 @@ mod tests {
         assert!(z.len() < (1 << 20) / 150, "{}", z.len());
     }
 }
+
+/// One way of pushing reports badly to the harness's receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HostilePush {
+    /// A push announcing a 100 MB body, streamed until the receiver answers.
+    HugeBody,
+    /// A push whose body arrives one byte every 200 ms.
+    Slowloris,
+    /// A push whose body is not UTF-8.
+    InvalidUtf8,
+    /// An HTTP/1.0 push without Content-Length (body ended by closing).
+    Http10NoLength,
+}
+
+impl HostilePush {
+    /// Every case.
+    pub const ALL: &'static [HostilePush] = &[
+        HostilePush::HugeBody,
+        HostilePush::Slowloris,
+        HostilePush::InvalidUtf8,
+        HostilePush::Http10NoLength,
+    ];
+
+    /// The case's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            HostilePush::HugeBody => "huge-push",
+            HostilePush::Slowloris => "slowloris-push",
+            HostilePush::InvalidUtf8 => "invalid-utf8-push",
+            HostilePush::Http10NoLength => "http10-push",
+        }
+    }
+}
+
+/// Sends the hostile push `case` to the receiver at `addr` (path
+/// `/s3-01/v1/reports`) and returns the status the receiver answered, or
+/// `None` when it closed without an answer. Gives up after `limit`.
+pub async fn hostile_push(
+    case: HostilePush,
+    addr: SocketAddr,
+    limit: Duration,
+) -> std::io::Result<Option<u16>> {
+    let s = TcpStream::connect(addr).await?;
+    let (mut r, mut w) = s.into_split();
+    let writer = async move {
+        // A write fails when the receiver gives up on the push; its answer
+        // (if any) is still read by the reader.
+        let _ = write_push(&mut w, case).await;
+        std::future::pending::<()>().await;
+    };
+    let reader = async move {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 1024];
+        loop {
+            let n = match r.read(&mut chunk).await {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => 0,
+                Err(e) => return Err(e),
+            };
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(chunk.get(..n).unwrap_or(&[]));
+            if buf.windows(4).any(|x| x == b"\r\n\r\n") || buf.len() > MAX_REQUEST {
+                break;
+            }
+        }
+        let status = std::str::from_utf8(buf.get(..12).unwrap_or(&[]))
+            .ok()
+            .and_then(|l| l.get(9..12))
+            .and_then(|c| c.parse::<u16>().ok());
+        Ok(status)
+    };
+    let both = async {
+        tokio::select! {
+            st = reader => st,
+            _ = writer => Ok(None),
+        }
+    };
+    tokio::time::timeout(limit, both)
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+}
+
+async fn write_push(
+    w: &mut tokio::net::tcp::OwnedWriteHalf,
+    case: HostilePush,
+) -> std::io::Result<()> {
+    match case {
+        HostilePush::HugeBody => {
+            let head = "POST /s3-01/v1/reports HTTP/1.1\r\nHost: t\r\n\
+                        Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n";
+            w.write_all(head.as_bytes()).await?;
+            let chunk = vec![b' '; 64 * 1024];
+            let mut sent = 0usize;
+            while sent < 100_000_000 {
+                w.write_all(&chunk).await?;
+                sent += chunk.len();
+            }
+        }
+        HostilePush::Slowloris => {
+            let head = "POST /s3-01/v1/reports HTTP/1.1\r\nHost: t\r\n\
+                        Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n";
+            w.write_all(head.as_bytes()).await?;
+            loop {
+                w.write_all(b" ").await?;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        HostilePush::InvalidUtf8 => {
+            let body = b"{\"report_id\":\"\xff\xfe\",\"revision\":1}";
+            let head = format!(
+                "POST /s3-01/v1/reports HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            w.write_all(head.as_bytes()).await?;
+            w.write_all(body).await?;
+        }
+        HostilePush::Http10NoLength => {
+            let head = "POST /s3-01/v1/reports HTTP/1.0\r\nHost: t\r\n\
+                        Content-Type: application/json\r\n\r\n";
+            w.write_all(head.as_bytes()).await?;
+            w.write_all(br#"{"report_id":"H-1","revision":1}"#).await?;
+            w.shutdown().await?;
+        }
+    }
+    Ok(())
+}
