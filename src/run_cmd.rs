@@ -14,6 +14,7 @@ use s301_harness::checks::{catalog, CheckCtx, Shared};
 use s301_harness::data::{DataChannel, DataError, REPORTS_PATH};
 use s301_harness::declaration::Declaration;
 use s301_harness::liveness::{self, LostTerminal, TerminalWatch};
+use s301_harness::record::transcript::{Transcript, TRANSCRIPT_FILE};
 use s301_harness::report::ReportWriter;
 use s301_harness::runner::{self, AbortSignal, RunConfig, RunSink, Selection};
 use s301_harness::scenario::Scenario;
@@ -100,8 +101,11 @@ pub async fn run(args: RunArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
+    // transcript.jsonl: every console's messages, queued until the run
+    // directory is known (s301_harness::record::transcript).
+    let (transcript, transcript_queue) = Transcript::pending();
     let screen: Arc<dyn ScreenBinding> = match RfbBinding::from_decl(&target.declaration.screen) {
-        Ok(b) => Arc::new(b),
+        Ok(b) => Arc::new(b.with_transcript(Some(transcript))),
         Err(e) => {
             let origin = args
                 .terminal
@@ -129,6 +133,17 @@ pub async fn run(args: RunArgs) -> ExitCode {
         shared: Mutex::new(Shared::default()),
     });
     let abort = AbortSignal::new();
+    let transcript_writer = {
+        let a = abort.clone();
+        let path = out_dir.join(TRANSCRIPT_FILE);
+        match transcript_queue.start(&path, move |r| a.abort_because(r)) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                abort.abort_because(format!("cannot write {}: {e}", path.display()));
+                None
+            }
+        }
+    };
     let ctrl_c = tokio::spawn(watch_ctrl_c(abort.clone()));
     // A terminal that dies mid-run aborts the run (see s301_harness::liveness).
     let mut watch = TerminalWatch::new(&target.declaration, abort.clone());
@@ -156,6 +171,11 @@ pub async fn run(args: RunArgs) -> ExitCode {
         let mut sinks: [&mut dyn RunSink; 3] = [&mut progress, &mut writer, &mut watch];
         runner::run(catalog(), ctx.clone(), cfg, &mut sinks).await
     };
+    if let Some(w) = transcript_writer {
+        if let Err(e) = w.finish().await {
+            tracing::warn!("transcript incomplete: {e}");
+        }
+    }
     // Screenshots the checks kept become evidence/<CHECK-ID>/*.png.
     let images = std::mem::take(&mut ctx.shared.lock().unwrap_or_else(|p| p.into_inner()).images);
     let derive = move |d: &Path, r: &s301_harness::report::Report| {

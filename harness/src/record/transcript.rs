@@ -79,6 +79,42 @@ impl std::fmt::Debug for Transcript {
     }
 }
 
+/// The queue of a [`Transcript::pending`] transcript, waiting for its file.
+pub struct PendingWriter {
+    rx: mpsc::Receiver<String>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl PendingWriter {
+    /// Creates (truncates) `path` (and its directory) and starts the writer
+    /// task. `on_fail` is called once, with a reason, if a write fails.
+    pub fn start(
+        self,
+        path: &Path,
+        on_fail: impl FnOnce(String) + Send + 'static,
+    ) -> std::io::Result<TranscriptWriter> {
+        if let Some(parent) = path.parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+        let file = std::fs::File::create(path)?;
+        let (close_tx, close_rx) = oneshot::channel();
+        let task = tokio::spawn(write_loop(
+            file,
+            path.to_path_buf(),
+            self.rx,
+            close_rx,
+            self.dropped,
+            Box::new(on_fail),
+        ));
+        Ok(TranscriptWriter {
+            close: close_tx,
+            task,
+        })
+    }
+}
+
 /// The writer task; [`TranscriptWriter::finish`] writes what is queued and
 /// closes the file.
 pub struct TranscriptWriter {
@@ -93,29 +129,23 @@ impl Transcript {
         path: &Path,
         on_fail: impl FnOnce(String) + Send + 'static,
     ) -> std::io::Result<(Transcript, TranscriptWriter)> {
-        let file = std::fs::File::create(path)?;
+        let (t, pending) = Transcript::pending();
+        Ok((t, pending.start(path, on_fail)?))
+    }
+
+    /// A transcript whose file is not chosen yet: entries queue (up to
+    /// [`QUEUE`]) until [`PendingWriter::start`]. Timestamps count from now.
+    pub fn pending() -> (Transcript, PendingWriter) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let (close_tx, close_rx) = oneshot::channel();
         let dropped = Arc::new(AtomicU64::new(0));
-        let task = tokio::spawn(write_loop(
-            file,
-            path.to_path_buf(),
-            rx,
-            close_rx,
-            dropped.clone(),
-            Box::new(on_fail),
-        ));
-        Ok((
+        (
             Transcript {
                 tx,
                 start: Instant::now(),
-                dropped,
+                dropped: dropped.clone(),
             },
-            TranscriptWriter {
-                close: close_tx,
-                task,
-            },
-        ))
+            PendingWriter { rx, dropped },
+        )
     }
 
     /// Logs an entry for the current check (see [`super::current_check`]).

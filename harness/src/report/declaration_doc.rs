@@ -138,7 +138,7 @@ pub fn conformance_text(r: &Report, c: &ConditionRecord, ev: &EvidenceIndex) -> 
     }
     let files: Vec<String> = checks
         .iter()
-        .flat_map(|k| ev.files_of(k.id.as_str()))
+        .flat_map(|k| ev.images_of(k.id.as_str()))
         .collect();
     if !files.is_empty() {
         parts.push(format!("証跡 evidence: {}", files.join(", ")));

@@ -42,6 +42,7 @@ pub struct RfbBinding {
     password_env: Option<String>,
     limits: Limits,
     tls: Option<Arc<TlsSettings>>,
+    transcript: Option<crate::record::Transcript>,
 }
 
 impl std::fmt::Debug for RfbBinding {
@@ -77,6 +78,7 @@ impl RfbBinding {
             password_env: None,
             limits: Limits::DEFAULT,
             tls: None,
+            transcript: None,
         })
     }
 
@@ -112,6 +114,13 @@ impl RfbBinding {
     /// The same binding using `tls` for `wss://` (the declaration's `[tls]`).
     pub fn with_tls(mut self, tls: Option<Arc<TlsSettings>>) -> RfbBinding {
         self.tls = tls;
+        self
+    }
+
+    /// The same binding logging every console's messages to `transcript`
+    /// (`transcript.jsonl`), tagged with the check that opened the console.
+    pub fn with_transcript(mut self, transcript: Option<crate::record::Transcript>) -> RfbBinding {
+        self.transcript = transcript;
         self
     }
 
@@ -252,6 +261,13 @@ impl RfbBinding {
             tls: tls_info,
         };
         let decoder = ServerMessageDecoder::new(PixelFormat::RGB888, self.limits);
+        // The session task runs outside the check's task: it takes the
+        // check id (and the handshake's record) with it.
+        let recorder = self.transcript.as_ref().map(|t| {
+            let r = session::Recorder::new(t.clone(), label);
+            r.handshake(&info);
+            r
+        });
         let (console, driver) = Console::new(label, info, fb);
         let leftover = std::mem::take(&mut conn.buf);
         tokio::spawn(session::run(
@@ -260,6 +276,7 @@ impl RfbBinding {
             decoder,
             leftover,
             closed,
+            recorder,
         ));
         Ok(console)
     }

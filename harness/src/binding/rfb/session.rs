@@ -65,6 +65,8 @@ struct State {
     /// Rectangle records of each event still in the console's queue, oldest
     /// first (0 for events without rectangles).
     queued: VecDeque<usize>,
+    /// The transcript of this console, when the run keeps one.
+    recorder: Option<Recorder>,
 }
 
 /// Most rectangle records queued to the console at once (about 8 MiB). A
@@ -147,6 +149,9 @@ impl State {
             .filter_map(|ev| self.observe(ev))
             .collect();
         for ev in observed {
+            if let Some(r) = &self.recorder {
+                r.received(&ev);
+            }
             self.emit(transport, ev).await?;
         }
         match failure {
@@ -256,6 +261,9 @@ async fn write_command(
         Ok(Err(e)) => return Err(transport_end(e)),
         Ok(Ok(())) => {}
     }
+    if let Some(r) = &state.recorder {
+        r.sent(&msg, seq);
+    }
     if let Some(incremental) = incremental {
         if state.outstanding.len() >= MAX_OUTSTANDING {
             state.outstanding.pop_front();
@@ -269,6 +277,114 @@ async fn write_command(
     Ok(seq)
 }
 
+/// Logs one console's messages to the run's transcript; made in the
+/// check's task (which it remembers) and moved into the session task.
+pub struct Recorder {
+    transcript: crate::record::Transcript,
+    check: Option<crate::catalog::CheckId>,
+    label: String,
+}
+
+impl Recorder {
+    /// A recorder for console `label`, tagged with the current check.
+    pub fn new(transcript: crate::record::Transcript, label: &str) -> Recorder {
+        Recorder {
+            transcript,
+            check: crate::record::current_check(),
+            label: label.to_string(),
+        }
+    }
+
+    fn log(
+        &self,
+        dir: crate::record::transcript::Direction,
+        kind: &str,
+        fields: serde_json::Value,
+    ) {
+        self.transcript
+            .log_for(self.check, &self.label, dir, kind, fields);
+    }
+
+    /// The handshake's messages, as negotiated (logged once it completed).
+    pub fn handshake(&self, info: &crate::binding::SessionInfo) {
+        use crate::record::transcript::Direction::{Recv, Send};
+        use serde_json::json;
+        self.log(Send, "Connect", json!({"url": info.url, "transport": info.transport, "subprotocol": info.subprotocol, "connect_ms": info.connect_ms}));
+        self.log(
+            Recv,
+            "ProtocolVersion",
+            json!({"version": info.server_version}),
+        );
+        self.log(Send, "ProtocolVersion", json!({"version": info.version}));
+        self.log(
+            Recv,
+            "SecurityTypes",
+            json!({"offered": info.security_offered}),
+        );
+        self.log(Send, "SecurityType", json!({"security": info.security}));
+        self.log(Recv, "ServerInit", json!({"width": info.width, "height": info.height, "pixel_format": info.server_pixel_format, "name": info.name}));
+        self.log(
+            Send,
+            "SetPixelFormat",
+            json!({"pixel_format": info.pixel_format}),
+        );
+        self.log(
+            Send,
+            "SetEncodings",
+            json!({"encodings": info.encodings, "handshake_ms": info.handshake_ms}),
+        );
+    }
+
+    fn sent(&self, msg: &ClientMessage, seq: Seq) {
+        use serde_json::json;
+        let fields = match msg {
+            ClientMessage::SetPixelFormat(pf) => json!({"pixel_format": pf.describe()}),
+            ClientMessage::SetEncodings(codes) => json!({"encodings": codes}),
+            ClientMessage::FramebufferUpdateRequest { incremental, rect } => {
+                json!({"incremental": incremental, "rect": rect.to_string()})
+            }
+            ClientMessage::KeyEvent { down, key } => json!({"down": down, "keysym": key}),
+            ClientMessage::PointerEvent { buttons, x, y } => {
+                json!({"buttons": buttons, "x": x, "y": y})
+            }
+            ClientMessage::ClientCutText(t) => json!({"len": t.len()}),
+        };
+        let mut fields = fields;
+        fields["seq"] = json!(seq);
+        self.log(
+            crate::record::transcript::Direction::Send,
+            msg.name(),
+            fields,
+        );
+    }
+
+    fn received(&self, ev: &ConsoleEvent) {
+        use crate::record::transcript::Direction::Recv;
+        use serde_json::json;
+        match ev {
+            ConsoleEvent::Update(u) => {
+                let mut encodings: Vec<i32> = u.rects.iter().map(|r| r.encoding).collect();
+                encodings.sort_unstable();
+                encodings.dedup();
+                let out_of_bounds = u.rects.iter().filter(|r| !r.in_bounds).count();
+                self.log(
+                    Recv,
+                    "FramebufferUpdate",
+                    json!({"seq": u.seq, "answers": u.answers, "incremental": u.incremental, "rects": u.rect_count, "encodings": encodings, "bytes": u.bytes, "out_of_bounds": out_of_bounds, "latency_ms": u.latency_ms}),
+                );
+            }
+            ConsoleEvent::Bell(seq) => self.log(Recv, "Bell", json!({"seq": seq})),
+            ConsoleEvent::CutText { seq, len } => {
+                self.log(Recv, "ServerCutText", json!({"seq": seq, "len": len}))
+            }
+            ConsoleEvent::Closed { reason, .. } => {
+                self.log(Recv, "Closed", json!({"reason": format!("{reason:?}")}))
+            }
+            ConsoleEvent::Timeout => {}
+        }
+    }
+}
+
 /// Serves the console until the session ends, then reports `Closed` once.
 ///
 /// `leftover` holds bytes that arrived with ServerInit; `closed` is set when
@@ -280,6 +396,7 @@ pub async fn run(
     decoder: ServerMessageDecoder,
     leftover: Vec<u8>,
     closed: Option<CloseReason>,
+    recorder: Option<Recorder>,
 ) {
     let mut state = State {
         driver,
@@ -287,6 +404,7 @@ pub async fn run(
         outstanding: VecDeque::new(),
         rects: Vec::new(),
         queued: VecDeque::new(),
+        recorder,
     };
     let end = match closed {
         Some(reason) => End::Broken(reason),
@@ -317,15 +435,15 @@ pub async fn run(
             return;
         }
     };
-    let _ = state
-        .driver
-        .events
-        .send(ConsoleEvent::Closed {
-            seq: seq::next(),
-            reason,
-            at: Instant::now(),
-        })
-        .await;
+    let closed = ConsoleEvent::Closed {
+        seq: seq::next(),
+        reason,
+        at: Instant::now(),
+    };
+    if let Some(r) = &state.recorder {
+        r.received(&closed);
+    }
+    let _ = state.driver.events.send(closed).await;
 }
 
 /// The read/command loop. Returns how it ended.
