@@ -1000,6 +1000,17 @@ mod tests {
     }
 
     #[test]
+    fn coverage_bounds_holes_across_words_and_rows() {
+        let mut c = Coverage::new(100, 3);
+        c.add(Rect::new(0, 0, 70, 1));
+        c.add(Rect::new(71, 0, 29, 1));
+        c.add(Rect::new(0, 1, 100, 1));
+        c.add(Rect::new(0, 2, 5, 1));
+        c.add(Rect::new(6, 2, 94, 1));
+        assert_eq!(c.uncovered(), (2, Some(Rect::new(5, 0, 66, 3))));
+    }
+
+    #[test]
     fn region_diff_looks_only_inside_regions_and_skips_ignored() {
         let a = fb(16, 16);
         let mut b = a.clone();
