@@ -106,6 +106,10 @@ pub struct RunArgs {
     /// The fire department the run is made for; recorded in report.json.
     #[arg(long, value_name = "NAME")]
     pub department: Option<String>,
+    /// Make TLS-01 (2-2-1, informational) fail on a plaintext transport or a
+    /// cipher suite that is not on CRYPTREC's recommended list.
+    #[arg(long)]
+    pub require_encryption: bool,
 }
 
 /// `s301 mock`.
@@ -134,6 +138,13 @@ pub struct MockArgs {
     /// Require VNC Authentication with the password held in this environment variable.
     #[arg(long, value_name = "VAR")]
     pub password_env: Option<String>,
+    /// Serve TLS (wss://, https://) with test certificates generated at start;
+    /// the printed declaration's [tls] section names the PEM files.
+    #[arg(long)]
+    pub tls: bool,
+    /// With --tls: refuse clients without a certificate from the mock's CA (mutual TLS).
+    #[arg(long, requires = "tls")]
+    pub tls_client_auth: bool,
 }
 
 fn parse_fault(s: &str) -> Result<Fault, String> {

@@ -49,6 +49,9 @@ pub async fn run(args: MockArgs) -> ExitCode {
         input_delay: Duration::from_millis(args.input_delay_ms),
         password,
         push_to: args.push_to.clone(),
+        tls: args.tls.then_some(s301_mocks::tls::TlsMode {
+            require_client_cert: args.tls_client_auth,
+        }),
         ..MockConfig::default()
     };
     let mock = match MockTerminal::start(cfg).await {

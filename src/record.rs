@@ -199,17 +199,12 @@ pub fn epilogue(f: &Finished) -> String {
 /// The exit status for a final report: 1 if a condition failed, else 3 if
 /// one is inconclusive or the run was aborted, else 0.
 pub fn exit_code(report: &Report) -> u8 {
-    if report
-        .conditions
-        .iter()
-        .any(|c| c.verdict == ConditionVerdict::Fail)
-    {
+    // Informational rows (2-2-1) never move the exit status.
+    let judged = || report.conditions.iter().filter(|c| !c.informational);
+    if judged().any(|c| c.verdict == ConditionVerdict::Fail) {
         EXIT_FAIL
     } else if report.run.status == RunStatus::Aborted
-        || report
-            .conditions
-            .iter()
-            .any(|c| c.verdict == ConditionVerdict::Inconclusive)
+        || judged().any(|c| c.verdict == ConditionVerdict::Inconclusive)
     {
         EXIT_INCONCLUSIVE
     } else {

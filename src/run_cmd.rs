@@ -101,11 +101,18 @@ pub async fn run(args: RunArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
+    let tls = match target.declaration.tls_settings() {
+        Ok(t) => t,
+        Err(e) => {
+            target.shutdown().await;
+            return fail(SetupError::Usage(e.to_string()));
+        }
+    };
     // transcript.jsonl: every console's messages, queued until the run
     // directory is known (s301_harness::record::transcript).
     let (transcript, transcript_queue) = Transcript::pending();
     let screen: Arc<dyn ScreenBinding> = match RfbBinding::from_decl(&target.declaration.screen) {
-        Ok(b) => Arc::new(b.with_transcript(Some(transcript))),
+        Ok(b) => Arc::new(b.with_tls(tls).with_transcript(Some(transcript))),
         Err(e) => {
             let origin = args
                 .terminal
@@ -130,7 +137,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         seed,
         screen,
         data: target.data.clone(),
-        shared: Mutex::new(Shared::default()),
+        shared: Mutex::new(shared_values(args.require_encryption)),
     });
     let abort = AbortSignal::new();
     let transcript_writer = {
@@ -234,6 +241,16 @@ pub async fn run(args: RunArgs) -> ExitCode {
     ExitCode::from(record::exit_code(&finished.report))
 }
 
+/// The run's shared values before any check: the encryption policy TLS-01 reads.
+fn shared_values(require_encryption: bool) -> Shared {
+    let mut shared = Shared::default();
+    shared.values.insert(
+        s301_harness::checks::c2_2_1::REQUIRE_ENCRYPTION_KEY.to_string(),
+        serde_json::Value::Bool(require_encryption),
+    );
+    shared
+}
+
 /// First Ctrl-C (or SIGTERM): abort the run (checks are cancelled, the
 /// report is still written). Second Ctrl-C: leave at once.
 async fn watch_ctrl_c(abort: AbortSignal) {
@@ -270,11 +287,20 @@ async fn declared_terminal(
     wants_data: bool,
 ) -> Result<Target, SetupError> {
     let declaration = Declaration::load(path).map_err(|e| SetupError::Usage(e.to_string()))?;
+    let tls = declaration
+        .tls_settings()
+        .map_err(|e| SetupError::Usage(format!("{}: {e}", path.display())))?;
     let data = match (&declaration.data, wants_data) {
         (Some(d), true) => Some(
-            DataChannel::start(d, &scenario.data, declaration.harness.listen.as_deref())
-                .await
-                .map_err(|e| SetupError::Usage(format!("{}: {e}", path.display())))?,
+            DataChannel::start_with_tls(
+                d,
+                &scenario.data,
+                declaration.harness.listen.as_deref(),
+                s301_harness::data::ReceiverLimits::default(),
+                tls,
+            )
+            .await
+            .map_err(|e| SetupError::Usage(format!("{}: {e}", path.display())))?,
         ),
         _ => None,
     };

@@ -20,6 +20,11 @@ pub enum ConditionId {
     /// 1-3-2 データ連携要求の受付機能 (accepting data requests).
     #[serde(rename = "1-3-2")]
     C1_3_2,
+    /// 2-2-1 伝送データの暗号化 (encryption of transmitted data): reported
+    /// for information only. It is not in [`ConditionId::ALL`], so it never
+    /// gets a condition verdict and never moves the exit status.
+    #[serde(rename = "2-2-1")]
+    C2_2_1,
 }
 
 impl ConditionId {
@@ -38,7 +43,13 @@ impl ConditionId {
             ConditionId::C1_2_2 => "1-2-2",
             ConditionId::C1_3_1 => "1-3-1",
             ConditionId::C1_3_2 => "1-3-2",
+            ConditionId::C2_2_1 => "2-2-1",
         }
+    }
+
+    /// True for a condition reported for information only (2-2-1).
+    pub fn informational(&self) -> bool {
+        matches!(self, ConditionId::C2_2_1)
     }
 
     /// The official wording of this condition.
@@ -161,6 +172,7 @@ check_ids! {
     Dr01 = "DR-01", C1_3_2, "A request returns the latest revision, equal to what was pushed; the list holds it";
     Dr02 = "DR-02", C1_3_2, "Requests at seeded random moments are all answered correctly in time";
     Dr03 = "DR-03", C1_3_2, "An unknown reportId answers 404 with a JSON error";
+    Tls01 = "TLS-01", C2_2_1, "Encryption (informational): the screen and data transports use TLS with a suite on CRYPTREC's e-Government Recommended Ciphers List";
 }
 
 impl std::fmt::Display for CheckId {
@@ -198,6 +210,10 @@ mod tests {
         }
         assert_eq!(CheckId::parse("ex-01"), Some(CheckId::Ex01));
         assert_eq!(CheckId::parse("XX-01"), None);
-        assert_eq!(CheckId::ALL.len(), 19);
+        assert_eq!(CheckId::ALL.len(), 20);
+        assert_eq!(CheckId::Tls01.condition(), ConditionId::C2_2_1);
+        assert!(ConditionId::C2_2_1.informational());
+        assert!(!ConditionId::ALL.contains(&ConditionId::C2_2_1));
+        assert_eq!(ConditionId::C2_2_1.text().no, "2-2-1");
     }
 }

@@ -330,7 +330,7 @@ pub fn apply(report: &mut Report, records: Vec<(ConditionId, WitnessRecord)>) {
     for v in report.metrics.conditions.values_mut() {
         *v = 0;
     }
-    for c in &report.conditions {
+    for c in report.conditions.iter().filter(|c| !c.informational) {
         *report
             .metrics
             .conditions

@@ -5,6 +5,7 @@ pub mod c1_2_1;
 pub mod c1_2_2;
 pub mod c1_3_1;
 pub mod c1_3_2;
+pub mod c2_2_1;
 pub mod causal;
 pub mod screen;
 
@@ -134,6 +135,7 @@ pub fn catalog() -> Vec<CheckDef> {
     v.extend(c1_2_2::checks());
     v.extend(c1_3_1::checks());
     v.extend(c1_3_2::checks());
+    v.extend(c2_2_1::checks());
     v
 }
 

@@ -114,6 +114,8 @@ pub fn conformance_text(r: &Report, c: &ConditionRecord, ev: &EvidenceIndex) -> 
                 ));
             }
         }
+        // Informational (TLS-01): its checks below say what was seen.
+        ConditionId::C2_2_1 => {}
         ConditionId::C1_3_2 => {
             if let (Some(a), Some(p)) = (m("requests.answered"), m("requests.planned")) {
                 let max = m("requests.max_elapsed_ms").unwrap_or_else(|| "?".into());

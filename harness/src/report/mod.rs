@@ -96,6 +96,10 @@ pub struct ConditionRecord {
     /// see [`crate::witness`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub witness: Vec<crate::witness::WitnessRecord>,
+    /// Reported for information only (2-2-1): never counted in the
+    /// metrics and never moving the exit status.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub informational: bool,
 }
 
 /// One check's result.
@@ -195,6 +199,32 @@ pub fn rfc3339_ms(t: OffsetDateTime) -> String {
     )
 }
 
+/// Rows for the informational conditions (2-2-1), judged on their checks
+/// like the others but marked so nothing counts them.
+fn informational_rows(o: &RunOutcome) -> Vec<ConditionRecord> {
+    let cond = ConditionId::C2_2_1;
+    let mine: Vec<&crate::runner::CheckResult> = o
+        .checks
+        .iter()
+        .filter(|c| c.id.condition() == cond)
+        .collect();
+    if mine.is_empty() {
+        return Vec::new();
+    }
+    let judged: Vec<(Verdict, Option<crate::verdict::SkipReason>)> =
+        mine.iter().map(|c| (c.verdict, c.skip.clone())).collect();
+    let text = cond.text();
+    vec![ConditionRecord {
+        id: cond,
+        name_ja: text.viewpoint_ja.clone(),
+        name_en: text.viewpoint_en.clone(),
+        verdict: ConditionVerdict::judge(&judged),
+        checks: mine.iter().map(|c| c.id).collect(),
+        witness: Vec::new(),
+        informational: true,
+    }]
+}
+
 impl Report {
     /// The record of a finished run.
     pub fn from_outcome(o: &RunOutcome) -> Report {
@@ -210,8 +240,10 @@ impl Report {
                     verdict: c.verdict,
                     checks: c.checks.clone(),
                     witness: Vec::new(),
+                    informational: false,
                 }
             })
+            .chain(informational_rows(o))
             .collect();
         let checks: Vec<CheckRecord> = o
             .checks
@@ -410,7 +442,10 @@ pub(crate) mod tests {
         assert_eq!(v["run"]["seed"], 42);
         let conds = v["conditions"].as_array().unwrap();
         let ids: Vec<&str> = conds.iter().map(|c| c["id"].as_str().unwrap()).collect();
-        assert_eq!(ids, ["1-2-1", "1-2-2", "1-3-1", "1-3-2"]);
+        // The four judged conditions, then 2-2-1 for information.
+        assert_eq!(ids, ["1-2-1", "1-2-2", "1-3-1", "1-3-2", "2-2-1"]);
+        assert_eq!(conds[4]["informational"], true);
+        assert!(conds[0].get("informational").is_none());
         assert_eq!(conds[0]["name_ja"], "画面転送機能");
         assert_eq!(conds[0]["verdict"], "fail");
         assert_eq!(conds[3]["verdict"], "skipped");
@@ -419,7 +454,7 @@ pub(crate) mod tests {
             json!(["OP-01", "OP-02", "OP-03", "OP-04"])
         );
         let checks = v["checks"].as_array().unwrap();
-        assert_eq!(checks.len(), 19);
+        assert_eq!(checks.len(), CheckId::ALL.len());
         assert_eq!(checks[0]["id"], "ST-01");
         assert_eq!(checks[0]["condition"], "1-2-1");
         assert_eq!(checks[4]["verdict"], "fail");
@@ -441,7 +476,7 @@ pub(crate) mod tests {
         let r = Report::from_outcome(&sample_outcome());
         assert_eq!(r.metrics.checks["fail"], 1);
         assert_eq!(r.metrics.checks["skipped"], 3);
-        assert_eq!(r.metrics.checks["pass"], 15);
+        assert_eq!(r.metrics.checks["pass"], 16);
         assert_eq!(r.metrics.checks["error"], 0);
         assert_eq!(r.metrics.conditions["pass"], 2);
         assert_eq!(r.metrics.conditions["inconclusive"], 0);

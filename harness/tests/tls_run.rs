@@ -1,0 +1,199 @@
+//! The whole catalog once over TLS: the mock terminal in TLS mode with
+//! mutual TLS required, the harness on `wss://` and `https://` with the
+//! declaration's `[tls]` section. Also: a wrong CA is an ST-01 failure that
+//! names certificate verification, and plaintext with encryption required
+//! fails TLS-01.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
+
+use std::sync::{Arc, Mutex};
+
+use s301_harness::binding::rfb::RfbBinding;
+use s301_harness::catalog::{CheckId, ConditionId};
+use s301_harness::checks::c2_2_1::REQUIRE_ENCRYPTION_KEY;
+use s301_harness::checks::{catalog, CheckCtx, Shared};
+use s301_harness::data::{DataChannel, ReceiverLimits, REPORTS_PATH};
+use s301_harness::declaration::Declaration;
+use s301_harness::runner::{self, AbortSignal, RunConfig, RunOutcome, RunSink, Selection};
+use s301_harness::scenario::Scenario;
+use s301_harness::verdict::{ConditionVerdict, Verdict};
+use s301_mocks::tls::{PemDir, TestPki, TlsMode};
+use s301_mocks::{MockConfig, MockTerminal};
+
+fn scenario() -> Scenario {
+    let mut sc = Scenario::parse(include_str!("../../scenarios/ci.toml"), "ci.toml").unwrap();
+    sc.data.push_timeout_ms = 2500;
+    sc.data.request_timeout_ms = 2000;
+    sc.data.random_requests = 16;
+    sc.data.window_ms = 800;
+    sc
+}
+
+fn free_port() -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    l.local_addr().unwrap()
+}
+
+/// Runs `only` (all when empty) against a mock started with `tls`, with the
+/// declaration rewritten by `edit`.
+async fn run(
+    tls: Option<TlsMode>,
+    only: &[&str],
+    require_encryption: bool,
+    edit: impl FnOnce(String) -> String,
+) -> RunOutcome {
+    let sc = scenario();
+    let receiver = free_port();
+    let mock = MockTerminal::start(MockConfig {
+        push_to: Some(format!("http://{receiver}{REPORTS_PATH}")),
+        tls,
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let listen = receiver.to_string();
+    let toml = edit(mock.declaration_toml(Some(&listen)));
+    let decl = Declaration::parse(&toml, "mock declaration").unwrap();
+    let tls = decl.tls_settings().unwrap();
+    let dc = DataChannel::start_with_tls(
+        decl.data.as_ref().unwrap(),
+        &sc.data,
+        Some(&listen),
+        ReceiverLimits::default(),
+        tls.clone(),
+    )
+    .await
+    .unwrap();
+    let screen = RfbBinding::from_decl(&decl.screen).unwrap().with_tls(tls);
+    let mut shared = Shared::default();
+    shared.values.insert(
+        REQUIRE_ENCRYPTION_KEY.to_string(),
+        serde_json::Value::Bool(require_encryption),
+    );
+    let ctx = Arc::new(CheckCtx {
+        declaration: Arc::new(decl),
+        scenario: Arc::new(sc),
+        seed: 7,
+        screen: Arc::new(screen),
+        data: Some(dc.clone()),
+        shared: Mutex::new(shared),
+    });
+    let only: Vec<String> = only.iter().map(|s| s.to_string()).collect();
+    let cfg = RunConfig {
+        run_id: "tls".into(),
+        selection: Selection::from_lists(&only, &[]).unwrap(),
+        abort: AbortSignal::new(),
+        time_limit: None,
+    };
+    let mut sinks: [&mut dyn RunSink; 0] = [];
+    let out = runner::run(catalog(), ctx, cfg, &mut sinks).await;
+    dc.shutdown().await;
+    mock.shutdown().await;
+    out
+}
+
+fn describe(o: &RunOutcome) -> String {
+    o.checks
+        .iter()
+        .map(|c| format!("{}: {} — {}", c.id, c.verdict.as_str(), c.detail))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_condition_passes_over_wss_and_https_with_mutual_tls() {
+    let o = run(
+        Some(TlsMode {
+            require_client_cert: true,
+        }),
+        &[],
+        false,
+        |t| t,
+    )
+    .await;
+    for c in &o.conditions {
+        assert_eq!(
+            c.verdict,
+            ConditionVerdict::Pass,
+            "{}: {}",
+            c.id,
+            describe(&o)
+        );
+    }
+    assert_eq!(o.conditions.len(), ConditionId::ALL.len());
+    let tls01 = o.check(CheckId::Tls01).unwrap();
+    // The mock pushes over plain http, so TLS-01 is informational here;
+    // the screen and data API transports are TLS with a listed suite.
+    let ev = &tls01.evidence["transports"];
+    for (i, name) in ["screen", "data API"].iter().enumerate() {
+        assert_eq!(ev[i]["transport"], *name, "{}", tls01.evidence);
+        assert_eq!(ev[i]["encrypted"], true, "{}", tls01.evidence);
+        let tls = &ev[i]["tls"];
+        assert!(
+            tls["version"].as_str().unwrap().starts_with("TLSv1_"),
+            "{tls}"
+        );
+        assert!(tls["suite"].as_str().unwrap().contains("GCM"), "{tls}");
+        assert_eq!(tls["cryptrec"]["listed"], true, "{tls}");
+        assert_eq!(tls["client_certificate"], true, "{tls}");
+    }
+    assert_eq!(ev[2]["transport"], "push receiver");
+    assert_eq!(tls01.verdict, Verdict::NotApplicable, "{}", tls01.detail);
+    assert!(
+        tls01.detail.contains("push receiver: plaintext"),
+        "{}",
+        tls01.detail
+    );
+    assert_eq!(o.exit_code(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plaintext_with_encryption_required_fails_tls01_but_not_the_run() {
+    let o = run(None, &["ST-01", "TLS-01", "DR-03"], true, |t| t).await;
+    let tls01 = o.check(CheckId::Tls01).unwrap();
+    assert_eq!(tls01.verdict, Verdict::Fail, "{}", describe(&o));
+    assert!(
+        tls01.detail.contains("screen: plaintext"),
+        "{}",
+        tls01.detail
+    );
+    assert!(
+        tls01.detail.contains("data API: plaintext"),
+        "{}",
+        tls01.detail
+    );
+    // 2-2-1 is informational: the judged conditions and the exit status ignore it.
+    assert_eq!(o.exit_code(), 0, "{}", describe(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plaintext_without_the_flag_is_informational() {
+    let o = run(None, &["TLS-01"], false, |t| t).await;
+    let tls01 = o.check(CheckId::Tls01).unwrap();
+    assert_eq!(tls01.verdict, Verdict::NotApplicable, "{}", tls01.detail);
+    assert!(
+        tls01.detail.contains("--require-encryption"),
+        "{}",
+        tls01.detail
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_ca_fails_st01_naming_certificate_verification() {
+    let other = TestPki::generate("some other CA").unwrap();
+    let dir = PemDir::create().unwrap();
+    other.write_to(dir.path()).unwrap();
+    let wrong_ca = dir.path().join("ca.pem").display().to_string();
+    let o = run(Some(TlsMode::default()), &["ST-01"], false, |t| {
+        let at = t.find("\nca = ").unwrap() + 1;
+        let end = at + t[at..].find('\n').unwrap();
+        format!("{}ca = {:?}{}", &t[..at], wrong_ca, &t[end..])
+    })
+    .await;
+    let st01 = o.check(CheckId::St01).unwrap();
+    assert_eq!(st01.verdict, Verdict::Fail, "{}", describe(&o));
+    assert!(
+        st01.detail.contains("certificate verification failed"),
+        "{}",
+        st01.detail
+    );
+}
