@@ -5,7 +5,8 @@
 //! timeouts, without a panic, and the whole suite within 200 MB peak RSS.
 //! The data side: hostile pushes (100 MB body, slowloris, invalid UTF-8,
 //! HTTP/1.0 without Content-Length) get their refusal from the harness's
-//! receiver within its timeouts, and none is acknowledged.
+//! receiver within its timeouts, and none is acknowledged; hostile answers
+//! (wrong Content-Type, endless HTTP/1.0 body) are refused by the data client.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -16,11 +17,15 @@ use s301_harness::binding::rfb::RfbBinding;
 use s301_harness::catalog::CheckId;
 use s301_harness::checks::{catalog, CheckCtx, Outcome, Shared};
 use s301_harness::data::{DataChannel, ReceiverLimits};
+use s301_harness::data::{RequestError, TerminalClient};
 use s301_harness::declaration::Declaration;
 use s301_harness::declaration::{DataDecl, Trigger};
 use s301_harness::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};
 use s301_harness::verdict::Verdict;
-use s301_mocks::hostile::{deflate_zeros, hostile_push, Hostile, HostilePush, HostileTerminal};
+use s301_mocks::hostile::{
+    deflate_zeros, hostile_data_api, hostile_push, Hostile, HostileAnswer, HostilePush,
+    HostileTerminal,
+};
 
 /// The connect and update timeouts the scenario declares.
 const TIMEOUT_MS: u64 = 2000;
@@ -194,6 +199,7 @@ async fn every_hostile_case_ends_in_a_bounded_verdict_within_200_mb() {
         }
     }
     problems.extend(hostile_pushes().await);
+    problems.extend(hostile_answers().await);
     let rss = peak_rss();
     println!(
         "hostile suite: {} cases in {:?}, peak RSS {:.1} MB",
@@ -271,6 +277,36 @@ async fn hostile_pushes() -> Vec<String> {
         ));
     }
     dc.shutdown().await;
+    problems
+}
+
+/// The harness's data client against hostile answers: a JSON body with the
+/// wrong media type is refused as JSON, an endless HTTP/1.0 body is cut at
+/// the client's response limit, both within the request timeout.
+async fn hostile_answers() -> Vec<String> {
+    let timeout = Duration::from_millis(TIMEOUT_MS);
+    let mut problems = Vec::new();
+    for case in HostileAnswer::ALL.iter().copied() {
+        let name = case.name();
+        let (base, task) = hostile_data_api(case).await.expect("hostile data API");
+        let client = TerminalClient::new(&base, timeout).expect("client");
+        let t0 = Instant::now();
+        let reply = client.get_report("H-1").await;
+        let took = t0.elapsed();
+        task.abort();
+        println!("{name:18} after {} ms", took.as_millis());
+        if took > timeout * 2 {
+            problems.push(format!("{name}: took {took:?}"));
+        }
+        match (case, reply) {
+            (HostileAnswer::WrongContentType, Ok(r)) => match r.json() {
+                Err(e) if e.to_string().contains("text/html") => {}
+                other => problems.push(format!("{name}: json() gave {other:?}")),
+            },
+            (HostileAnswer::Http10Endless, Err(RequestError::TooLarge { .. })) => {}
+            (_, other) => problems.push(format!("{name}: request gave {other:?}")),
+        }
+    }
     problems
 }
 

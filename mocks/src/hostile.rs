@@ -572,3 +572,83 @@ async fn write_push(
     }
     Ok(())
 }
+
+/// One way of answering the harness's requests to the data API badly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HostileAnswer {
+    /// `200` with a JSON body labelled `text/html`.
+    WrongContentType,
+    /// An HTTP/1.0 `200` without Content-Length whose body (100 MB of JSON
+    /// array padding) ends only when the connection closes.
+    Http10Endless,
+}
+
+impl HostileAnswer {
+    /// Every case.
+    pub const ALL: &'static [HostileAnswer] = &[
+        HostileAnswer::WrongContentType,
+        HostileAnswer::Http10Endless,
+    ];
+
+    /// The case's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            HostileAnswer::WrongContentType => "wrong-content-type",
+            HostileAnswer::Http10Endless => "http10-answer",
+        }
+    }
+}
+
+/// A data API that answers every request with `case`; returns its base URL
+/// (`http://ADDR/s3-01/v1`) and the task serving it (abort it to stop).
+pub async fn hostile_data_api(case: HostileAnswer) -> std::io::Result<(String, JoinHandle<()>)> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
+        while let Ok((mut s, _)) = listener.accept().await {
+            conns.spawn(async move {
+                let _ = tokio::time::timeout(HOLD, answer(&mut s, case)).await;
+            });
+            while conns.try_join_next().is_some() {}
+        }
+    });
+    Ok((format!("http://{addr}/s3-01/v1"), task))
+}
+
+async fn answer(s: &mut TcpStream, case: HostileAnswer) -> std::io::Result<()> {
+    // Read the request head (the body, if any, is ignored).
+    let mut req = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut buf).await?;
+        if n == 0 || req.len() > MAX_REQUEST {
+            return Ok(());
+        }
+        req.extend_from_slice(buf.get(..n).unwrap_or(&[]));
+    }
+    match case {
+        HostileAnswer::WrongContentType => {
+            let body = br#"{"report_id":"H-1","revision":1}"#;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n",
+                body.len()
+            );
+            s.write_all(head.as_bytes()).await?;
+            s.write_all(body).await?;
+        }
+        HostileAnswer::Http10Endless => {
+            s.write_all(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n[")
+                .await?;
+            let chunk = b"0,".repeat(32 * 1024);
+            let mut sent = 0usize;
+            while sent < 100_000_000 {
+                s.write_all(&chunk).await?;
+                sent += chunk.len();
+            }
+            s.write_all(b"0]").await?;
+        }
+    }
+    s.shutdown().await
+}
