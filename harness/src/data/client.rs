@@ -310,6 +310,15 @@ impl TerminalClient {
             })?;
         let sent = seq::next();
         let start = Instant::now();
+        let transcript = crate::record::transcript::run_transcript();
+        if let Some(t) = &transcript {
+            t.log(
+                "data-client",
+                crate::record::transcript::Direction::Send,
+                "HTTP request",
+                serde_json::json!({"request": label, "body_bytes": hyper::body::Body::size_hint(req.body()).exact(), "seq": sent}),
+            );
+        }
         let timeout = self.timeout;
         let client = self.client.clone();
         let work = async move {
@@ -348,12 +357,29 @@ impl TerminalClient {
                 .to_bytes();
             Ok((status, content_type, body))
         };
-        let (status, content_type, body) =
-            tokio::time::timeout(timeout, work)
-                .await
-                .map_err(|_| RequestError::Timeout {
-                    after_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-                })??;
+        let result = tokio::time::timeout(timeout, work)
+            .await
+            .map_err(|_| RequestError::Timeout {
+                after_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            })
+            .and_then(|r| r);
+        if let Some(t) = &transcript {
+            let fields = match &result {
+                Ok((status, content_type, body)) => {
+                    serde_json::json!({"request": label, "status": status, "content_type": content_type, "body_bytes": body.len(), "elapsed_ms": start.elapsed().as_secs_f64() * 1000.0})
+                }
+                Err(e) => {
+                    serde_json::json!({"request": label, "error": e.to_string(), "elapsed_ms": start.elapsed().as_secs_f64() * 1000.0})
+                }
+            };
+            t.log(
+                "data-client",
+                crate::record::transcript::Direction::Recv,
+                "HTTP response",
+                fields,
+            );
+        }
+        let (status, content_type, body) = result?;
         Ok(Reply {
             request: label,
             status,

@@ -515,6 +515,21 @@ impl ReceiverState {
         at: Option<String>,
     ) {
         let at = at.unwrap_or_else(now_rfc3339);
+        if let Some(t) = crate::record::transcript::run_transcript() {
+            use crate::record::transcript::Direction;
+            t.log(
+                "data-receiver",
+                Direction::Recv,
+                "HTTP request",
+                serde_json::json!({"method": d.method, "path": d.path, "peer": d.peer.to_string(), "content_type": d.content_type, "content_length": d.content_length, "body_bytes": d.body_bytes, "reportId": d.report_id, "revision": d.revision}),
+            );
+            t.log(
+                "data-receiver",
+                Direction::Send,
+                "HTTP response",
+                serde_json::json!({"status": status.as_u16(), "violations": errors.len()}),
+            );
+        }
         let mut s = self.lock();
         if let Some(k) = keep {
             self.keep_locked(&mut s, k);

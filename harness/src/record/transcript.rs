@@ -267,6 +267,24 @@ async fn write_loop(
     }
 }
 
+/// The transcript of the run in progress, for the HTTP side of the data
+/// channel (its client and push receiver are shared by every check).
+static RUN_TRANSCRIPT: std::sync::RwLock<Option<Transcript>> = std::sync::RwLock::new(None);
+
+/// Makes `t` the transcript HTTP exchanges are logged to (`None`: stop).
+/// The `s301 run` command sets it for the length of a run.
+pub fn set_run_transcript(t: Option<Transcript>) {
+    *RUN_TRANSCRIPT.write().unwrap_or_else(|p| p.into_inner()) = t;
+}
+
+/// The transcript set by [`set_run_transcript`], if any.
+pub fn run_transcript() -> Option<Transcript> {
+    RUN_TRANSCRIPT
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+}
+
 /// Longest transcript line [`split_by_check`] copies; longer ones (never
 /// written by [`Transcript`]) are skipped.
 const MAX_LINE: usize = 1 << 20;
