@@ -45,7 +45,7 @@ fn redact(s: &str) -> String {
     protected.push("UTF-8".into());
     protected.push("2-2-1".into());
     protected.push("s301".into());
-    protected.push("1.0".into()); // <?xml version="1.0"
+    protected.push("<?xml version=\"1.0\"".into());
     let mut s = s.to_string();
     for (i, p) in protected.iter().enumerate() {
         s = s.replace(p, &format!("\u{1}{i}\u{2}"));
@@ -189,7 +189,7 @@ fn passing_run_leaves_evidence_junit_html_and_declaration() {
         "--scenario",
         concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ci.toml"),
         "--only",
-        "1-2-1,1-2-2",
+        "1-2-1,1-2-2,DO-01",
         "--seed",
         "7",
         "--out",
@@ -217,6 +217,32 @@ fn passing_run_leaves_evidence_junit_html_and_declaration() {
     ] {
         assert!(out_dir.join(f).is_file(), "{f} missing");
     }
+    // The transcript holds RFB messages both ways and HTTP exchanges, each
+    // stamped; each check's folder holds its slice.
+    let lines: Vec<serde_json::Value> = read(&out_dir, "transcript.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let has = |f: &dyn Fn(&serde_json::Value) -> bool| lines.iter().any(f);
+    assert!(has(
+        &|l| l["type"] == "FramebufferUpdateRequest" && l["dir"] == "send"
+    ));
+    assert!(has(&|l| l["type"] == "FramebufferUpdate"
+        && l["dir"] == "recv"
+        && l["fields"]["rects"].as_u64().is_some_and(|n| n > 0)));
+    assert!(has(
+        &|l| l["type"] == "HTTP request" && l["channel"] == "data-client"
+    ));
+    assert!(has(
+        &|l| l["type"] == "HTTP response" && l["channel"] == "data-client"
+    ));
+    assert!(has(&|l| l["channel"] == "data-receiver"));
+    assert!(lines
+        .iter()
+        .all(|l| l["t_ms"].is_number() && l["wall"].is_string()));
+    let st02 = read(&out_dir, "evidence/ST-02/transcript.jsonl");
+    assert!(st02.lines().count() > 0);
+    assert!(st02.lines().all(|l| l.contains("\"check\":\"ST-02\"")));
     let html = read(&out_dir, "report.html");
     assert!(html.contains("data:image/png;base64,"));
     junit_is_well_formed(&out_dir);
