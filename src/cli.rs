@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use s301_mocks::hostile::Hostile;
 use s301_mocks::{Exclusivity, Fault};
 
 /// Conformance harness for S3-01 dedicated terminals: stands in for the fire
@@ -145,6 +146,20 @@ pub struct MockArgs {
     /// With --tls: refuse clients without a certificate from the mock's CA (mutual TLS).
     #[arg(long, requires = "tls")]
     pub tls_client_auth: bool,
+    /// Serve a hostile screen instead of the mock terminal (on --listen), e.g.
+    /// zlib-bomb; for testing the harness's robustness, never a conformance run.
+    #[arg(long, value_name = "NAME", value_parser = parse_hostile)]
+    pub hostile: Option<Hostile>,
+}
+
+fn parse_hostile(s: &str) -> Result<Hostile, String> {
+    Hostile::parse(s).ok_or_else(|| {
+        let known: Vec<&str> = Hostile::ALL.iter().map(Hostile::name).collect();
+        format!(
+            "unknown hostile case \"{s}\"; known cases: {}",
+            known.join(", ")
+        )
+    })
 }
 
 fn parse_fault(s: &str) -> Result<Fault, String> {

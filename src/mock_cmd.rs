@@ -15,6 +15,9 @@ pub const SERVING_LINE: &str = "# s301 mock: serving; stop with Ctrl-C";
 
 /// Runs `s301 mock`.
 pub async fn run(args: MockArgs) -> ExitCode {
+    if let Some(case) = args.hostile {
+        return run_hostile(case, &args).await;
+    }
     let password = match &args.password_env {
         None => None,
         Some(var) => match std::env::var(var) {
@@ -92,6 +95,32 @@ pub async fn run(args: MockArgs) -> ExitCode {
     let stopped = tokio::signal::ctrl_c().await;
     eprintln!("s301 mock: stopping");
     mock.shutdown().await;
+    match stopped {
+        Ok(()) => ExitCode::from(EXIT_PASS),
+        Err(e) => {
+            eprintln!("s301: error: cannot wait for Ctrl-C: {e}");
+            ExitCode::from(EXIT_INCONCLUSIVE)
+        }
+    }
+}
+
+/// `s301 mock --hostile NAME`: serves the hostile screen until Ctrl-C.
+async fn run_hostile(case: s301_mocks::hostile::Hostile, args: &MockArgs) -> ExitCode {
+    let h = match s301_mocks::hostile::HostileTerminal::start(case, args.listen).await {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("s301: error: cannot start the hostile terminal: {e}");
+            return ExitCode::from(EXIT_INCONCLUSIVE);
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{}", h.declaration_toml());
+    let _ = writeln!(out, "{SERVING_LINE}");
+    let _ = out.flush();
+    drop(out);
+    let stopped = tokio::signal::ctrl_c().await;
+    eprintln!("s301 mock: stopping");
+    h.shutdown().await;
     match stopped {
         Ok(()) => ExitCode::from(EXIT_PASS),
         Err(e) => {
