@@ -156,6 +156,7 @@ fn tls01(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 mod tests {
     use super::*;
 
