@@ -197,3 +197,52 @@ async fn a_wrong_ca_fails_st01_naming_certificate_verification() {
         st01.detail
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_push_receiver_serves_https_with_receiver_cert() {
+    let pki = TestPki::generate("receiver test CA").unwrap();
+    let dir = PemDir::create().unwrap();
+    pki.write_to(dir.path()).unwrap();
+    let p = |f: &str| Some(dir.path().join(f).display().to_string());
+    let decl = s301_harness::tls::TlsDecl {
+        ca: p("ca.pem"),
+        receiver_cert: p("receiver.pem"),
+        receiver_key: p("receiver.key"),
+        ..Default::default()
+    };
+    let tls = Arc::new(s301_harness::tls::TlsSettings::load(&decl).unwrap());
+    let data = s301_harness::declaration::DataDecl {
+        base_url: "https://127.0.0.1:9/s3-01/v1".into(),
+        output: true,
+        input: true,
+        revisions: true,
+        trigger: s301_harness::declaration::Trigger::Hook,
+        schema: None,
+    };
+    let sc = scenario();
+    let dc = DataChannel::start_with_tls(
+        &data,
+        &sc.data,
+        None,
+        ReceiverLimits::default(),
+        Some(tls.clone()),
+    )
+    .await
+    .unwrap();
+    let url = dc.receiver_url();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    // A client trusting the CA reaches the receiver over TLS; any HTTP
+    // answer proves the https path (the receiver only takes POSTs).
+    let base = url.trim_end_matches("/reports").to_string();
+    let client = s301_harness::data::TerminalClient::new_with_tls(
+        &base,
+        std::time::Duration::from_secs(5),
+        Some(tls),
+    )
+    .unwrap();
+    let reply = client.list_reports().await.unwrap();
+    assert!(reply.status >= 200, "{}", reply.status);
+    let info = client.last_tls().expect("a TLS handshake is on record");
+    assert!(info.cryptrec.listed, "{info:?}");
+    dc.shutdown().await;
+}
