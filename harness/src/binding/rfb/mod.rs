@@ -331,7 +331,20 @@ impl ScreenBinding for RfbBinding {
         label: &'a str,
         timeout: Duration,
     ) -> BoxFuture<'a, Result<Console, OpenError>> {
-        Box::pin(self.open_console(label, timeout))
+        Box::pin(async move {
+            let opened = self.open_console(label, timeout).await;
+            // A console that never opened (refused, timed out) has no
+            // session to log it: record the attempt and why it failed here.
+            if let (Err(e), Some(t)) = (&opened, &self.transcript) {
+                t.log(
+                    label,
+                    crate::record::transcript::Direction::Recv,
+                    "OpenFailed",
+                    serde_json::json!({"url": self.url.raw, "error": e.to_string()}),
+                );
+            }
+            opened
+        })
     }
 }
 
