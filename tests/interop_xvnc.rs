@@ -487,6 +487,14 @@ fn st02_st03_on(name: &str, dir: PathBuf, desk: Desktop, depth: u32) {
         spf.starts_with(&format!("{bpp}bpp")),
         "server pixel format: {spf}"
     );
+    // The ST-02 screenshot is the xterm's image: the screen's size, and
+    // not one flat colour (a blank or undecoded screen would be).
+    let shot = dir
+        .join(format!("run-{name}"))
+        .join("evidence/ST-02/full.png");
+    let (w, h, colours) = png_colours(&shot);
+    assert_eq!((w, h), (width, height), "{}", shot.display());
+    assert!(colours >= 2, "{} is one flat colour", shot.display());
     // Every ST-02 round covered the screen; the typed text showed up in
     // OP-02, so the decoded image is the xterm's, not a blank one.
     for round in check(&report, "ST-02")["evidence"]["rounds"]
@@ -496,6 +504,32 @@ fn st02_st03_on(name: &str, dir: PathBuf, desk: Desktop, depth: u32) {
         assert_eq!(round["uncovered_pixels"], 0, "{round}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Width, height and number of distinct colours (counted up to 16) of a PNG.
+fn png_colours(path: &Path) -> (u32, u32, usize) {
+    let bytes =
+        std::fs::read(path).unwrap_or_else(|e| panic!("screenshot {}: {e}", path.display()));
+    let mut r = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .expect("a PNG");
+    let mut buf = vec![0; r.output_buffer_size().expect("buffer size")];
+    let info = r.next_frame(&mut buf).expect("a PNG frame");
+    let px = info.color_type.samples() * usize::from(info.bit_depth as u8).div_ceil(8);
+    let mut seen: Vec<&[u8]> = Vec::new();
+    for p in buf
+        .get(..info.buffer_size())
+        .unwrap_or(&[])
+        .chunks(px.max(1))
+    {
+        if !seen.contains(&p) {
+            seen.push(p);
+            if seen.len() >= 16 {
+                break;
+            }
+        }
+    }
+    (info.width, info.height, seen.len())
 }
 
 #[test]
