@@ -44,7 +44,11 @@ async fn run(
     let sc = scenario();
     let receiver = free_port();
     let mock = MockTerminal::start(MockConfig {
-        push_to: Some(format!("http://{receiver}{REPORTS_PATH}")),
+        // In TLS mode the mock pushes over https too.
+        push_to: Some(format!(
+            "{}://{receiver}{REPORTS_PATH}",
+            if tls.is_some() { "https" } else { "http" }
+        )),
         tls,
         ..MockConfig::default()
     })
@@ -121,8 +125,7 @@ async fn every_condition_passes_over_wss_and_https_with_mutual_tls() {
     }
     assert_eq!(o.conditions.len(), ConditionId::ALL.len());
     let tls01 = o.check(CheckId::Tls01).unwrap();
-    // The mock pushes over plain http, so TLS-01 is informational here;
-    // the screen and data API transports are TLS with a listed suite.
+    // Screen, data API and push receiver: all TLS, with listed suites.
     let ev = &tls01.evidence["transports"];
     for (i, name) in ["screen", "data API"].iter().enumerate() {
         assert_eq!(ev[i]["transport"], *name, "{}", tls01.evidence);
@@ -137,12 +140,9 @@ async fn every_condition_passes_over_wss_and_https_with_mutual_tls() {
         assert_eq!(tls["client_certificate"], true, "{tls}");
     }
     assert_eq!(ev[2]["transport"], "push receiver");
-    assert_eq!(tls01.verdict, Verdict::NotApplicable, "{}", tls01.detail);
-    assert!(
-        tls01.detail.contains("push receiver: plaintext"),
-        "{}",
-        tls01.detail
-    );
+    assert_eq!(ev[2]["encrypted"], true, "{}", tls01.evidence);
+    assert!(ev[2]["url"].as_str().unwrap().starts_with("https://"));
+    assert_eq!(tls01.verdict, Verdict::Pass, "{}", tls01.detail);
     assert_eq!(o.exit_code(), 0);
 }
 

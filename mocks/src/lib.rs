@@ -108,7 +108,11 @@ impl MockTerminal {
             tasks.push(tokio::spawn(server::rfb_loop(l, ctx.clone())));
         }
         drop(ctx);
-        data::start_background(&data);
+        let push_tls = match &tls {
+            Some((pki, _)) => Some(pki.client_config()?),
+            None => None,
+        };
+        data::start_background_tls(&data, push_tls);
         tracing::info!(%addr, rfb = ?rfb_addr, exclusivity = %cfg.exclusivity,
             faults = ?cfg.faults.iter().map(Fault::name).collect::<Vec<_>>(),
             "mock terminal started");

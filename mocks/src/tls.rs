@@ -221,6 +221,129 @@ impl Drop for PemDir {
     }
 }
 
+/// A hyper connector for the pusher: plain TCP for `http://`, TLS
+/// (verified against the mock's CA) for `https://`.
+#[derive(Clone)]
+pub struct PushConnector {
+    http: hyper_util::client::legacy::connect::HttpConnector,
+    tls: Option<tokio_rustls::TlsConnector>,
+}
+
+impl PushConnector {
+    /// A connector over `http`, with `tls` for https receivers.
+    pub fn new(
+        mut http: hyper_util::client::legacy::connect::HttpConnector,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> PushConnector {
+        http.enforce_http(false);
+        PushConnector {
+            http,
+            tls: tls.map(tokio_rustls::TlsConnector::from),
+        }
+    }
+}
+
+/// A connection made by [`PushConnector`].
+pub enum PushStream {
+    /// Plain TCP.
+    Plain(hyper_util::rt::TokioIo<tokio::net::TcpStream>),
+    /// TLS over TCP.
+    Tls(Box<hyper_util::rt::TokioIo<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>>),
+}
+
+impl hyper_util::client::legacy::connect::Connection for PushStream {
+    fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
+        hyper_util::client::legacy::connect::Connected::new()
+    }
+}
+
+impl hyper::rt::Read for PushStream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            PushStream::Plain(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+            PushStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl hyper::rt::Write for PushStream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            PushStream::Plain(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+            PushStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            PushStream::Plain(s) => std::pin::Pin::new(s).poll_flush(cx),
+            PushStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            PushStream::Plain(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+            PushStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl tower_service::Service<hyper::Uri> for PushConnector {
+    type Response = PushStream;
+    type Error = BoxError;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<PushStream, BoxError>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.http.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: hyper::Uri) -> Self::Future {
+        let https = uri.scheme_str() == Some("https");
+        let host = uri.host().unwrap_or_default().to_string();
+        let tcp = self.http.call(uri);
+        let tls = self.tls.clone();
+        Box::pin(async move {
+            let tcp = tcp.await.map_err(|e| Box::new(e) as BoxError)?;
+            if !https {
+                return Ok(PushStream::Plain(tcp));
+            }
+            let Some(tls) = tls else {
+                return Err("https push_to needs the mock in TLS mode".into());
+            };
+            let host = host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string();
+            let name = rustls::pki_types::ServerName::try_from(host).map_err(io_err)?;
+            let stream = tls.connect(name, tcp.into_inner()).await?;
+            Ok(PushStream::Tls(Box::new(hyper_util::rt::TokioIo::new(
+                stream,
+            ))))
+        })
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

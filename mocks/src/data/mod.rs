@@ -510,6 +510,12 @@ fn update_report(inner: &Inner, id: &str) -> Response<Full<Bytes>> {
 /// Called once right after the mock has started listening: starts the
 /// pusher (when `push_to` is set).
 pub fn start_background(state: &DataState) {
+    start_background_tls(state, None);
+}
+
+/// [`start_background`] with TLS client settings for an `https://`
+/// `push_to` (the mock's TLS mode passes its CA's).
+pub fn start_background_tls(state: &DataState, tls: Option<Arc<rustls::ClientConfig>>) {
     let inner = &state.inner;
     let Some(rx) = inner
         .queue_rx
@@ -519,7 +525,8 @@ pub fn start_background(state: &DataState) {
     else {
         return;
     };
-    let cfg = pusher::PusherConfig::for_mock(&inner.cfg);
+    let mut cfg = pusher::PusherConfig::for_mock(&inner.cfg);
+    cfg.tls = tls;
     let stop = inner.stop.subscribe();
     let stats = inner.stats.clone();
     let task = tokio::spawn(pusher::run(cfg, rx, stop, stats));

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::PushJob;
 use crate::config::{Fault, MockConfig};
+use crate::tls::PushConnector;
 
 /// How the pusher behaves.
 #[derive(Debug, Clone)]
@@ -35,6 +36,8 @@ pub struct PusherConfig {
     pub max_backoff: Duration,
     /// One attempt's timeout.
     pub attempt_timeout: Duration,
+    /// TLS client settings for an `https://` receiver (the mock's TLS mode).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl PusherConfig {
@@ -47,6 +50,7 @@ impl PusherConfig {
             first_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(2),
             attempt_timeout: Duration::from_secs(5),
+            tls: None,
         }
     }
 
@@ -122,7 +126,7 @@ pub fn classify(status: u16, retry_after_s: Option<u64>) -> Attempt {
 }
 
 async fn attempt(
-    client: &Client<HttpConnector, Full<Bytes>>,
+    client: &Client<PushConnector, Full<Bytes>>,
     url: &str,
     body: Bytes,
     timeout: Duration,
@@ -164,7 +168,8 @@ pub async fn run(
     let mut conn = HttpConnector::new();
     conn.set_connect_timeout(Some(cfg.attempt_timeout));
     conn.set_nodelay(true);
-    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
+    let conn = PushConnector::new(conn, cfg.tls.clone());
+    let client: Client<PushConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(5))
         .build(conn);
     loop {
