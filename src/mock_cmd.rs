@@ -38,7 +38,7 @@ pub async fn run(args: MockArgs) -> ExitCode {
             Some(l) => Some(l),
             None => {
                 eprintln!(
-                    "s301: error: --push-to {url}: expected http://HOST:PORT/s3-01/v1/reports"
+                    "s301: error: --push-to {url}: expected http(s)://HOST:PORT/s3-01/v1/reports"
                 );
                 return ExitCode::from(EXIT_USAGE);
             }
@@ -132,7 +132,10 @@ async fn run_hostile(case: s301_mocks::hostile::Hostile, args: &MockArgs) -> Exi
 
 /// `HOST:PORT` of an `http://HOST:PORT/...` URL.
 fn listen_of(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("http://")?;
+    // https:// when the mock runs with --tls (it then pushes over TLS).
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?;
     let authority = rest.split('/').next()?;
     let (host, port) = authority.rsplit_once(':')?;
     port.parse::<u16>().ok()?;
