@@ -157,7 +157,9 @@ mod tests {
             Some("127.0.0.1:8119")
         );
         assert_eq!(listen_of("http://host/s3-01"), None);
-        assert_eq!(listen_of("https://h:1/x"), None);
+        // https:// is for the mock's TLS mode.
+        assert_eq!(listen_of("https://h:1/x").as_deref(), Some("h:1"));
+        assert_eq!(listen_of("ftp://h:1/x"), None);
         assert_eq!(listen_of("http://:80/x"), None);
     }
 }

@@ -98,7 +98,8 @@ async fn lanes_interleave_and_judge_independently() {
     // The same seed without the other lane gives the same verdicts.
     let (data_only, _) = run(&["1-3-1", "1-3-2"], seed).await;
     assert_eq!(verdicts(&data_only, Lane::Data), data_mixed);
-    let (screen_only, _) = run(&["1-2-1", "1-2-2"], seed).await;
+    // TLS-01 (informational 2-2-1) runs in the screen lane too.
+    let (screen_only, _) = run(&["1-2-1", "1-2-2", "TLS-01"], seed).await;
     assert_eq!(
         verdicts(&screen_only, Lane::Screen),
         verdicts(&mixed, Lane::Screen)
