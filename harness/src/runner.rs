@@ -149,7 +149,11 @@ fn expand(flag: &'static str, items: &[String]) -> Result<BTreeSet<CheckId>, Sel
         for part in item.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             if let Some(id) = CheckId::parse(part) {
                 out.insert(id);
-            } else if let Some(cond) = ConditionId::ALL.iter().find(|c| c.as_str() == part) {
+            } else if let Some(cond) = ConditionId::ALL
+                .iter()
+                .chain(&[ConditionId::C2_2_1])
+                .find(|c| c.as_str() == part)
+            {
                 out.extend(CheckId::ALL.iter().filter(|id| id.condition() == *cond));
             } else {
                 return Err(SelectionError::UnknownId {
@@ -1259,6 +1263,9 @@ supported = true
         assert!(!s.includes(CheckId::St02));
         assert!(s.is_partial());
         assert!(!Selection::all().is_partial());
+        // The informational condition selects TLS-01.
+        let s = Selection::from_lists(&["2-2-1".into()], &[]).unwrap();
+        assert!(s.includes(CheckId::Tls01) && !s.includes(CheckId::St01));
     }
 
     #[test]
