@@ -232,12 +232,24 @@ async fn each_screen_fault_fails_exactly_its_pinned_checks() {
             let _permit = limit.acquire_owned().await.expect("semaphore open");
             let started = Instant::now();
             let results = tokio::task::spawn_blocking(move || {
-                tokio::runtime::Builder::new_multi_thread()
+                let rt = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(4)
                     .enable_all()
                     .build()
-                    .expect("case runtime")
-                    .block_on(run_case(fault, policy))
+                    .expect("case runtime");
+                // Every check bounds its own waits; this bound turns a
+                // harness hang into a failure that names the case.
+                let r = rt.block_on(tokio::time::timeout(
+                    Duration::from_secs(180),
+                    run_case(fault, policy),
+                ));
+                rt.shutdown_timeout(Duration::from_secs(2));
+                r.unwrap_or_else(|_| {
+                    panic!(
+                        "{} / {policy}: the case did not finish within 180 s",
+                        fault.name()
+                    )
+                })
             })
             .await
             .expect("case thread");
