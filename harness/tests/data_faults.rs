@@ -34,6 +34,9 @@ fn matrix() -> Vec<(Fault, CheckId, Vec<CheckId>)> {
         // 204 but never shown. DI-02 passes: malformed input is still
         // refused with 400, and the dispatch state stays as it was.
         (Fault::IgnoreDispatch, Di01, vec![Di01]),
+        // A malformed status is acknowledged instead of refused: only DI-02
+        // sends malformed input; it is not stored, so DI-01 still holds.
+        (Fault::AcceptMalformedDispatch, Di02, vec![Di02]),
         // GET of a report returns the previous revision. DR-02 judges every
         // answer against the revision acknowledged before the request was
         // sent, so its answers for the known report are stale too.

@@ -78,6 +78,8 @@ pub enum Fault {
     NoRetry,
     /// Data: dispatch input is acknowledged but never shown.
     IgnoreDispatch,
+    /// Data: a malformed dispatch status is acknowledged (204) instead of refused.
+    AcceptMalformedDispatch,
     /// Data: a request returns an older revision.
     StaleGet,
     /// Data: concurrent requests take seconds.
@@ -100,6 +102,7 @@ impl Fault {
         Fault::BadSchema,
         Fault::NoRetry,
         Fault::IgnoreDispatch,
+        Fault::AcceptMalformedDispatch,
         Fault::StaleGet,
         Fault::SlowBurst,
         Fault::Unknown200,
@@ -119,6 +122,7 @@ impl Fault {
             Fault::BadSchema => "bad-schema",
             Fault::NoRetry => "no-retry",
             Fault::IgnoreDispatch => "ignore-dispatch",
+            Fault::AcceptMalformedDispatch => "accept-malformed-dispatch",
             Fault::StaleGet => "stale-get",
             Fault::SlowBurst => "slow-burst",
             Fault::Unknown200 => "unknown-200",

@@ -13,7 +13,8 @@
 //!
 //! The data faults change exactly one behaviour each: `no-push` (nothing is
 //! pushed), `bad-schema` (reports break the schema), `no-retry` (a failed
-//! push is dropped), `ignore-dispatch` (204 but not stored), `stale-get`
+//! push is dropped), `ignore-dispatch` (204 but not stored), `accept-malformed-dispatch`
+//! (a malformed status answered 204, not 400), `stale-get`
 //! (GET of a report gives the previous revision), `slow-burst` (requests that
 //! arrive in a crowd take 3 s) and `unknown-200` (an unknown id answers 200).
 
@@ -408,6 +409,11 @@ async fn dispatch(
         Err(r) => return r,
     };
     match parse_dispatch(&body) {
+        Err(_) if inner.cfg.has(Fault::AcceptMalformedDispatch) => {
+            let mut r = Response::new(Full::new(Bytes::new()));
+            *r.status_mut() = StatusCode::NO_CONTENT;
+            r
+        }
         Err(errs) => {
             let details: Vec<Value> = errs
                 .iter()
