@@ -4,11 +4,13 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -232,59 +234,10 @@ fn missing_declaration_file_is_a_usage_error() {
     assert!(err.contains("/nonexistent/s301/terminal.toml"), "{err}");
 }
 
-/// A standalone mock process, killed when dropped.
-struct MockProcess {
-    child: Child,
-    declaration: String,
-}
-
-impl Drop for MockProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `s301 mock ARGS` and reads its declaration up to the serving line.
-fn spawn_mock(args: &[&str]) -> MockProcess {
-    let mut child = Command::new(BIN)
-        .arg("mock")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut decl = String::new();
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if line.starts_with("# s301 mock: serving") {
-                let _ = tx.send(Some(decl));
-                return;
-            }
-            decl.push_str(&line);
-            decl.push('\n');
-        }
-        let _ = tx.send(None);
-    });
-    let mut proc = MockProcess {
-        child,
-        declaration: String::new(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-        Ok(Some(decl)) => proc.declaration = decl,
-        other => panic!("mock did not print its declaration: {other:?}"),
-    }
-    proc
-}
-
 #[test]
 fn share_screen_mock_fails_ex01_through_a_declaration_file() {
     let dir = scratch("share-screen");
-    let mock = spawn_mock(&["--fault", "share-screen"]);
+    let mock = support::spawn_mock(BIN, &["--fault", "share-screen"]);
     let path = write(&dir, "terminal.toml", &mock.declaration);
     let out_dir = dir.join("run");
     let out = s301(&[

@@ -4,9 +4,11 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 
+mod support;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -47,56 +49,10 @@ fn condition<'a>(report: &'a Value, id: &str) -> &'a Value {
         .unwrap()
 }
 
-/// A standalone mock process, killed when dropped.
-struct MockProcess {
-    child: Child,
-    declaration: String,
-}
-
-impl Drop for MockProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn_mock() -> MockProcess {
-    let mut child = Command::new(BIN)
-        .arg("mock")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut decl = String::new();
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if line.starts_with("# s301 mock: serving") {
-                let _ = tx.send(Some(decl));
-                return;
-            }
-            decl.push_str(&line);
-            decl.push('\n');
-        }
-        let _ = tx.send(None);
-    });
-    let mut proc = MockProcess {
-        child,
-        declaration: String::new(),
-    };
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(Some(decl)) => proc.declaration = decl,
-        other => panic!("mock did not print its declaration: {other:?}"),
-    }
-    proc
-}
-
 #[test]
 fn killed_terminal_aborts_the_run_and_the_record_still_verifies() {
     let dir = scratch("killed");
-    let mut mock = spawn_mock();
+    let mut mock = support::spawn_mock(BIN, &[]);
     let decl = dir.join("terminal.toml");
     std::fs::write(&decl, &mock.declaration).unwrap();
     let out_dir = dir.join("run");
@@ -163,7 +119,7 @@ fn killed_terminal_aborts_the_run_and_the_record_still_verifies() {
 #[test]
 fn terminal_unreachable_from_the_start_aborts_instead_of_failing() {
     let dir = scratch("unreachable");
-    let mock = spawn_mock();
+    let mock = support::spawn_mock(BIN, &[]);
     let decl = dir.join("terminal.toml");
     std::fs::write(&decl, &mock.declaration).unwrap();
     // The declared terminal is gone before the run starts.

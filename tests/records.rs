@@ -6,10 +6,10 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 use s301_harness::catalog::{CheckId, ConditionId};
 
@@ -259,57 +259,10 @@ fn passing_run_leaves_evidence_junit_html_and_declaration() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-struct MockProcess {
-    child: Child,
-    declaration: String,
-}
-
-impl Drop for MockProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn_mock(args: &[&str]) -> MockProcess {
-    let mut child = Command::new(BIN)
-        .arg("mock")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut decl = String::new();
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if line.starts_with("# s301 mock: serving") {
-                let _ = tx.send(Some(decl));
-                return;
-            }
-            decl.push_str(&line);
-            decl.push('\n');
-        }
-        let _ = tx.send(None);
-    });
-    let mut proc = MockProcess {
-        child,
-        declaration: String::new(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-        Ok(Some(decl)) => proc.declaration = decl,
-        other => panic!("mock did not print its declaration: {other:?}"),
-    }
-    proc
-}
-
 #[test]
 fn failing_run_names_the_failed_checks_in_every_output() {
     let dir = scratch("fault");
-    let mock = spawn_mock(&["--fault", "ignore-input"]);
+    let mock = support::spawn_mock(BIN, &["--fault", "ignore-input"]);
     let decl = dir.join("terminal.toml");
     std::fs::write(&decl, &mock.declaration).unwrap();
     let out_dir = dir.join("run");
