@@ -132,6 +132,10 @@ pub struct MockArgs {
     /// Delay before each input event is applied to the screen (ms).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub input_delay_ms: u64,
+    /// With --fault stall-after: how long each session is served before it
+    /// stops answering update requests (ms).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub stall_after_ms: u64,
     /// Where to push reports: the harness's reports URL
     /// (http://HOST:PORT/s3-01/v1/reports). Without it the mock pushes nothing.
     #[arg(long, value_name = "URL")]

@@ -50,6 +50,7 @@ pub async fn run(args: MockArgs) -> ExitCode {
         exclusivity: args.exclusivity,
         faults: args.faults.clone(),
         input_delay: Duration::from_millis(args.input_delay_ms),
+        stall_after: Duration::from_millis(args.stall_after_ms),
         password,
         push_to: args.push_to.clone(),
         tls: args.tls.then_some(s301_mocks::tls::TlsMode {

@@ -70,6 +70,10 @@ pub enum Fault {
     UnrequestedEncoding,
     /// Incremental answers leave out the bottom of each changed rectangle.
     StaleIncremental,
+    /// A session served for longer than [`MockConfig::stall_after`] stops
+    /// answering update requests; its connection stays open and its input
+    /// is still read, like a terminal whose encoder hung.
+    StallAfter,
     /// Data: reports are never pushed.
     NoPush,
     /// Data: pushed reports break the schema.
@@ -98,6 +102,7 @@ impl Fault {
         Fault::RectOutOfBounds,
         Fault::UnrequestedEncoding,
         Fault::StaleIncremental,
+        Fault::StallAfter,
         Fault::NoPush,
         Fault::BadSchema,
         Fault::NoRetry,
@@ -118,6 +123,7 @@ impl Fault {
             Fault::RectOutOfBounds => "rect-out-of-bounds",
             Fault::UnrequestedEncoding => "unrequested-encoding",
             Fault::StaleIncremental => "stale-incremental",
+            Fault::StallAfter => "stall-after",
             Fault::NoPush => "no-push",
             Fault::BadSchema => "bad-schema",
             Fault::NoRetry => "no-retry",
@@ -145,6 +151,7 @@ impl Fault {
                 | Fault::RectOutOfBounds
                 | Fault::UnrequestedEncoding
                 | Fault::StaleIncremental
+                | Fault::StallAfter
         )
     }
 }
@@ -181,6 +188,9 @@ pub struct MockConfig {
     pub faults: Vec<Fault>,
     /// How long after its arrival each input event is applied to the screen.
     pub input_delay: Duration,
+    /// With fault `stall-after`: how long a session is served before it
+    /// stops answering update requests (default 1 s).
+    pub stall_after: Duration,
     /// Screen width (default 1024).
     pub width: u16,
     /// Screen height (default 768).
@@ -202,6 +212,7 @@ impl Default for MockConfig {
             exclusivity: Exclusivity::Refuse,
             faults: Vec::new(),
             input_delay: Duration::ZERO,
+            stall_after: Duration::from_secs(1),
             width: 1024,
             height: 768,
             password: None,

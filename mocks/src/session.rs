@@ -161,6 +161,10 @@ struct Screen {
     buttons: u8,
     decoder: ClientMessageDecoder,
     input: Option<mpsc::Sender<(Instant, InputAction)>>,
+    /// With fault `stall-after`: when the session stops answering requests.
+    stalls_at: Option<Instant>,
+    /// Whether the stall has been logged.
+    stall_logged: bool,
 }
 
 /// What woke the serve loop.
@@ -396,6 +400,10 @@ impl Session {
             buttons: 0,
             decoder: ClientMessageDecoder::new(Limits::DEFAULT),
             input: None,
+            stalls_at: cfg
+                .has(Fault::StallAfter)
+                .then(|| Instant::now() + cfg.stall_after),
+            stall_logged: false,
         };
         let early = std::mem::take(&mut self.inbuf);
         if !early.is_empty() {
@@ -479,7 +487,7 @@ impl Session {
             }
             ClientMessage::SetEncodings(list) => sc.encodings = list,
             ClientMessage::FramebufferUpdateRequest { incremental, rect } => {
-                if !self.shared.lock.may_update(self.ctl.id) {
+                if !self.shared.lock.may_update(self.ctl.id) || self.stalled(sc) {
                     return Ok(());
                 }
                 if incremental {
@@ -509,6 +517,24 @@ impl Session {
             ClientMessage::ClientCutText(_) => {}
         }
         Ok(())
+    }
+
+    /// Whether fault `stall-after` has stopped this session's updates.
+    fn stalled(&self, sc: &mut Screen) -> bool {
+        let Some(at) = sc.stalls_at else {
+            return false;
+        };
+        if Instant::now() < at {
+            return false;
+        }
+        if !sc.stall_logged {
+            sc.stall_logged = true;
+            tracing::warn!(
+                session = self.ctl.id,
+                "fault stall-after: update requests are no longer answered"
+            );
+        }
+        true
     }
 
     fn screen_bounds(&self) -> Rect {
@@ -546,7 +572,7 @@ impl Session {
         let Some(region) = sc.pending else {
             return Ok(());
         };
-        if !self.shared.lock.may_update(self.ctl.id) {
+        if !self.shared.lock.may_update(self.ctl.id) || self.stalled(sc) {
             return Ok(());
         }
         if self.run_job(sc, Job::Incremental(region)).await? {
