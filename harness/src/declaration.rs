@@ -61,6 +61,57 @@ pub struct ScreenDecl {
     /// Regions ST-03 ignores (a clock, a blinking cursor), as `[x, y, w, h]`.
     #[serde(default, with = "rect_list")]
     pub ignore: Vec<Rect>,
+    /// The pixel format the harness asks for (default `rgb888`).
+    #[serde(default)]
+    pub pixel_format: PixelFormatChoice,
+}
+
+/// The pixel format a console asks the terminal for after ServerInit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PixelFormatChoice {
+    /// 32-bit little-endian true colour, 8 bits a channel (the default).
+    #[default]
+    #[serde(rename = "rgb888")]
+    Rgb888,
+    /// 16-bit little-endian true colour, 5/6/5 bits.
+    #[serde(rename = "rgb565")]
+    Rgb565,
+    /// 8-bit colour-mapped: the terminal must send its colour map
+    /// (SetColourMapEntries) and index it.
+    #[serde(rename = "colour-map-8")]
+    ColourMap8,
+    /// Keep the format the terminal announces in ServerInit: no
+    /// SetPixelFormat is sent. Tests a terminal in its own native format,
+    /// colour-mapped ones included.
+    #[serde(rename = "native")]
+    Native,
+}
+
+impl PixelFormatChoice {
+    /// The format to ask for, given the one the terminal announced.
+    pub fn resolve(&self, announced: s301_rfb::PixelFormat) -> s301_rfb::PixelFormat {
+        match self {
+            PixelFormatChoice::Rgb888 => s301_rfb::PixelFormat::RGB888,
+            PixelFormatChoice::Rgb565 => s301_rfb::PixelFormat::RGB565,
+            PixelFormatChoice::ColourMap8 => s301_rfb::PixelFormat::MAPPED8,
+            PixelFormatChoice::Native => announced,
+        }
+    }
+
+    /// Whether a SetPixelFormat goes out (not for `native`).
+    pub fn sends_set_pixel_format(&self) -> bool {
+        *self != PixelFormatChoice::Native
+    }
+
+    /// The declaration value, e.g. `"colour-map-8"`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PixelFormatChoice::Rgb888 => "rgb888",
+            PixelFormatChoice::Rgb565 => "rgb565",
+            PixelFormatChoice::ColourMap8 => "colour-map-8",
+            PixelFormatChoice::Native => "native",
+        }
+    }
 }
 
 /// An operation probe.
@@ -727,6 +778,40 @@ listen = "127.0.0.1:0"
         let d = Declaration::parse(GOOD, "terminal.toml").unwrap();
         let text = toml::to_string(&d).unwrap();
         assert_eq!(Declaration::parse(&text, "again.toml").unwrap(), d);
+    }
+
+    #[test]
+    fn pixel_format_defaults_to_rgb888_and_takes_every_choice() {
+        let d = Declaration::parse(GOOD, "terminal.toml").unwrap();
+        assert_eq!(d.screen.pixel_format, PixelFormatChoice::Rgb888);
+        for choice in [
+            PixelFormatChoice::Rgb888,
+            PixelFormatChoice::Rgb565,
+            PixelFormatChoice::ColourMap8,
+            PixelFormatChoice::Native,
+        ] {
+            let src = with(
+                r#"exclusivity = "refuse""#,
+                &format!(
+                    "exclusivity = \"refuse\"\npixel_format = \"{}\"",
+                    choice.as_str()
+                ),
+            );
+            let d = Declaration::parse(&src, "terminal.toml").unwrap();
+            assert_eq!(d.screen.pixel_format, choice);
+        }
+    }
+
+    #[test]
+    fn unknown_pixel_format_names_key_line_and_choices() {
+        let src = with(
+            r#"exclusivity = "refuse""#,
+            "exclusivity = \"refuse\"\npixel_format = \"bgr233\"",
+        );
+        let e = err(&src);
+        assert_eq!(e.key, "screen.pixel_format");
+        assert_eq!(e.line, Some(line_of(&src, "pixel_format")));
+        assert!(e.to_string().contains("colour-map-8"), "{e}");
     }
 
     #[test]

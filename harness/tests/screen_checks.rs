@@ -313,3 +313,91 @@ async fn st01_fails_naming_the_stage_when_nothing_listens() {
     );
     assert_eq!(results[1].1.verdict, Verdict::Skipped);
 }
+
+/// Every declared pixel format works end to end against the mock: the
+/// screen checks pass, ST-01's evidence names the format in use, and the
+/// ST-02 screenshot is the mock's desktop as that format can carry it
+/// (colour-mapped pixels looked up in the colour map the mock sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_pixel_format_choice_gives_the_terminals_image() {
+    use s301_harness::declaration::PixelFormatChoice;
+    use s301_rfb::{ColourMap, PixelFormat};
+    let choices = [
+        PixelFormatChoice::Rgb888,
+        PixelFormatChoice::Rgb565,
+        PixelFormatChoice::ColourMap8,
+        PixelFormatChoice::Native,
+    ];
+    for choice in choices {
+        let handle = MockTerminal::start(MockConfig {
+            width: 320,
+            height: 240,
+            ..MockConfig::default()
+        })
+        .await
+        .expect("mock starts");
+        let mut decl: Declaration =
+            toml::from_str(&handle.declaration_toml(None)).expect("declaration parses");
+        decl.screen.pixel_format = choice;
+        let screen = RfbBinding::from_decl(&decl.screen).expect("binding");
+        let ctx = CheckCtx {
+            declaration: Arc::new(decl),
+            scenario: Arc::new(scenario()),
+            seed: 301,
+            screen: Arc::new(screen),
+            data: None,
+            shared: Mutex::new(Shared::default()),
+        };
+        let results = run(&ctx, &[CheckId::St01, CheckId::St02]).await;
+        for (id, o) in &results {
+            assert_eq!(
+                o.verdict,
+                Verdict::Pass,
+                "{} under {}: {}",
+                id.as_str(),
+                choice.as_str(),
+                o.detail
+            );
+        }
+        // The mock announces 32-bit true colour; `native` keeps it.
+        let pf = match choice {
+            PixelFormatChoice::Rgb888 | PixelFormatChoice::Native => PixelFormat::RGB888,
+            PixelFormatChoice::Rgb565 => PixelFormat::RGB565,
+            PixelFormatChoice::ColourMap8 => PixelFormat::MAPPED8,
+        };
+        let session = &results[0].1.evidence["session"];
+        assert_eq!(session["pixel_format"], pf.describe(), "{session}");
+        assert_eq!(
+            session["pixel_format_sent"],
+            choice != PixelFormatChoice::Native,
+            "{session}"
+        );
+        // The mock's desktop through the format: true colour loses low
+        // bits, the 8-bit map is the mock's RGB332 palette.
+        let map = if pf.true_colour {
+            ColourMap::new()
+        } else {
+            ColourMap::rgb332()
+        };
+        let desktop = handle.screen();
+        let shared = ctx.shared.lock().expect("shared state");
+        let shot = shared.images.get("ST-02/full").expect("ST-02 screenshot");
+        assert_eq!((shot.width(), shot.height()), (320, 240));
+        let mismatched = desktop
+            .pixels()
+            .iter()
+            .zip(shot.pixels())
+            .filter(|(want, got)| pf.to_rgb(pf.from_rgb(**want, &map), &map) != **got)
+            .count();
+        assert_eq!(
+            mismatched,
+            0,
+            "{}: {mismatched} pixels differ from the mock's desktop",
+            choice.as_str()
+        );
+        let distinct: std::collections::BTreeSet<u32> = shot.pixels().iter().copied().collect();
+        assert!(distinct.len() > 2, "{}: a flat screenshot", choice.as_str());
+        drop(shared);
+        handle.shutdown().await;
+    }
+}

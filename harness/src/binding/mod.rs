@@ -143,8 +143,11 @@ pub struct SessionInfo {
     pub height: u16,
     /// The server's native pixel format, described.
     pub server_pixel_format: String,
-    /// The pixel format the harness set.
+    /// The pixel format in use: the one the harness set, or the server's
+    /// own when the declaration asks for `native`.
     pub pixel_format: String,
+    /// Whether the harness sent SetPixelFormat (not under `native`).
+    pub pixel_format_sent: bool,
     /// Desktop name (lossy UTF-8).
     pub name: String,
     /// Encodings the harness asked for, in order.

@@ -29,7 +29,7 @@ use self::url::{Scheme, ScreenUrl};
 use crate::binding::{
     BindingError, BoxFuture, CloseReason, Console, OpenError, ScreenBinding, SessionInfo, Stage,
 };
-use crate::declaration::ScreenDecl;
+use crate::declaration::{PixelFormatChoice, ScreenDecl};
 use crate::tls::{MaybeTls, TlsSettings};
 
 pub use self::url::UrlError;
@@ -43,6 +43,7 @@ pub struct RfbBinding {
     limits: Limits,
     tls: Option<Arc<TlsSettings>>,
     transcript: Option<crate::record::Transcript>,
+    pixel_format: PixelFormatChoice,
 }
 
 impl std::fmt::Debug for RfbBinding {
@@ -79,6 +80,7 @@ impl RfbBinding {
             limits: Limits::DEFAULT,
             tls: None,
             transcript: None,
+            pixel_format: PixelFormatChoice::default(),
         })
     }
 
@@ -108,6 +110,7 @@ impl RfbBinding {
         };
         let mut b = Self::new(&decl.url, password.as_deref())?;
         b.password_env = decl.password_env.clone();
+        b.pixel_format = decl.pixel_format;
         Ok(b)
     }
 
@@ -121,6 +124,12 @@ impl RfbBinding {
     /// (`transcript.jsonl`), tagged with the check that opened the console.
     pub fn with_transcript(mut self, transcript: Option<crate::record::Transcript>) -> RfbBinding {
         self.transcript = transcript;
+        self
+    }
+
+    /// The same binding asking for another pixel format.
+    pub fn with_pixel_format(mut self, choice: PixelFormatChoice) -> RfbBinding {
+        self.pixel_format = choice;
         self
     }
 
@@ -170,7 +179,14 @@ impl RfbBinding {
              ClientInit exclusive; pixel format {}; encodings {}; limits: screen up to {}x{} \
              and {} pixels, name up to {} bytes, cut text up to {} bytes",
             self.url.raw,
-            PixelFormat::RGB888.describe(),
+            match self.pixel_format {
+                PixelFormatChoice::Native => "native (as announced in ServerInit)".to_string(),
+                other => format!(
+                    "{} ({})",
+                    other.as_str(),
+                    other.resolve(PixelFormat::RGB888).describe()
+                ),
+            },
             encodings.join(", "),
             self.limits.max_width,
             self.limits.max_height,
@@ -227,8 +243,11 @@ impl RfbBinding {
         // The console is admitted. What follows cannot refuse it any more: a
         // failure now is the session's first event.
         let encodings = harness_encodings();
+        let pixel_format = self.pixel_format.resolve(hs.init.pixel_format);
         let mut out = Vec::with_capacity(64);
-        ClientMessage::SetPixelFormat(PixelFormat::RGB888).write(&mut out);
+        if self.pixel_format.sends_set_pixel_format() {
+            ClientMessage::SetPixelFormat(pixel_format).write(&mut out);
+        }
         ClientMessage::SetEncodings(encodings.clone()).write(&mut out);
         let written = tokio::time::timeout_at(deadline, conn.transport.write_all(&out)).await;
         let closed = match written {
@@ -253,14 +272,15 @@ impl RfbBinding {
             width: hs.init.width,
             height: hs.init.height,
             server_pixel_format: hs.init.pixel_format.describe(),
-            pixel_format: PixelFormat::RGB888.describe(),
+            pixel_format: pixel_format.describe(),
+            pixel_format_sent: self.pixel_format.sends_set_pixel_format(),
             name: String::from_utf8_lossy(&hs.init.name).into_owned(),
             encodings,
             connect_ms,
             handshake_ms,
             tls: tls_info,
         };
-        let decoder = ServerMessageDecoder::new(PixelFormat::RGB888, self.limits);
+        let decoder = ServerMessageDecoder::new(pixel_format, self.limits);
         // The session task runs outside the check's task: it takes the
         // check id (and the handshake's record) with it.
         let recorder = self.transcript.as_ref().map(|t| {

@@ -190,7 +190,17 @@ impl State {
                     at,
                 }))
             }
-            ServerEvent::ColourMap { .. } => None,
+            ServerEvent::ColourMap { first, count } => {
+                // Applied by the decoder already; only the record needs it.
+                if let Some(r) = &self.recorder {
+                    r.log(
+                        crate::record::transcript::Direction::Recv,
+                        "SetColourMapEntries",
+                        serde_json::json!({"first": first, "count": count}),
+                    );
+                }
+                None
+            }
             ServerEvent::Bell => Some(ConsoleEvent::Bell(seq::next())),
             ServerEvent::CutText(text) => Some(ConsoleEvent::CutText {
                 seq: seq::next(),
@@ -323,11 +333,13 @@ impl Recorder {
         );
         self.log(Send, "SecurityType", json!({"security": info.security}));
         self.log(Recv, "ServerInit", json!({"width": info.width, "height": info.height, "pixel_format": info.server_pixel_format, "name": info.name}));
-        self.log(
-            Send,
-            "SetPixelFormat",
-            json!({"pixel_format": info.pixel_format}),
-        );
+        if info.pixel_format_sent {
+            self.log(
+                Send,
+                "SetPixelFormat",
+                json!({"pixel_format": info.pixel_format}),
+            );
+        }
         self.log(
             Send,
             "SetEncodings",

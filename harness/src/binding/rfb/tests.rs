@@ -759,6 +759,7 @@ fn decl(url: &str, password_env: Option<&str>) -> ScreenDecl {
         exclusivity: Exclusivity::Refuse,
         password_env: password_env.map(str::to_string),
         ignore: Vec::new(),
+        pixel_format: Default::default(),
     }
 }
 
