@@ -276,6 +276,46 @@ fn share_screen_mock_fails_ex01_through_a_declaration_file() {
 }
 
 #[test]
+fn stall_after_mock_fails_st04_through_a_declaration_file() {
+    let dir = scratch("stall-after");
+    let mock = support::spawn_mock(BIN, &["--fault", "stall-after", "--stall-after-ms", "300"]);
+    let path = write(&dir, "terminal.toml", &mock.declaration);
+    let out_dir = dir.join("run");
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ci.toml");
+    let out = s301(&[
+        "run",
+        "--terminal",
+        path.to_str().unwrap(),
+        "--scenario",
+        scenario,
+        "--only",
+        "ST-01,ST-04",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let r = read_report(&out_dir);
+    assert_eq!(check(&r, "ST-01")["verdict"], "pass");
+    let st04 = check(&r, "ST-04");
+    assert_eq!(st04["verdict"], "fail", "{st04}");
+    let detail = st04["detail"].as_str().unwrap_or("");
+    assert!(detail.contains("not answered within"), "{detail}");
+    // The evidence shows the session answered until the stall.
+    assert!(
+        st04["evidence"]["answered"].as_u64().unwrap_or(0) > 0,
+        "{st04}"
+    );
+    drop(mock);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn ctrl_c_aborts_the_run_and_still_writes_the_report() {
     let dir = scratch("abort");
     let mut child = Command::new(BIN)
