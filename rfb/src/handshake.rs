@@ -64,13 +64,16 @@ pub fn read_version(r: &mut Reader<'_>) -> Result<(u16, u16), ReadError> {
 
 /// What a client answers to a server's (major, minor): min(server, 3.8), with
 /// 3.4..3.6 (and 3.889 of some servers) mapped per RFC 6143 section 7.1.1.
-/// Anything whose major is not 3 is an error, and so is a minor below 3 (no
-/// such RFB version was ever published).
+/// A server announcing a later major version (RealVNC's 4.x, say) gets 3.8:
+/// a client never asks for more than the server offers, and may ask for
+/// less. A major below 3, or 3 with a minor below 3, is an error (no such
+/// RFB version was ever published).
 pub fn client_version_for(server: (u16, u16)) -> Result<Version, RfbError> {
     match server {
         (3, 3..=6) => Ok(Version::V3_3),
         (3, 7) => Ok(Version::V3_7),
         (3, m) if m >= 8 => Ok(Version::V3_8),
+        (major, _) if major > 3 => Ok(Version::V3_8),
         (3, m) => Err(RfbError::InvalidValue {
             field: "server protocol-version minor",
             value: u64::from(m),
@@ -411,8 +414,14 @@ mod tests {
     }
 
     #[test]
-    fn client_rejects_major_other_than_3_and_minor_below_3() {
-        assert!(client_version_for((4, 0)).is_err());
+    fn client_answers_a_later_major_with_3_8() {
+        assert_eq!(client_version_for((4, 0)), Ok(Version::V3_8));
+        assert_eq!(client_version_for((4, 1)), Ok(Version::V3_8));
+        assert_eq!(client_version_for((5, 0)), Ok(Version::V3_8));
+    }
+
+    #[test]
+    fn client_rejects_major_below_3_and_minor_below_3() {
         assert!(client_version_for((2, 8)).is_err());
         assert!(client_version_for((0, 0)).is_err());
         assert!(client_version_for((3, 2)).is_err());

@@ -290,16 +290,24 @@ async fn answers_3_8_to_a_newer_3_x_server() {
 }
 
 #[tokio::test]
-async fn rejects_rfb_4_naming_the_version_sent() {
+async fn answers_3_8_to_an_rfb_4_server() {
+    let (c, task) = version_case(Via::Tcp, b"RFB 004.001\n", b"RFB 003.008\n").await;
+    assert_eq!(c.info().version, "3.8");
+    assert_eq!(c.info().server_version, "RFB 004.001");
+    finish(c, task).await;
+}
+
+#[tokio::test]
+async fn rejects_an_rfb_2_server_naming_the_version_sent() {
     let (url, _task) = serve(Via::Tcp, |mut p| async move {
-        p.send(b"RFB 004.000\n").await;
+        p.send(b"RFB 002.000\n").await;
         p.wait_gone().await;
     })
     .await;
     match open(&url, None).await {
         Err(OpenError::Protocol { stage, reason }) => {
             assert_eq!(stage, Stage::Version);
-            assert!(reason.contains("RFB 004.000"), "{reason}");
+            assert!(reason.contains("RFB 002.000"), "{reason}");
         }
         other => panic!("expected a protocol error, got {:?}", other.map(|_| ())),
     }
