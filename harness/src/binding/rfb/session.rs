@@ -114,33 +114,19 @@ impl State {
         }
     }
 
-    /// Feeds received bytes to the decoder and reports what they completed.
+    /// Decodes received bytes (in place, straight from `data`) and reports
+    /// what they completed.
     async fn ingest(&mut self, transport: &mut Transport, data: &[u8]) -> Result<(), End> {
-        if let Err(e) = self.decoder.feed(data) {
-            return Err(End::Close(CloseReason::Violation {
-                detail: e.to_string(),
-            }));
-        }
         // Decode everything the bytes allow under one lock, then report.
         let mut events = Vec::new();
-        let mut failure = None;
-        {
+        let failure = {
             let mut fb = self
                 .driver
                 .framebuffer
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            loop {
-                match self.decoder.next_event(&mut fb) {
-                    Ok(Some(ev)) => events.push(ev),
-                    Ok(None) => break,
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
-                }
-            }
-        }
+            self.decoder.decode(data, &mut fb, &mut events).err()
+        };
         // Every event is stamped (sequence number, the request it answers)
         // before any is delivered: a command written while waiting for room
         // below must not be taken as answered by bytes that came before it.
