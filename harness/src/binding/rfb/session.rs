@@ -408,6 +408,7 @@ pub async fn run(
         Some(reason) => End::Broken(reason),
         None => serve(&mut state, &mut transport, &leftover).await,
     };
+    refuse_commands(&mut state);
     let reason = match end {
         End::Close(reason) => {
             transport.close_clean(CLOSE_GRACE).await;
@@ -442,6 +443,16 @@ pub async fn run(
         r.received(&closed);
     }
     let _ = state.driver.events.send(closed).await;
+}
+
+/// No command is carried out once the session has ended: refuse new ones
+/// and drop the queued ones, so a check waiting for a command's answer gets
+/// [`crate::binding::ConsoleGone`] at once. Without this, a check waiting
+/// for an answer and this task waiting for room in a full event queue (to
+/// report the close) would wait for each other for ever.
+fn refuse_commands(state: &mut State) {
+    state.driver.commands.close();
+    while state.driver.commands.try_recv().is_ok() {}
 }
 
 /// The read/command loop. Returns how it ended.

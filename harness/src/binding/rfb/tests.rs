@@ -576,6 +576,46 @@ async fn close_right_after_server_init_is_an_admitted_console_then_closed() {
     }
 }
 
+/// A session that ends while its event queue is full (the check has not
+/// read yet) must not leave a command unanswered: a check waiting for that
+/// answer would never read the queue the session waits on (a deadlock).
+#[tokio::test]
+async fn a_command_to_a_session_ended_with_a_full_queue_is_refused_not_stuck() {
+    let (url, task) = serve(Via::Tcp, |mut p| async move {
+        handshake_38_none(&mut p, 64, 48).await;
+        expect_format_and_encodings(&mut p).await;
+        // Exactly a queue's worth of empty updates, then a message type no
+        // RFB server sends: the session decodes all of it in one go, fills
+        // the queue and ends on the violation.
+        let mut flood = Vec::new();
+        for _ in 0..crate::binding::EVENT_QUEUE {
+            write_update_header(0, &mut flood);
+        }
+        flood.push(0xee);
+        p.send(&flood).await;
+        let _ = p.wait_gone().await;
+    })
+    .await;
+    let c = open(&url, None).await.unwrap();
+    // Wait (bounded) until the session has filled the queue.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while c.ev_rx.len() < crate::binding::EVENT_QUEUE {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "queue never filled: {}",
+            c.ev_rx.len()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let answered = tokio::time::timeout(Duration::from_secs(10), c.request(false, None)).await;
+    assert!(
+        matches!(answered, Ok(Err(crate::binding::ConsoleGone))),
+        "a request to the ended session: {answered:?}"
+    );
+    drop(c);
+    task.await.unwrap();
+}
+
 #[tokio::test]
 async fn huge_server_init_is_a_protocol_error() {
     let (url, _task) = serve(Via::Tcp, |mut p| async move {
