@@ -170,6 +170,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
     ));
     let mut progress = Progress::for_stdout();
     let mut writer = ReportWriter::new(&out_dir);
+    let mut screenshots = s301_harness::record::ScreenshotSink::new(&out_dir, ctx.clone());
     let cfg = RunConfig {
         run_id,
         selection,
@@ -177,7 +178,10 @@ pub async fn run(args: RunArgs) -> ExitCode {
         time_limit: None,
     };
     let outcome = {
-        let mut sinks: [&mut dyn RunSink; 3] = [&mut progress, &mut writer, &mut watch];
+        // The record first: a progress line on screen means the check's
+        // result and screenshots are on disk already.
+        let mut sinks: [&mut dyn RunSink; 4] =
+            [&mut writer, &mut screenshots, &mut progress, &mut watch];
         runner::run(catalog(), ctx.clone(), cfg, &mut sinks).await
     };
     transcript::set_run_transcript(None);
@@ -186,7 +190,8 @@ pub async fn run(args: RunArgs) -> ExitCode {
             tracing::warn!("transcript incomplete: {e}");
         }
     }
-    // Screenshots the checks kept become evidence/<CHECK-ID>/*.png.
+    // Screenshots went to evidence/<CHECK-ID>/*.png as each check finished;
+    // any left (a write that failed then, a check cut short) go now.
     let images = std::mem::take(&mut ctx.shared.lock().unwrap_or_else(|p| p.into_inner()).images);
     let derive = move |d: &Path, r: &s301_harness::report::Report| {
         s301_harness::record::write_derived(d, &images, r)

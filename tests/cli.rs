@@ -315,16 +315,20 @@ fn stall_after_mock_fails_st04_through_a_declaration_file() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn ctrl_c_aborts_the_run_and_still_writes_the_report() {
-    let dir = scratch("abort");
+/// Starts a default run into `dir`, waits (bounded) for a progress line
+/// that `when` accepts, sends `signal` (`INT`, `KILL`) and returns the exit
+/// status and everything printed.
+fn signal_run_when(
+    dir: &Path,
+    signal: &str,
+    when: impl Fn(&str) -> bool + Send + 'static,
+) -> (std::process::ExitStatus, String) {
     let mut child = Command::new(BIN)
         .args(["run", "--out", dir.to_str().unwrap(), "--seed", "2"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait for the first finished check, then interrupt as Ctrl-C would.
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
@@ -332,7 +336,7 @@ fn ctrl_c_aborts_the_run_and_still_writes_the_report() {
         let mut signalled = false;
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            if !signalled && line.starts_with("[ 1/") {
+            if !signalled && when(&line) {
                 signalled = true;
                 let _ = tx.send(());
             }
@@ -341,14 +345,21 @@ fn ctrl_c_aborts_the_run_and_still_writes_the_report() {
         lines.join("\n")
     });
     rx.recv_timeout(Duration::from_secs(120))
-        .expect("no check finished");
+        .expect("the awaited progress line never came");
     let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(sent.success());
     let status = child.wait().unwrap();
-    let stdout = reader.join().unwrap();
+    (status, reader.join().unwrap())
+}
+
+#[test]
+fn ctrl_c_aborts_the_run_and_still_writes_the_report() {
+    let dir = scratch("abort");
+    // Wait for the first finished check, then interrupt as Ctrl-C would.
+    let (status, stdout) = signal_run_when(&dir, "INT", |l| l.starts_with("[ 1/"));
     assert_eq!(status.code(), Some(3), "{stdout}");
     let r = read_report(&dir);
     assert_eq!(r["run"]["status"], "aborted");
@@ -360,5 +371,27 @@ fn ctrl_c_aborts_the_run_and_still_writes_the_report() {
         "{stdout}"
     );
     assert!(stdout.contains("Aborted:"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A run killed outright (no chance to clean up) still leaves a readable
+/// record: report.json as it stood after the last finished check, marked
+/// aborted with the reason, and the screenshots of the checks that finished.
+#[test]
+fn a_killed_run_leaves_a_provisional_record_and_its_screenshots() {
+    let dir = scratch("killed");
+    let (status, stdout) = signal_run_when(&dir, "KILL", |l| {
+        l.starts_with('[') && l.contains("ST-02") && l.contains("pass")
+    });
+    assert_eq!(status.code(), None, "killed by a signal: {stdout}");
+    let r = read_report(&dir);
+    assert_eq!(r["run"]["status"], "aborted", "{}", r["run"]);
+    let reason = r["run"]["abort_reason"].as_str().unwrap_or("");
+    assert!(reason.contains("did not finish"), "{reason}");
+    assert_eq!(check(&r, "ST-02")["verdict"], "pass");
+    // The last screen check cannot have finished: ST-04 alone takes 3 s.
+    assert_eq!(check(&r, "EX-03")["verdict"], "skipped", "{stdout}");
+    let png = std::fs::read(dir.join("evidence/ST-02/full.png")).expect("ST-02 screenshot");
+    assert_eq!(png.get(..8), Some(&b"\x89PNG\r\n\x1a\n"[..]));
     let _ = std::fs::remove_dir_all(&dir);
 }

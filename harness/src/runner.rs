@@ -739,22 +739,7 @@ pub async fn run(
                 .unwrap_or_else(|| CheckResult::skipped(def.id, SkipReason::Deselected))
         })
         .collect();
-    let conditions = ConditionId::ALL
-        .iter()
-        .map(|cond| {
-            let mine: Vec<&CheckResult> = checks
-                .iter()
-                .filter(|c| c.id.condition() == *cond)
-                .collect();
-            let judged: Vec<(Verdict, Option<SkipReason>)> =
-                mine.iter().map(|c| (c.verdict, c.skip.clone())).collect();
-            ConditionResult {
-                id: *cond,
-                verdict: ConditionVerdict::judge(&judged),
-                checks: mine.iter().map(|c| c.id).collect(),
-            }
-        })
-        .collect();
+    let conditions = judge_conditions(&checks);
     let aborted = shared.aborted.load(Ordering::Relaxed);
     let outcome = RunOutcome {
         info,
@@ -773,6 +758,57 @@ pub async fn run(
         s.on_event(&RunEvent::RunFinished(&outcome));
     }
     outcome
+}
+
+/// The four conditions judged on `checks` (every check of the catalog).
+fn judge_conditions(checks: &[CheckResult]) -> Vec<ConditionResult> {
+    ConditionId::ALL
+        .iter()
+        .map(|cond| {
+            let mine: Vec<&CheckResult> = checks
+                .iter()
+                .filter(|c| c.id.condition() == *cond)
+                .collect();
+            let judged: Vec<(Verdict, Option<SkipReason>)> =
+                mine.iter().map(|c| (c.verdict, c.skip.clone())).collect();
+            ConditionResult {
+                id: *cond,
+                verdict: ConditionVerdict::judge(&judged),
+                checks: mine.iter().map(|c| c.id).collect(),
+            }
+        })
+        .collect()
+}
+
+impl RunOutcome {
+    /// The run as it stands now, as if it were aborted here: the results
+    /// so far, every other selected check skipped as not run. What a
+    /// provisional record holds while the run goes on.
+    pub fn interim(
+        info: &RunInfo,
+        results: &std::collections::BTreeMap<CheckId, CheckResult>,
+    ) -> RunOutcome {
+        let checks: Vec<CheckResult> = info
+            .catalog
+            .iter()
+            .map(|id| match results.get(id) {
+                Some(r) => r.clone(),
+                None if info.selected.contains(id) => {
+                    CheckResult::skipped(*id, SkipReason::Aborted)
+                }
+                None => CheckResult::skipped(*id, SkipReason::Deselected),
+            })
+            .collect();
+        let now = OffsetDateTime::now_utc();
+        RunOutcome {
+            info: info.clone(),
+            finished_at: now,
+            duration_ms: u64::try_from((now - info.started_at).whole_milliseconds()).unwrap_or(0),
+            status: RunStatus::Aborted,
+            conditions: judge_conditions(&checks),
+            checks,
+        }
+    }
 }
 
 fn ms(d: Duration) -> u64 {

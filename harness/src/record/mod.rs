@@ -117,6 +117,61 @@ pub fn write_images<'a>(
     Ok(written)
 }
 
+/// Writes the screenshots a check kept as soon as that check finishes, so
+/// a run that dies later (killed, out of disk) still leaves them on disk.
+/// What it could not write stays in the shared state for the end of the
+/// run ([`write_derived`]) to try again.
+pub struct ScreenshotSink {
+    dir: PathBuf,
+    ctx: std::sync::Arc<CheckCtx>,
+}
+
+impl ScreenshotSink {
+    /// A sink writing under `dir/evidence/` the images checks of `ctx` keep.
+    pub fn new(dir: &Path, ctx: std::sync::Arc<CheckCtx>) -> ScreenshotSink {
+        ScreenshotSink {
+            dir: dir.to_path_buf(),
+            ctx,
+        }
+    }
+
+    /// Takes the images of `id` out of the shared state and writes them.
+    fn flush(&self, id: CheckId) {
+        let prefix = format!("{}/", id.as_str());
+        let taken: std::collections::BTreeMap<String, Framebuffer> = {
+            let mut shared = self.ctx.shared.lock().unwrap_or_else(|p| p.into_inner());
+            let keys: Vec<String> = shared
+                .images
+                .keys()
+                .filter(|k| k.starts_with(&prefix))
+                .cloned()
+                .collect();
+            keys.into_iter()
+                .filter_map(|k| shared.images.remove(&k).map(|fb| (k, fb)))
+                .collect()
+        };
+        if taken.is_empty() {
+            return;
+        }
+        if let Err(e) = write_images(&self.dir, &taken) {
+            tracing::warn!(
+                check = id.as_str(),
+                "screenshots not written yet ({e}); retried when the run ends"
+            );
+            let mut shared = self.ctx.shared.lock().unwrap_or_else(|p| p.into_inner());
+            shared.images.extend(taken);
+        }
+    }
+}
+
+impl crate::runner::RunSink for ScreenshotSink {
+    fn on_event(&mut self, event: &crate::runner::RunEvent<'_>) {
+        if let crate::runner::RunEvent::CheckFinished { result, .. } = event {
+            self.flush(result.id);
+        }
+    }
+}
+
 /// Everything a run directory holds besides `report.json` and the seal:
 /// the screenshots as PNG, the per-check transcript slices, then the outputs
 /// derived from `report` (JUnit, HTML, 適合宣言). An error names the file.

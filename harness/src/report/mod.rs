@@ -329,11 +329,21 @@ impl Report {
     }
 }
 
-/// The run sink that writes `report.json` into a directory when the run
-/// finishes (aborted runs included).
+/// Why a provisional `report.json` says the run was aborted: it is only
+/// read when the process never got to write the final one.
+pub const INTERIM_ABORT_REASON: &str = "the run did not finish: s301 stopped (killed or \
+crashed) before it wrote the final record; this is the record as it stood after the last \
+finished check, and the checks marked not run never finished";
+
+/// The run sink that writes `report.json` into a directory: a provisional
+/// one (marked aborted, see [`INTERIM_ABORT_REASON`]) after every finished
+/// check, so a run killed outright still leaves a readable record, then
+/// the final one when the run finishes (aborted runs included).
 pub struct ReportWriter {
     dir: PathBuf,
     written: Option<std::io::Result<PathBuf>>,
+    info: Option<crate::runner::RunInfo>,
+    results: std::collections::BTreeMap<CheckId, crate::runner::CheckResult>,
 }
 
 impl ReportWriter {
@@ -342,6 +352,8 @@ impl ReportWriter {
         ReportWriter {
             dir: dir.to_path_buf(),
             written: None,
+            info: None,
+            results: std::collections::BTreeMap::new(),
         }
     }
 
@@ -350,13 +362,35 @@ impl ReportWriter {
     pub fn take_result(&mut self) -> Option<std::io::Result<PathBuf>> {
         self.written.take()
     }
+
+    /// Writes the provisional record of the run so far.
+    fn write_interim(&self) {
+        let Some(info) = &self.info else { return };
+        let outcome = RunOutcome::interim(info, &self.results);
+        let mut report = Report::from_outcome(&outcome);
+        report.run.abort_reason = Some(INTERIM_ABORT_REASON.to_string());
+        if let Err(e) = json::write_report(&self.dir, &report) {
+            tracing::warn!("provisional report.json not written: {e}");
+        }
+    }
 }
 
 impl RunSink for ReportWriter {
     fn on_event(&mut self, event: &RunEvent<'_>) {
-        if let RunEvent::RunFinished(outcome) = event {
-            let report = Report::from_outcome(outcome);
-            self.written = Some(json::write_report(&self.dir, &report));
+        match event {
+            RunEvent::RunStarted(info) => {
+                self.info = Some((*info).clone());
+                self.write_interim();
+            }
+            RunEvent::CheckFinished { result, .. } => {
+                self.results.insert(result.id, (*result).clone());
+                self.write_interim();
+            }
+            RunEvent::CheckStarted { .. } => {}
+            RunEvent::RunFinished(outcome) => {
+                let report = Report::from_outcome(outcome);
+                self.written = Some(json::write_report(&self.dir, &report));
+            }
         }
     }
 }
