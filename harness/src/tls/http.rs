@@ -9,9 +9,8 @@ use std::task::{Context, Poll};
 use hyper::Uri;
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
-use super::{TlsInfo, TlsSettings};
+use super::{MaybeTls, TlsInfo, TlsSettings};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -41,57 +40,13 @@ impl Connector {
     }
 }
 
-/// A connection made by [`Connector`].
-pub enum Stream {
-    /// Plain TCP.
-    Plain(TokioIo<TcpStream>),
-    /// TLS over TCP.
-    Tls(Box<TokioIo<tokio_rustls::client::TlsStream<TcpStream>>>),
-}
+/// A connection made by [`Connector`]: plain TCP or TLS over TCP, with
+/// hyper's I/O traits.
+pub type Stream = TokioIo<MaybeTls>;
 
-impl Connection for Stream {
+impl Connection for MaybeTls {
     fn connected(&self) -> Connected {
         Connected::new()
-    }
-}
-
-impl hyper::rt::Read for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl hyper::rt::Write for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
     }
 }
 
@@ -113,14 +68,14 @@ impl tower_service::Service<Uri> for Connector {
         Box::pin(async move {
             let tcp = tcp.await.map_err(|e| Box::new(e) as BoxError)?;
             if !https {
-                return Ok(Stream::Plain(tcp));
+                return Ok(TokioIo::new(MaybeTls::Plain(tcp.into_inner())));
             }
             let Some(tls) = tls else {
                 return Err("https needs a [tls] section with a ca".into());
             };
             let (stream, info) = super::connect(&tls, &host, tcp.into_inner()).await?;
             *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(info);
-            Ok(Stream::Tls(Box::new(TokioIo::new(stream))))
+            Ok(TokioIo::new(MaybeTls::Tls(Box::new(stream))))
         })
     }
 }
