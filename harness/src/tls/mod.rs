@@ -353,21 +353,42 @@ impl TlsInfo {
     }
 }
 
-/// Explains a failed client handshake; certificate problems say so first.
-pub fn handshake_error(e: &std::io::Error) -> String {
+/// Classifies and explains a failed client handshake: a rustls error is a
+/// protocol failure (certificate problems say so first), anything else an
+/// I/O failure.
+pub fn handshake_error(e: &std::io::Error) -> TlsConnectError {
     let inner = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
     match inner {
         Some(
             err @ (rustls::Error::InvalidCertificate(_)
             | rustls::Error::NoCertificatesPresented
             | rustls::Error::InvalidCertRevocationList(_)),
-        ) => format!("TLS handshake failed: certificate verification failed ({err})"),
-        Some(err @ rustls::Error::AlertReceived(_)) => {
-            format!("TLS handshake failed: the terminal sent an alert ({err}); a missing or rejected client certificate looks like this")
-        }
-        Some(err) => format!("TLS handshake failed: {err}"),
-        None => format!("TLS handshake failed: {e}"),
+        ) => TlsConnectError::Rejected(format!(
+            "TLS handshake failed: certificate verification failed ({err})"
+        )),
+        Some(err @ rustls::Error::AlertReceived(_)) => TlsConnectError::Rejected(format!(
+            "TLS handshake failed: the terminal sent an alert ({err}); a missing or rejected client certificate looks like this"
+        )),
+        Some(err) => TlsConnectError::Rejected(format!("TLS handshake failed: {err}")),
+        None => TlsConnectError::Io(format!("TLS handshake failed: {e}")),
     }
+}
+
+/// Why a client TLS handshake did not complete.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TlsConnectError {
+    /// The settings cannot verify this terminal (no CA declared, a host
+    /// that is no valid server name): the declaration's problem, found
+    /// before a byte was sent.
+    #[error("{0}")]
+    Setup(String),
+    /// The TLS protocol failed: a certificate did not verify, the terminal
+    /// sent an alert, or it broke the protocol.
+    #[error("{0}")]
+    Rejected(String),
+    /// The connection failed or closed during the handshake.
+    #[error("{0}")]
+    Io(String),
 }
 
 /// Performs a client handshake on `tcp` (not bounded here: callers wrap it
@@ -376,8 +397,8 @@ pub async fn connect(
     settings: &TlsSettings,
     host: &str,
     tcp: TcpStream,
-) -> Result<(tokio_rustls::client::TlsStream<TcpStream>, TlsInfo), String> {
-    let (connector, name) = settings.connector(host)?;
+) -> Result<(tokio_rustls::client::TlsStream<TcpStream>, TlsInfo), TlsConnectError> {
+    let (connector, name) = settings.connector(host).map_err(TlsConnectError::Setup)?;
     let shown = name.to_str().into_owned();
     let tls = connector
         .connect(name, tcp)

@@ -324,17 +324,12 @@ async fn connect_tls(
             after_ms: transport::elapsed_ms(started),
         }),
         Ok(Ok(pair)) => Ok(pair),
-        Ok(Err(reason))
-            if reason.contains("certificate")
-                || reason.contains("alert")
-                || reason.contains("server name") =>
-        {
-            Err(OpenError::Protocol {
-                stage: Stage::Connect,
-                reason,
-            })
-        }
-        Ok(Err(reason)) => Err(OpenError::Refused {
+        Ok(Err(crate::tls::TlsConnectError::Setup(reason))) => Err(OpenError::Harness(reason)),
+        Ok(Err(crate::tls::TlsConnectError::Rejected(reason))) => Err(OpenError::Protocol {
+            stage: Stage::Connect,
+            reason,
+        }),
+        Ok(Err(crate::tls::TlsConnectError::Io(reason))) => Err(OpenError::Refused {
             stage: Stage::Connect,
             reason,
         }),
