@@ -1,5 +1,5 @@
 //! The push receiver over real sockets: acknowledgement semantics (201, the
-//! idempotent 200, 409), refusals (400 with paths, 413, 415, 404, 405, 408),
+//! idempotent 200, 409), refusals (400 with paths, 411, 413, 415, 404, 405, 408),
 //! the injected 503, header and body timeouts, concurrency, and the report
 //! fixtures (valid ones accepted, invalid ones refused at the right paths).
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
@@ -253,6 +253,20 @@ async fn refusals_are_json_with_the_right_status() {
     let r = r.unwrap();
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["details"][0]["path"], "");
+    // 411: no stated length, whether HTTP/1.0 ended by closing or HTTP/1.1.
+    for (head, version) in [
+        (&b"POST /s3-01/v1/reports HTTP/1.0\r\nHost: t\r\nContent-Type: application/json\r\n\r\n"[..], "HTTP/1.0"),
+        (b"POST /s3-01/v1/reports HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n", "HTTP/1.1"),
+    ] {
+        let mut req = head.to_vec();
+        req.extend_from_slice(&body);
+        let (r, _) = raw_exchange(a, &req, true, T).await;
+        let r = r.unwrap();
+        assert_eq!(r.status, 411, "{version}");
+        assert!(r.is_json_4xx());
+        let msg = r.json()["error"].as_str().unwrap().to_string();
+        assert!(msg.contains(version) && msg.contains("Content-Length"), "{msg}");
+    }
     // 404 elsewhere, 405 for other methods.
     let (r, _) = raw_exchange(a, b"POST /s3-01/v1/report HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", false, T).await;
     assert_eq!(r.as_ref().map(|r| r.status), Some(404));
@@ -268,7 +282,7 @@ async fn refusals_are_json_with_the_right_status() {
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), Some("POST"));
     // Every one of them is in the log.
-    assert_eq!(dc.receiver().exchanges_since(0).len(), 9);
+    assert_eq!(dc.receiver().exchanges_since(0).len(), 11);
     dc.shutdown().await;
 }
 

@@ -224,7 +224,7 @@ fn expected_push(case: HostilePush) -> Option<u16> {
         HostilePush::HugeBody => Some(413),
         HostilePush::Slowloris => Some(408),
         HostilePush::InvalidUtf8 => Some(400),
-        HostilePush::Http10NoLength => None,
+        HostilePush::Http10NoLength => Some(411),
     }
 }
 

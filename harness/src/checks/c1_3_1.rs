@@ -329,6 +329,7 @@ fn do01(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
             ),
             PushOutcome::TooLarge
             | PushOutcome::UnsupportedMediaType
+            | PushOutcome::LengthRequired
             | PushOutcome::BodyError
             | PushOutcome::BodyTimeout => Outcome::fail(
                 format!(

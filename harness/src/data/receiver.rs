@@ -10,7 +10,10 @@
 //!   `{"error", "details": [{"path", "message"}]}`;
 //! - a body over the size limit: `413` (by `Content-Length` up front, and by
 //!   counting the streamed body);
-//! - a media type other than `application/json` (parameters allowed): `415`.
+//! - a media type other than `application/json` (parameters allowed): `415`;
+//! - a body whose length is not stated (no `Content-Length`, no chunked
+//!   `Transfer-Encoding`, e.g. an HTTP/1.0 push ended by closing the
+//!   connection): `411`, since HTTP frames no request body that way.
 //!
 //! Every exchange, whatever its outcome, is logged with the harness's causal
 //! sequence number; checks wait on that log. Everything kept is bounded: the
@@ -26,6 +29,7 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{
     HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER,
+    TRANSFER_ENCODING,
 };
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Serialize;
@@ -92,6 +96,9 @@ pub enum PushOutcome {
     TooLarge,
     /// `415`: not `application/json`.
     UnsupportedMediaType,
+    /// `411`: neither `Content-Length` nor chunked `Transfer-Encoding`, so
+    /// the body's end is unknown (an HTTP/1.0 push ended by closing, say).
+    LengthRequired,
     /// A failure injected by a check ([`super::DataChannel::fail_next`]).
     Injected,
     /// `507`: the receiver's acknowledgement store is full.
@@ -662,6 +669,24 @@ impl ReceiverState {
                     .insert(CONNECTION, HeaderValue::from_static("close"));
                 return r;
             }
+        }
+        if cl_header.is_none() && !req.headers().contains_key(TRANSFER_ENCODING) {
+            // HTTP gives such a request an empty body (RFC 9112 6.3); what
+            // follows the head would be read as another request.
+            let msg = format!(
+                "{:?} push without Content-Length (or chunked Transfer-Encoding): a push must state its body's length, it cannot end the body by closing the connection",
+                req.version()
+            );
+            let mut r = self.reject(
+                d,
+                StatusCode::LENGTH_REQUIRED,
+                PushOutcome::LengthRequired,
+                &msg,
+                vec![],
+            );
+            r.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            return r;
         }
         let max = self.limits.max_body;
         if let Some(len) = content_length {
