@@ -337,6 +337,25 @@ async fn stalled_clients_are_cut_off_and_do_not_hold_the_receiver() {
         !slow_head.is_finished() && !slow_body.is_finished(),
         "a stalled client held the receiver"
     );
+    // The stalled body is listed as arriving, with how much of it came.
+    let deadline = Instant::now() + Duration::from_millis(800);
+    let arriving = loop {
+        let now = dc.receiver().arriving();
+        if now.iter().any(|a| a.body_bytes > 0) || Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert_eq!(arriving.len(), 1, "{arriving:?}");
+    assert_eq!(
+        (arriving[0].content_length, arriving[0].body_bytes),
+        (Some(100), 8)
+    );
+    assert!(
+        arriving[0].describe().contains("8 of 100 bytes"),
+        "{}",
+        arriving[0].describe()
+    );
     let (ans, closed) = slow_head.await.unwrap();
     assert!(closed, "stalled headers must end the connection");
     assert!(ans.is_none_or(|a| (400..500).contains(&a.status)));
@@ -344,6 +363,10 @@ async fn stalled_clients_are_cut_off_and_do_not_hold_the_receiver() {
     let ans = ans.expect("an answer to the stalled body");
     assert_eq!(ans.status, 408);
     assert!(ans.is_json_4xx());
+    assert!(
+        dc.receiver().arriving().is_empty(),
+        "a refused push is no longer arriving"
+    );
     assert!(
         t0.elapsed() < Duration::from_secs(4),
         "timeouts were not enforced"

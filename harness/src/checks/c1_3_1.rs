@@ -143,19 +143,33 @@ pub(super) async fn obtain_pushed_report(
             json!({"trigger": t.evidence}),
         )
     })?;
-    match np.exchange.as_ref().and_then(|e| e.report_id.clone()) {
-        Some(id) => {
+    let announced = np
+        .announced
+        .as_deref()
+        .map(|a| format!(" (announced reportId {a})"))
+        .unwrap_or_default();
+    match &np.exchange {
+        Some(e) if e.report_id.is_some() => {
+            let id = e.report_id.clone().unwrap_or_default();
             store_report(ctx, &id, purpose);
             Ok(id)
         }
+        Some(e) => Err(Outcome::fail(
+            format!(
+                "the push after the {} trigger{announced} carried no identifiable report: the receiver refused it with {}, so there is nothing to work on (see DO-01)",
+                trigger_name(dc),
+                refusal_line(e)
+            ),
+            json!({"announced": np.announced, "exchanges": listed(dc, np.since), "arriving": dc.receiver().arriving()}),
+        )),
         None => Err(Outcome::fail(
             format!(
-                "no identifiable report was pushed within {} ms after the {} trigger{}, so there is nothing to work on (see DO-01)",
+                "no identifiable report was pushed within {} ms after the {} trigger{announced}{}, so there is nothing to work on (see DO-01)",
                 dc.push_wait().as_millis(),
                 trigger_name(dc),
-                np.announced.as_deref().map(|a| format!(" (announced reportId {a})")).unwrap_or_default()
+                push_trouble(dc, np.since).map(|t| format!(" ({t})")).unwrap_or_default()
             ),
-            json!({"announced": np.announced, "exchanges": listed(dc, np.since)}),
+            json!({"announced": np.announced, "exchanges": listed(dc, np.since), "arriving": dc.receiver().arriving()}),
         )),
     }
 }
@@ -252,6 +266,70 @@ pub(super) fn problems_line(e: &Exchange) -> String {
     parts.join("; ")
 }
 
+/// A refused push as one line: status, reason phrase and what was wrong,
+/// e.g. `413 Payload Too Large: body of 100000000 bytes is over the 1048576-byte limit`.
+pub(super) fn refusal_line(e: &Exchange) -> String {
+    let reason = hyper::StatusCode::from_u16(e.status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .map(|r| format!(" {r}"))
+        .unwrap_or_default();
+    let what = problems_line(e);
+    if what.is_empty() {
+        format!("{}{reason}", e.status)
+    } else {
+        format!("{}{reason}: {what}", e.status)
+    }
+}
+
+/// Pushes listed at most in a detail.
+const MAX_IN_DETAIL: usize = 3;
+
+/// What the receiver saw of pushes since log index `since` that were not
+/// taken (refused, with why) and of pushes still arriving now (a body sent
+/// too slowly, say), as one clause; `None` when there was nothing.
+pub(super) fn push_trouble(dc: &DataChannel, since: u64) -> Option<String> {
+    let mut parts = Vec::new();
+    let refused: Vec<Exchange> = dc
+        .receiver()
+        .exchanges_since(since)
+        .into_iter()
+        .filter(|e| e.is_push() && !e.is_acked() && e.outcome != PushOutcome::Injected)
+        .collect();
+    if !refused.is_empty() {
+        let mut lines: Vec<String> = refused
+            .iter()
+            .take(MAX_IN_DETAIL)
+            .map(refusal_line)
+            .collect();
+        if refused.len() > MAX_IN_DETAIL {
+            lines.push(format!("and {} more", refused.len() - MAX_IN_DETAIL));
+        }
+        parts.push(format!(
+            "{} push(es) refused: {}",
+            refused.len(),
+            lines.join("; ")
+        ));
+    }
+    let arriving = dc.receiver().arriving();
+    if !arriving.is_empty() {
+        let mut lines: Vec<String> = arriving
+            .iter()
+            .take(MAX_IN_DETAIL)
+            .map(|a| a.describe())
+            .collect();
+        if arriving.len() > MAX_IN_DETAIL {
+            lines.push(format!("and {} more", arriving.len() - MAX_IN_DETAIL));
+        }
+        parts.push(format!(
+            "{} push(es) still arriving: {}",
+            arriving.len(),
+            lines.join("; ")
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
 /// The body the receiver kept for a push, as evidence (whole if small).
 fn body_evidence(dc: &DataChannel, e: &Exchange) -> Value {
     let (Some(id), Some(rev)) = (&e.report_id, e.revision) else {
@@ -286,15 +364,23 @@ fn do01(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
         });
         let Some(e) = np.exchange else {
             ev["exchanges"] = listed(&dc, np.since);
-            return Outcome::fail(
-                format!(
+            ev["arriving"] = json!(dc.receiver().arriving());
+            let detail = match push_trouble(&dc, np.since) {
+                // Something came, but nothing acceptable: say what.
+                Some(t) => format!(
+                    "no acceptable report arrived at {} within {} ms after the {} trigger: {t}",
+                    dc.receiver_url(),
+                    dc.push_wait().as_millis(),
+                    trigger_name(&dc)
+                ),
+                None => format!(
                     "no report was pushed to {} within {} ms after the {} trigger",
                     dc.receiver_url(),
                     dc.push_wait().as_millis(),
                     trigger_name(&dc)
                 ),
-                ev,
-            );
+            };
+            return Outcome::fail(detail, ev);
         };
         ev["push"] = e.to_json();
         ev["report"] = body_evidence(&dc, &e);
@@ -319,7 +405,7 @@ fn do01(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
                 ),
                 ev,
             ),
-            PushOutcome::Invalid => Outcome::fail(
+            PushOutcome::Invalid if e.report_id.is_some() => Outcome::fail(
                 format!(
                     "{what} was pushed but is not a valid report ({} problem(s)): {}",
                     e.errors.len(),
@@ -327,15 +413,17 @@ fn do01(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
                 ),
                 ev,
             ),
-            PushOutcome::TooLarge
+            PushOutcome::Invalid
+            | PushOutcome::TooLarge
             | PushOutcome::UnsupportedMediaType
             | PushOutcome::LengthRequired
             | PushOutcome::BodyError
             | PushOutcome::BodyTimeout => Outcome::fail(
                 format!(
-                    "the push was refused with {}: {}",
-                    e.status,
-                    problems_line(&e)
+                    "no acceptable report arrived: the push {:.0} ms after the {} trigger was refused with {}",
+                    np.waited_ms,
+                    trigger_name(&dc),
+                    refusal_line(&e)
                 ),
                 ev,
             ),
@@ -471,10 +559,21 @@ fn do03(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
         let mut ev = json!({"announced": announced, "injected_status": 503, "settle_ms": settle.as_millis() as u64});
         let Some(refused) = refused else {
             ev["exchanges"] = listed(&dc, since);
-            return Outcome::fail(
-                format!("no push arrived within {} ms after the {} trigger, so there was nothing to answer 503 to", push_wait.as_millis(), trigger_name(&dc)),
-                ev,
-            );
+            ev["arriving"] = json!(dc.receiver().arriving());
+            let detail = match push_trouble(&dc, since) {
+                // The receiver refuses a broken push before it would inject the 503.
+                Some(t) => format!(
+                    "no push the harness could answer with 503 arrived within {} ms after the {} trigger: {t}",
+                    push_wait.as_millis(),
+                    trigger_name(&dc)
+                ),
+                None => format!(
+                    "no push arrived within {} ms after the {} trigger, so there was nothing to answer 503 to",
+                    push_wait.as_millis(),
+                    trigger_name(&dc)
+                ),
+            };
+            return Outcome::fail(detail, ev);
         };
         ev["refused"] = refused.to_json();
         let (Some(id), Some(rev)) = (refused.report_id.clone(), refused.revision) else {

@@ -24,7 +24,9 @@ use crate::declaration::{DataDecl, Trigger};
 use crate::scenario::DataScenario;
 
 pub use client::{Reply, RequestError, TerminalClient};
-pub use receiver::{Exchange, PushOutcome, Received, ReceiverLimits, ReceiverState, REPORTS_PATH};
+pub use receiver::{
+    Arriving, Exchange, PushOutcome, Received, ReceiverLimits, ReceiverState, REPORTS_PATH,
+};
 pub use schema::{ReportSchema, SchemaError, Violation};
 
 /// Why the data channel could not start.

@@ -21,12 +21,15 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::header::{
     HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER,
     TRANSFER_ENCODING,
@@ -172,6 +175,93 @@ impl Exchange {
     }
 }
 
+/// A push whose head has arrived but whose body has not yet been read to
+/// its end (nor refused): what a slow sender looks like while it sends.
+#[derive(Debug, Clone, Serialize)]
+pub struct Arriving {
+    /// Client address.
+    pub peer: String,
+    /// Milliseconds since the request's head arrived.
+    pub waited_ms: f64,
+    /// `Content-Length` as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_length: Option<u64>,
+    /// Body bytes read so far.
+    pub body_bytes: u64,
+}
+
+impl Arriving {
+    /// One line, e.g. `body incomplete 2490 ms after its head (13 of 1000 bytes read)`.
+    pub fn describe(&self) -> String {
+        let of = match self.content_length {
+            Some(n) => format!("{} of {n} bytes read", self.body_bytes),
+            None => format!("{} bytes read", self.body_bytes),
+        };
+        format!(
+            "body incomplete {:.0} ms after its head ({of}) from {}",
+            self.waited_ms, self.peer
+        )
+    }
+}
+
+struct ArrivingEntry {
+    arrived: Instant,
+    peer: SocketAddr,
+    content_length: Option<u64>,
+    read: Arc<AtomicU64>,
+}
+
+/// Takes a push off the arriving list when its body has been dealt with
+/// (read, refused, or the connection dropped).
+struct ArrivingGuard<'a> {
+    state: &'a ReceiverState,
+    key: u64,
+}
+
+impl Drop for ArrivingGuard<'_> {
+    fn drop(&mut self) {
+        self.state.lock().arriving.remove(&self.key);
+    }
+}
+
+/// A request body that counts the bytes it yields, so a push still being
+/// read can say how far it got.
+struct Counted<B> {
+    inner: B,
+    read: Arc<AtomicU64>,
+}
+
+impl<B> Body for Counted<B>
+where
+    B: Body + Unpin,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                this.read
+                    .fetch_add(data.remaining() as u64, Ordering::Relaxed);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// A report revision the receiver was sent.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -277,6 +367,9 @@ struct Store {
     fail: Option<(u32, u16)>,
     stored_bytes: usize,
     ack_count: usize,
+    /// Pushes whose body is being read (bounded by the connection cap).
+    arriving: BTreeMap<u64, ArrivingEntry>,
+    next_arriving: u64,
 }
 
 /// The receiver's state, shared by its connections and the data channel.
@@ -475,6 +568,37 @@ impl ReceiverState {
             .reports
             .get(report_id)
             .and_then(|r| r.received.values().next_back().map(Stored::to_received))
+    }
+
+    /// The pushes whose body is being read right now, oldest first.
+    pub fn arriving(&self) -> Vec<Arriving> {
+        self.lock()
+            .arriving
+            .values()
+            .map(|a| Arriving {
+                peer: a.peer.to_string(),
+                waited_ms: a.arrived.elapsed().as_secs_f64() * 1000.0,
+                content_length: a.content_length,
+                body_bytes: a.read.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+
+    fn start_arriving(&self, d: &Draft) -> (ArrivingGuard<'_>, Arc<AtomicU64>) {
+        let read = Arc::new(AtomicU64::new(0));
+        let mut s = self.lock();
+        let key = s.next_arriving;
+        s.next_arriving += 1;
+        s.arriving.insert(
+            key,
+            ArrivingEntry {
+                arrived: d.arrived,
+                peer: d.peer,
+                content_length: d.content_length,
+                read: read.clone(),
+            },
+        );
+        (ArrivingGuard { state: self, key }, read)
     }
 
     /// Waits up to `timeout` for the first exchange with index `>= since`
@@ -714,51 +838,57 @@ impl ReceiverState {
             );
         }
 
-        let limited = Limited::new(req.into_body(), max);
-        let body: Bytes =
-            match tokio::time::timeout(self.limits.body_timeout, limited.collect()).await {
-                Ok(Ok(c)) => c.to_bytes(),
-                Ok(Err(e)) => {
-                    let mut r = if e.downcast_ref::<LengthLimitError>().is_some() {
-                        let msg = format!("body is over the {max}-byte limit");
-                        self.reject(
-                            d,
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            PushOutcome::TooLarge,
-                            &msg,
-                            vec![],
-                        )
-                    } else {
-                        let msg = format!("body could not be read: {e}");
-                        self.reject(
-                            d,
-                            StatusCode::BAD_REQUEST,
-                            PushOutcome::BodyError,
-                            &msg,
-                            vec![],
-                        )
-                    };
-                    r.headers_mut()
-                        .insert(CONNECTION, HeaderValue::from_static("close"));
-                    return r;
-                }
-                Err(_) => {
-                    let msg = format!(
-                        "body did not arrive within {} ms",
-                        self.limits.body_timeout.as_millis()
-                    );
-                    let mut r = self.reject(
+        let (arriving, read) = self.start_arriving(&d);
+        let counted = Counted {
+            inner: req.into_body(),
+            read,
+        };
+        let limited = Limited::new(counted, max);
+        let collected = tokio::time::timeout(self.limits.body_timeout, limited.collect()).await;
+        drop(arriving);
+        let body: Bytes = match collected {
+            Ok(Ok(c)) => c.to_bytes(),
+            Ok(Err(e)) => {
+                let mut r = if e.downcast_ref::<LengthLimitError>().is_some() {
+                    let msg = format!("body is over the {max}-byte limit");
+                    self.reject(
                         d,
-                        StatusCode::REQUEST_TIMEOUT,
-                        PushOutcome::BodyTimeout,
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        PushOutcome::TooLarge,
                         &msg,
                         vec![],
-                    );
-                    r.headers_mut()
-                        .insert(CONNECTION, HeaderValue::from_static("close"));
-                    return r;
-                }
-            };
+                    )
+                } else {
+                    let msg = format!("body could not be read: {e}");
+                    self.reject(
+                        d,
+                        StatusCode::BAD_REQUEST,
+                        PushOutcome::BodyError,
+                        &msg,
+                        vec![],
+                    )
+                };
+                r.headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+                return r;
+            }
+            Err(_) => {
+                let msg = format!(
+                    "body did not arrive within {} ms",
+                    self.limits.body_timeout.as_millis()
+                );
+                let mut r = self.reject(
+                    d,
+                    StatusCode::REQUEST_TIMEOUT,
+                    PushOutcome::BodyTimeout,
+                    &msg,
+                    vec![],
+                );
+                r.headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+                return r;
+            }
+        };
         d.body_bytes = body.len();
 
         let text = match std::str::from_utf8(&body) {
