@@ -5,6 +5,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::hostile::HostileData;
+
 /// What the mock does when a second console arrives while one holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Exclusivity {
@@ -191,6 +193,9 @@ pub struct MockConfig {
     /// With fault `stall-after`: how long a session is served before it
     /// stops answering update requests (default 1 s).
     pub stall_after: Duration,
+    /// A hostile data side (default `None`): pushes that are hostile instead
+    /// of reports, or hostile answers to GETs of reports. Plain HTTP only.
+    pub hostile_data: Option<HostileData>,
     /// Screen width (default 1024).
     pub width: u16,
     /// Screen height (default 768).
@@ -213,6 +218,7 @@ impl Default for MockConfig {
             faults: Vec::new(),
             input_delay: Duration::ZERO,
             stall_after: Duration::from_secs(1),
+            hostile_data: None,
             width: 1024,
             height: 768,
             password: None,
@@ -254,9 +260,47 @@ impl MockConfig {
                 Self::MIN_HEIGHT
             ));
         }
+        match self.hostile_data {
+            // Hostile answers are written on the raw socket, hostile pushes
+            // sent over plain TCP: neither speaks TLS.
+            Some(HostileData::Answer(a)) if self.tls.is_some() => {
+                return Err(format!(
+                    "hostile data {a:?} is served over plain HTTP only, not with TLS",
+                    a = a.name()
+                ));
+            }
+            Some(HostileData::Push(p))
+                if self
+                    .push_to
+                    .as_deref()
+                    .is_some_and(|u| !u.starts_with("http://")) =>
+            {
+                return Err(format!(
+                    "hostile data {p:?} is pushed over plain HTTP only: push_to must start with http://",
+                    p = p.name()
+                ));
+            }
+            _ => {}
+        }
         s301_rfb::Limits::DEFAULT
             .check_screen(self.width, self.height)
             .map_err(|e| format!("screen size: {e}"))
+    }
+
+    /// The hostile answer to serve to GETs of reports, if any.
+    pub fn hostile_answer(&self) -> Option<crate::hostile::HostileAnswer> {
+        match self.hostile_data {
+            Some(HostileData::Answer(a)) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The hostile push to send instead of each report, if any.
+    pub fn hostile_push(&self) -> Option<crate::hostile::HostilePush> {
+        match self.hostile_data {
+            Some(HostileData::Push(p)) => Some(p),
+            _ => None,
+        }
     }
 }
 
@@ -283,6 +327,45 @@ mod tests {
         assert_eq!(screen.len(), 7);
         assert!(!Fault::Unknown200.is_screen());
         assert!(Fault::StaleIncremental.is_screen());
+    }
+
+    #[test]
+    fn hostile_data_is_plain_http_only() {
+        use crate::hostile::{HostileAnswer, HostilePush};
+        let answer = MockConfig {
+            hostile_data: Some(HostileData::Answer(HostileAnswer::WrongContentType)),
+            ..MockConfig::default()
+        };
+        assert!(answer.validate().is_ok());
+        assert_eq!(
+            answer.hostile_answer(),
+            Some(HostileAnswer::WrongContentType)
+        );
+        assert_eq!(answer.hostile_push(), None);
+        let over_tls = MockConfig {
+            tls: Some(crate::tls::TlsMode::default()),
+            ..answer
+        };
+        assert!(over_tls
+            .validate()
+            .expect_err("TLS refused")
+            .contains("plain HTTP"));
+        let push = MockConfig {
+            hostile_data: Some(HostileData::Push(HostilePush::Slowloris)),
+            push_to: Some("https://127.0.0.1:1/s3-01/v1/reports".into()),
+            ..MockConfig::default()
+        };
+        assert!(push
+            .validate()
+            .expect_err("https refused")
+            .contains("slowloris-push"));
+        let plain = MockConfig {
+            push_to: Some("http://127.0.0.1:1/s3-01/v1/reports".into()),
+            ..push
+        };
+        assert!(plain.validate().is_ok());
+        assert_eq!(plain.hostile_push(), Some(HostilePush::Slowloris));
+        assert_eq!(MockConfig::default().hostile_data, None);
     }
 
     #[test]

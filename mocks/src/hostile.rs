@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 /// How long a hostile connection is held open at most (the harness is
 /// expected to give up long before).
-const HOLD: Duration = Duration::from_secs(120);
+pub const HOLD: Duration = Duration::from_secs(120);
 /// Longest upgrade request read.
 const MAX_REQUEST: usize = 16 * 1024;
 
@@ -606,14 +606,19 @@ pub async fn hostile_data_api(case: HostileAnswer) -> std::io::Result<(String, J
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
         let mut conns = tokio::task::JoinSet::new();
-        while let Ok((mut s, _)) = listener.accept().await {
-            conns.spawn(async move {
-                let _ = tokio::time::timeout(HOLD, answer(&mut s, case)).await;
-            });
+        while let Ok((s, _)) = listener.accept().await {
+            conns.spawn(answer_badly(s, case));
             while conns.try_join_next().is_some() {}
         }
     });
     Ok((format!("http://{addr}/s3-01/v1"), task))
+}
+
+/// Reads one request head off `s` and answers it with `case`, then closes;
+/// gives up after [`HOLD`] or when the client goes away. The mock terminal
+/// uses it for GETs of reports under [`HostileData::Answer`].
+pub async fn answer_badly(mut s: TcpStream, case: HostileAnswer) {
+    let _ = tokio::time::timeout(HOLD, answer(&mut s, case)).await;
 }
 
 async fn answer(s: &mut TcpStream, case: HostileAnswer) -> std::io::Result<()> {
@@ -651,4 +656,71 @@ async fn answer(s: &mut TcpStream, case: HostileAnswer) -> std::io::Result<()> {
         }
     }
     s.shutdown().await
+}
+
+/// A misbehaving data side for the mock terminal
+/// ([`crate::MockConfig::hostile_data`]), while the rest of it works: either
+/// every push is a hostile push, or every GET of a report (or of the list)
+/// gets a hostile answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HostileData {
+    /// Whenever the mock is to push a report, it sends this push instead
+    /// (once: a refused hostile push is not retried).
+    Push(HostilePush),
+    /// Every `GET /s3-01/v1/reports` and `GET /s3-01/v1/reports/{id}` is
+    /// answered this way; hooks, dispatch input and pushes work as usual.
+    Answer(HostileAnswer),
+}
+
+impl HostileData {
+    /// Every case: the pushes, then the answers.
+    pub const ALL: &'static [HostileData] = &[
+        HostileData::Push(HostilePush::HugeBody),
+        HostileData::Push(HostilePush::Slowloris),
+        HostileData::Push(HostilePush::InvalidUtf8),
+        HostileData::Push(HostilePush::Http10NoLength),
+        HostileData::Answer(HostileAnswer::WrongContentType),
+        HostileData::Answer(HostileAnswer::Http10Endless),
+    ];
+
+    /// The case's name (as on the command line), e.g. `slowloris-push`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            HostileData::Push(p) => p.name(),
+            HostileData::Answer(a) => a.name(),
+        }
+    }
+
+    /// The case named `s`.
+    pub fn parse(s: &str) -> Option<HostileData> {
+        HostileData::ALL.iter().copied().find(|h| h.name() == s)
+    }
+}
+
+impl std::fmt::Display for HostileData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod data_tests {
+    use super::*;
+
+    #[test]
+    fn data_case_names_round_trip_and_cover_every_push_and_answer() {
+        for h in HostileData::ALL {
+            assert_eq!(HostileData::parse(h.name()), Some(*h));
+        }
+        let pushes = HostileData::ALL
+            .iter()
+            .filter(|h| matches!(h, HostileData::Push(_)))
+            .count();
+        assert_eq!(pushes, HostilePush::ALL.len());
+        assert_eq!(
+            HostileData::ALL.len(),
+            HostilePush::ALL.len() + HostileAnswer::ALL.len()
+        );
+        assert_eq!(HostileData::parse("zlib-bomb"), None);
+    }
 }

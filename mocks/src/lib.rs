@@ -179,6 +179,11 @@ impl MockHandle {
         format!("{scheme}://{}{}", self.addr, server::API_PREFIX)
     }
 
+    /// Counters of the report pusher (attempts, deliveries, give-ups).
+    pub fn push_stats(&self) -> data::pusher::PushCounts {
+        self.data.push_stats()
+    }
+
     /// The configuration the mock runs with.
     pub fn config(&self) -> &MockConfig {
         &self.cfg

@@ -63,6 +63,9 @@ pub async fn http_loop(listener: TcpListener, ctx: Ctx) {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     match ctx.tls.clone() {
+                        None if ctx.data.cfg.hostile_answer().is_some() => {
+                            tokio::spawn(maybe_hostile_conn(stream, peer, ctx.clone()));
+                        }
                         None => {
                             tokio::spawn(http_conn(stream, peer, ctx.clone()));
                         }
@@ -116,6 +119,21 @@ pub async fn rfb_loop(listener: TcpListener, ctx: Ctx) {
     }
 }
 
+/// With a hostile answer configured: a connection whose request is a GET
+/// of reports gets the hostile answer; any other is served as usual.
+async fn maybe_hostile_conn(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: Ctx) {
+    let Some(case) = data::hostile_answer_for(&ctx.data, &stream).await else {
+        return http_conn(stream, peer, ctx).await;
+    };
+    tracing::debug!(%peer, case = case.name(), "hostile answer");
+    let mut stop = ctx.shared.shutdown.clone();
+    tokio::select! {
+        _ = crate::hostile::answer_badly(stream, case) => {}
+        _ = stopped(&mut stop) => {}
+    }
+    drop(ctx);
+}
+
 /// Serves one HTTP connection (possibly upgraded to a WebSocket).
 async fn http_conn<S>(stream: S, peer: SocketAddr, ctx: Ctx)
 where
@@ -130,6 +148,8 @@ where
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEAD_TIMEOUT)
+        // Hostile answers are chosen per connection: one request each.
+        .keep_alive(ctx.data.cfg.hostile_answer().is_none())
         .serve_connection(TokioIo::new(stream), svc)
         .with_upgrades();
     tokio::pin!(conn);

@@ -346,3 +346,134 @@ async fn slow_burst_slows_a_crowd_but_not_single_requests() {
     );
     m.shutdown().await;
 }
+
+/// One raw HTTP/1.1 exchange: the answer's head and up to `max` body bytes.
+async fn raw_get(addr: std::net::SocketAddr, path: &str, max: usize) -> (String, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while buf.len() < max && Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            _ => break,
+        }
+    }
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+    (head, buf[end + 4..].to_vec())
+}
+
+#[tokio::test]
+async fn hostile_answers_hit_report_gets_only() {
+    use crate::hostile::{HostileAnswer, HostileData};
+    let (sink, url) = Sink::start(&[]).await;
+    let m = MockTerminal::start(MockConfig {
+        push_to: Some(url),
+        hostile_data: Some(HostileData::Answer(HostileAnswer::WrongContentType)),
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    // Hooks, dispatch input and pushes work as usual ...
+    let api = Api::new(&m);
+    let id = api.create().await;
+    assert_eq!(sink.wait(1, Duration::from_secs(5)).await.len(), 1);
+    let d = r#"{"status":"on_scene"}"#;
+    assert_eq!(
+        api.call(Method::POST, &format!("/reports/{id}/dispatch"), Some(d))
+            .await
+            .0,
+        204
+    );
+    // ... but every GET of reports is JSON labelled text/html.
+    for path in ["/s3-01/v1/reports", &format!("/s3-01/v1/reports/{id}")] {
+        let (head, body) = raw_get(m.addr(), path, 1 << 20).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(head.contains("Content-Type: text/html"), "{head}");
+        assert!(serde_json::from_slice::<Value>(&body).is_ok());
+    }
+    m.shutdown().await;
+
+    let m = MockTerminal::start(MockConfig {
+        hostile_data: Some(HostileData::Answer(HostileAnswer::Http10Endless)),
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let (head, body) = raw_get(m.addr(), "/s3-01/v1/reports/x", 1 << 20).await;
+    assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+    assert!(
+        !head.to_ascii_lowercase().contains("content-length"),
+        "{head}"
+    );
+    assert!(
+        body.len() >= (1 << 20) - 8192,
+        "the body goes on: {}",
+        body.len()
+    );
+    // The hook is not hostile.
+    Api::new(&m).create().await;
+    m.shutdown().await;
+}
+
+#[tokio::test]
+async fn hostile_push_is_sent_once_instead_of_the_report() {
+    use crate::hostile::{HostileData, HostilePush};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A receiver that reads one request and answers 503, which a report
+    // push would retry: the hostile push is sent once all the same.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/s3-01/v1/reports", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<Vec<u8>>();
+    let receiver = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut got = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(300), s.read(&mut chunk)).await
+        {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&chunk[..n]);
+        }
+        let _ = s
+            .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+            .await;
+        let _ = tx.send(got);
+        // A retry would connect again within the pusher's first backoffs.
+        tokio::time::timeout(Duration::from_millis(800), listener.accept())
+            .await
+            .is_ok()
+    });
+    let m = MockTerminal::start(MockConfig {
+        push_to: Some(url),
+        hostile_data: Some(HostileData::Push(HostilePush::InvalidUtf8)),
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    Api::new(&m).create().await;
+    let got = tokio::time::timeout(Duration::from_secs(5), rx)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(got.starts_with(b"POST /s3-01/v1/reports HTTP/1.1\r\n"));
+    assert!(
+        got.windows(2).any(|w| w == b"\xff\xfe"),
+        "not the invalid UTF-8 push"
+    );
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while m.push_stats().given_up < 1 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stats = m.push_stats();
+    assert_eq!((stats.attempts, stats.given_up, stats.delivered), (1, 1, 0));
+    assert!(!receiver.await.unwrap(), "the hostile push was sent again");
+    m.shutdown().await;
+}

@@ -17,6 +17,13 @@
 //! (a malformed status answered 204, not 400), `stale-get`
 //! (GET of a report gives the previous revision), `slow-burst` (requests that
 //! arrive in a crowd take 3 s) and `unknown-200` (an unknown id answers 200).
+//!
+//! A hostile data side ([`MockConfig::hostile_data`]) goes further, for the
+//! hostile terminal suite: the pusher sends a hostile push instead of each
+//! report, or every GET of a report or of the list gets a hostile answer
+//! written on the raw connection ([`hostile_answer_for`] picks those
+//! connections out; HTTP keep-alive is then off, so each request comes on a
+//! connection of its own).
 
 #[cfg(test)]
 mod api_tests;
@@ -37,6 +44,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{Fault, MockConfig};
+use crate::hostile::HostileAnswer;
 
 /// Path prefix of the data API.
 pub const PREFIX: &str = "/s3-01/v1";
@@ -57,6 +65,50 @@ pub const CROWD: usize = 5;
 pub const CROWD_WINDOW: Duration = Duration::from_millis(200);
 /// slow-burst: how long a crowded request takes.
 pub const SLOW: Duration = Duration::from_secs(3);
+
+/// How long [`hostile_answer_for`] waits for a request line.
+const PEEK_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pause between looks at a request line that has only partly arrived.
+const PEEK_STEP: Duration = Duration::from_millis(10);
+
+/// Whether an HTTP request line asks `GET` of the report list or of one
+/// report (`/s3-01/v1/reports`, `/s3-01/v1/reports/...`, query aside).
+pub fn is_report_get(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b"GET ") else {
+        return false;
+    };
+    let target = rest.split(|b| *b == b' ').next().unwrap_or(rest);
+    let path = target.split(|b| *b == b'?').next().unwrap_or(target);
+    let list = format!("{PREFIX}/reports");
+    path == list.as_bytes() || path.starts_with(format!("{list}/").as_bytes())
+}
+
+/// With a hostile answer configured: the case, when the first request on
+/// `stream` is a GET of reports ([`is_report_get`]). Only peeks, so any
+/// other connection is served as usual; `None` at once without the setting.
+pub async fn hostile_answer_for(
+    state: &DataState,
+    stream: &tokio::net::TcpStream,
+) -> Option<HostileAnswer> {
+    let case = state.cfg.hostile_answer()?;
+    let deadline = tokio::time::Instant::now() + PEEK_TIMEOUT;
+    let mut buf = [0u8; 1024];
+    loop {
+        let n = match tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            _ => return None,
+        };
+        let seen = buf.get(..n).unwrap_or(&[]);
+        if n == 0 || n == buf.len() || seen.contains(&b'\n') {
+            return is_report_get(seen).then_some(case);
+        }
+        // Part of the line is in (peek returns at once while data waits).
+        if tokio::time::Instant::now() + PEEK_STEP > deadline {
+            return None;
+        }
+        tokio::time::sleep(PEEK_STEP).await;
+    }
+}
 
 /// A report revision waiting to be pushed.
 #[derive(Debug, Clone)]
@@ -592,6 +644,20 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn report_gets_are_picked_out() {
+        assert!(is_report_get(b"GET /s3-01/v1/reports HTTP/1.1\r\n"));
+        assert!(is_report_get(b"GET /s3-01/v1/reports/MOCK-1 HTTP/1.1\r\n"));
+        assert!(is_report_get(b"GET /s3-01/v1/reports?x=1 HTTP/1.1\r\n"));
+        assert!(!is_report_get(b"GET /s3-01/v1/reportsX HTTP/1.1\r\n"));
+        assert!(!is_report_get(b"GET /s3-01/v1/screen HTTP/1.1\r\n"));
+        assert!(!is_report_get(b"POST /s3-01/v1/test-reports HTTP/1.1\r\n"));
+        assert!(!is_report_get(
+            b"POST /s3-01/v1/reports/MOCK-1/dispatch HTTP/1.1\r\n"
+        ));
+        assert!(!is_report_get(b""));
     }
 
     #[test]

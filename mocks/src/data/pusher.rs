@@ -2,8 +2,11 @@
 //! order, retrying transient failures (no answer, `408`, `429`, `5xx`) with
 //! exponential backoff (honouring a short `Retry-After`), and giving up on
 //! definitive answers (`2xx` delivered; `409` superseded; other `4xx` refused).
-//! Under the `no-retry` fault the first failure is final.
+//! Under the `no-retry` fault the first failure is final. With a hostile push
+//! configured ([`crate::MockConfig::hostile_data`]) each job is sent once as
+//! that hostile push instead ([`crate::hostile::hostile_push`]).
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +22,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::PushJob;
 use crate::config::{Fault, MockConfig};
+use crate::hostile::{hostile_push, HostilePush, HOLD};
 use crate::tls::PushConnector;
 
 /// How the pusher behaves.
@@ -38,6 +42,8 @@ pub struct PusherConfig {
     pub attempt_timeout: Duration,
     /// TLS client settings for an `https://` receiver (the mock's TLS mode).
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Send this hostile push instead of each report (plain `http://` only).
+    pub hostile: Option<HostilePush>,
 }
 
 impl PusherConfig {
@@ -51,6 +57,7 @@ impl PusherConfig {
             max_backoff: Duration::from_secs(2),
             attempt_timeout: Duration::from_secs(5),
             tls: None,
+            hostile: cfg.hostile_push(),
         }
     }
 
@@ -158,6 +165,36 @@ async fn attempt(
     }
 }
 
+/// The address of an `http://HOST:PORT/...` URL (port 80 by default).
+pub async fn resolve(url: &str) -> Option<SocketAddr> {
+    let uri: hyper::Uri = url.parse().ok()?;
+    if uri.scheme_str() != Some("http") {
+        return None;
+    }
+    let host = uri
+        .host()?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = uri.port_u16().unwrap_or(80);
+    let mut addrs = tokio::net::lookup_host((host.as_str(), port)).await.ok()?;
+    addrs.next()
+}
+
+/// Sends `case` to the receiver at `url` once: the status it answered, or
+/// why there was none. Bounded by [`HOLD`] (a slowloris push lasts until the
+/// receiver gives up on it).
+async fn send_hostile(case: HostilePush, url: &str) -> Result<u16, String> {
+    let addr = resolve(url)
+        .await
+        .ok_or_else(|| format!("cannot resolve {url} (plain http:// only)"))?;
+    match hostile_push(case, addr, HOLD).await {
+        Ok(Some(status)) => Ok(status),
+        Ok(None) => Err("closed without an answer".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Delivers jobs from `rx` until `stop` turns true or the queue closes.
 pub async fn run(
     cfg: PusherConfig,
@@ -183,6 +220,23 @@ pub async fn run(
         let Some(url) = cfg.push_to.as_deref() else {
             continue;
         };
+        if let Some(case) = cfg.hostile {
+            stats.attempts.fetch_add(1, Ordering::SeqCst);
+            let sent = tokio::select! {
+                _ = stop.wait_for(|s| *s) => return,
+                r = send_hostile(case, url) => r,
+            };
+            match sent {
+                Ok(status) if (200..300).contains(&status) => {
+                    stats.delivered.fetch_add(1, Ordering::SeqCst);
+                }
+                other => {
+                    tracing::info!(report = %job.report_id, revision = job.revision, case = case.name(), answer = ?other, "hostile push sent instead of the report");
+                    stats.given_up.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            continue;
+        }
         let body = match serde_json::to_vec(&*job.body) {
             Ok(b) => Bytes::from(b),
             Err(_) => continue,
@@ -253,6 +307,33 @@ mod tests {
             Attempt::Transient(Some(Duration::from_secs(1)))
         );
         assert_eq!(classify(429, None), Attempt::Transient(None));
+    }
+
+    #[tokio::test]
+    async fn receiver_urls_resolve_for_hostile_pushes() {
+        assert_eq!(
+            resolve("http://127.0.0.1:8080/s3-01/v1/reports").await,
+            Some("127.0.0.1:8080".parse().unwrap())
+        );
+        assert_eq!(
+            resolve("http://[::1]:9/x").await,
+            Some("[::1]:9".parse().unwrap())
+        );
+        assert_eq!(resolve("https://127.0.0.1:8080/x").await, None);
+        assert_eq!(resolve("not a url").await, None);
+    }
+
+    #[test]
+    fn hostile_push_comes_from_the_config() {
+        let cfg = MockConfig {
+            hostile_data: Some(crate::hostile::HostileData::Push(HostilePush::HugeBody)),
+            ..MockConfig::default()
+        };
+        assert_eq!(
+            PusherConfig::for_mock(&cfg).hostile,
+            Some(HostilePush::HugeBody)
+        );
+        assert_eq!(PusherConfig::for_mock(&MockConfig::default()).hostile, None);
     }
 
     #[test]
