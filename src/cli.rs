@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use s301_mocks::hostile::Hostile;
+use s301_mocks::hostile::{Hostile, HostileData};
 use s301_mocks::{Exclusivity, Fault};
 
 /// Conformance harness for S3-01 dedicated terminals: stands in for the fire
@@ -154,6 +154,22 @@ pub struct MockArgs {
     /// zlib-bomb; for testing the harness's robustness, never a conformance run.
     #[arg(long, value_name = "NAME", value_parser = parse_hostile)]
     pub hostile: Option<Hostile>,
+    /// Run the mock terminal with a hostile data side, e.g. slowloris-push
+    /// (every push is that hostile push; needs --push-to) or
+    /// wrong-content-type (every GET of reports is answered that way);
+    /// plain HTTP only. For testing the harness's robustness.
+    #[arg(long, value_name = "NAME", value_parser = parse_hostile_data, conflicts_with_all = ["hostile", "tls"])]
+    pub hostile_data: Option<HostileData>,
+}
+
+fn parse_hostile_data(s: &str) -> Result<HostileData, String> {
+    HostileData::parse(s).ok_or_else(|| {
+        let known: Vec<&str> = HostileData::ALL.iter().map(HostileData::name).collect();
+        format!(
+            "unknown hostile data case \"{s}\"; known cases: {}",
+            known.join(", ")
+        )
+    })
 }
 
 fn parse_hostile(s: &str) -> Result<Hostile, String> {
@@ -196,6 +212,23 @@ mod tests {
         };
         assert_eq!(args.only, ["ST-01", "EX-01", "1-3-2"]);
         assert!(args.skip.is_empty());
+    }
+
+    #[test]
+    fn hostile_data_parses_its_cases_and_lists_them_when_unknown() {
+        let cli = Cli::parse_from(["s301", "mock", "--hostile-data", "http10-answer"]);
+        let Command::Mock(args) = cli.command else {
+            panic!("not mock")
+        };
+        assert_eq!(args.hostile_data.map(|h| h.name()), Some("http10-answer"));
+        let err = parse_hostile_data("melt").unwrap_err();
+        assert!(
+            err.contains("slowloris-push") && err.contains("wrong-content-type"),
+            "{err}"
+        );
+        assert!(
+            Cli::try_parse_from(["s301", "mock", "--hostile-data", "huge-push", "--tls"]).is_err()
+        );
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub async fn run(args: MockArgs) -> ExitCode {
         faults: args.faults.clone(),
         input_delay: Duration::from_millis(args.input_delay_ms),
         stall_after: Duration::from_millis(args.stall_after_ms),
+        hostile_data: args.hostile_data,
         password,
         push_to: args.push_to.clone(),
         tls: args.tls.then_some(s301_mocks::tls::TlsMode {
@@ -82,6 +83,12 @@ pub async fn run(args: MockArgs) -> ExitCode {
         args.exclusivity,
         faults.join(", ")
     );
+    if let Some(h) = args.hostile_data {
+        let _ = writeln!(
+            out,
+            "# hostile data side: {h} (for testing the harness, never a conformance run)"
+        );
+    }
     if let Some(url) = mock.rfb_url() {
         let _ = writeln!(out, "# plain RFB also at {url}");
     }
