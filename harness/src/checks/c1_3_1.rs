@@ -110,8 +110,9 @@ pub(super) async fn await_new_push(
                         Some(r) => r == id,
                         // A push the receiver could not even identify (bad
                         // media type, broken JSON) is attributed to the
-                        // report being waited for.
-                        None => true,
+                        // report being waited for, unless it had begun
+                        // before the trigger (a slow push refused only now).
+                        None => e.arrived >= start,
                     },
                     None => true,
                 }

@@ -84,11 +84,19 @@ pub struct Reply {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JsonProblem {
     /// Not `application/json`.
-    #[error("Content-Type is {0:?}, not application/json")]
+    #[error("{}, not application/json", media_type_said(.0))]
     MediaType(Option<String>),
     /// Not UTF-8 or not JSON.
     #[error("body is not JSON: {0}")]
     Syntax(String),
+}
+
+/// `Content-Type is "text/html"`, or `no Content-Type` when there was none.
+fn media_type_said(ct: &Option<String>) -> String {
+    match ct {
+        Some(ct) => format!("Content-Type is {ct:?}"),
+        None => "no Content-Type".into(),
+    }
 }
 
 impl Reply {
@@ -440,6 +448,17 @@ mod tests {
             reply(None, b"{}").json(),
             Err(JsonProblem::MediaType(None))
         ));
+        assert_eq!(
+            reply(Some("text/html"), b"{}")
+                .json()
+                .unwrap_err()
+                .to_string(),
+            "Content-Type is \"text/html\", not application/json"
+        );
+        assert_eq!(
+            reply(None, b"{}").json().unwrap_err().to_string(),
+            "no Content-Type, not application/json"
+        );
         assert!(matches!(
             reply(Some("application/json"), b"{\"a\":").json(),
             Err(JsonProblem::Syntax(_))
