@@ -3,10 +3,18 @@
 //! broken WebSocket frames). Each case must end with its affected check
 //! `fail` or `error` and a detail naming the problem, within the declared
 //! timeouts, without a panic, and the whole suite within 200 MB peak RSS.
-//! The data side: hostile pushes (100 MB body, slowloris, invalid UTF-8,
-//! HTTP/1.0 without Content-Length) get their refusal from the harness's
-//! receiver within its timeouts, and none is acknowledged; hostile answers
-//! (wrong Content-Type, endless HTTP/1.0 body) are refused by the data client.
+//! The data side, at two levels. Through the data checks' verdicts: a mock
+//! terminal whose pusher sends a hostile push (100 MB body, slowloris,
+//! invalid UTF-8, HTTP/1.0 without Content-Length) whenever it is asked to
+//! push, or whose data API answers GETs of reports badly (JSON labelled
+//! text/html, an endless HTTP/1.0 body), gets the exact set of data checks
+//! pinned per case failing, every other one passing, each check within the
+//! bound its declared timeouts give, and the affected check's detail naming
+//! the problem. And at the wire: the hostile pushes get their refusal from
+//! the harness's receiver within its timeouts, none acknowledged; the hostile
+//! answers are refused by the data client.
+
+mod data_support;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -23,8 +31,8 @@ use s301_harness::declaration::{DataDecl, Trigger};
 use s301_harness::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};
 use s301_harness::verdict::Verdict;
 use s301_mocks::hostile::{
-    deflate_zeros, hostile_data_api, hostile_push, Hostile, HostileAnswer, HostilePush,
-    HostileTerminal,
+    deflate_zeros, hostile_data_api, hostile_push, Hostile, HostileAnswer, HostileData,
+    HostilePush, HostileTerminal,
 };
 
 /// The connect and update timeouts the scenario declares.
@@ -200,6 +208,7 @@ async fn every_hostile_case_ends_in_a_bounded_verdict_within_200_mb() {
     }
     problems.extend(hostile_pushes().await);
     problems.extend(hostile_answers().await);
+    problems.extend(hostile_data_checks(only.as_deref()).await);
     let rss = peak_rss();
     println!(
         "hostile suite: {} cases in {:?}, peak RSS {:.1} MB",
@@ -308,6 +317,228 @@ async fn hostile_answers() -> Vec<String> {
         }
     }
     problems
+}
+
+/// For each hostile data case: the exact set of data checks that fail
+/// (every other data check passes), the check the case is about, and words
+/// its detail must all contain (case-insensitive).
+fn data_matrix() -> Vec<(HostileData, Vec<CheckId>, CheckId, &'static [&'static str])> {
+    use CheckId::*;
+    // Every push is refused or never completes, so nothing is acknowledged:
+    // as with the no-push fault, DO-02 and DO-03 have no push to work on
+    // and DR-01 nothing to compare the terminal's answer with. DI-01/DI-02
+    // work on a report announced by the hook (the terminal's API knows it),
+    // DR-02 judges answers against what was acknowledged (nothing), DR-03
+    // involves no push: they pass.
+    let pushes = vec![Do01, Do02, Do03, Dr01];
+    // Every GET of reports is broken, pushes are fine: DI-01 reads its input
+    // back with a GET, DR-01..DR-03 are all about GETs. DI-02 only needs its
+    // malformed input refused (the before/after GETs are DR-01's subject).
+    let answers = vec![Di01, Dr01, Dr02, Dr03];
+    vec![
+        (
+            HostileData::Push(HostilePush::HugeBody),
+            pushes.clone(),
+            Do01,
+            &["no acceptable report", "413", "100000000 bytes", "limit"],
+        ),
+        (
+            // The receiver's body timeout (10 s by default) is longer than
+            // the push wait, so the push is still trickling in when DO-01
+            // gives up, and the detail says how far it got.
+            HostileData::Push(HostilePush::Slowloris),
+            pushes.clone(),
+            Do01,
+            &["no acceptable report", "still arriving", "of 1000 bytes"],
+        ),
+        (
+            HostileData::Push(HostilePush::InvalidUtf8),
+            pushes.clone(),
+            Do01,
+            &["no acceptable report", "400", "utf-8"],
+        ),
+        (
+            HostileData::Push(HostilePush::Http10NoLength),
+            pushes,
+            Do01,
+            &["no acceptable report", "411", "http/1.0", "content-length"],
+        ),
+        (
+            HostileData::Answer(HostileAnswer::WrongContentType),
+            answers.clone(),
+            Dr01,
+            &["content-type", "text/html"],
+        ),
+        (
+            HostileData::Answer(HostileAnswer::Http10Endless),
+            answers,
+            Dr01,
+            &["answer body over the 4194304-byte limit"],
+        ),
+    ]
+}
+
+/// The longest a data check may take by the waits the scenario declares
+/// (`P` push wait, `R` request timeout, `W` DR-02 window), with a second of
+/// slack: the others make a few requests and wait for at most three pushes
+/// (DR-01: 3P + 4R; DI-02: 8R), DR-02 announces (R), spreads its requests
+/// over W, collects them within W + P + R + 5 s and its push driver within
+/// P + 2 s.
+fn check_bound(id: CheckId, sc: &Scenario) -> Duration {
+    let p = sc.data.push_timeout_ms;
+    let r = sc.data.request_timeout_ms;
+    let w = sc.data.window_ms;
+    let ms = match id {
+        CheckId::Dr02 => w + 2 * p + 2 * r + 7000,
+        _ => 3 * p + 8 * r,
+    };
+    Duration::from_millis(ms + 1000)
+}
+
+/// Runs the data checks in catalog order against a mock terminal with the
+/// hostile data side `case`; each check is cut off at its bound (recorded as
+/// an error). Returns the outcomes, how long each took, and the whole case.
+async fn run_data_case(
+    case: HostileData,
+    seed: u64,
+) -> (Vec<(CheckId, Outcome, Duration)>, Duration) {
+    let t0 = Instant::now();
+    let r = data_support::rig_full(
+        vec![],
+        |_| {},
+        |_| {},
+        |m| m.hostile_data = Some(case),
+        seed,
+    )
+    .await;
+    let mut done = Vec::new();
+    for def in catalog()
+        .into_iter()
+        .filter(|d| data_support::DATA_CHECKS.contains(&d.id))
+    {
+        let bound = check_bound(def.id, &r.ctx.scenario);
+        let t = Instant::now();
+        let o = tokio::time::timeout(bound, (def.run)(&r.ctx))
+            .await
+            .unwrap_or_else(|_| {
+                Outcome::error(
+                    format!("test: overran its bound of {bound:?}"),
+                    serde_json::Value::Null,
+                )
+            });
+        done.push((def.id, o, t.elapsed()));
+    }
+    r.shutdown().await;
+    (done, t0.elapsed())
+}
+
+/// The data checks against each hostile data side, two cases at a time (the
+/// checks' own timing bounds are short, and the machine may be small). Each
+/// case must end with exactly its pinned failing set, every other data check
+/// passing, no check over its bound, no panic.
+async fn hostile_data_checks(only: Option<&str>) -> Vec<String> {
+    let sc = data_support::test_scenario();
+    let all: Vec<_> = data_matrix()
+        .into_iter()
+        .filter(|(c, ..)| only.is_none_or(|o| o == c.name()))
+        .collect();
+    let case_bound: Duration = data_support::DATA_CHECKS
+        .iter()
+        .map(|id| check_bound(*id, &sc))
+        .sum::<Duration>()
+        // Starting and stopping the mock and the channel (bounded waits).
+        + Duration::from_secs(10);
+    let mut problems = Vec::new();
+    for pair in all.chunks(2) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, (case, ..)) in pair.iter().enumerate() {
+            let case = *case;
+            tasks.spawn(async move { (case, run_data_case(case, 4100 + i as u64).await) });
+        }
+        loop {
+            let joined = match tokio::time::timeout(case_bound, tasks.join_next()).await {
+                Ok(Some(j)) => j,
+                Ok(None) => break,
+                Err(_) => {
+                    problems.push(format!("a hostile data case hangs past {case_bound:?}"));
+                    tasks.abort_all();
+                    break;
+                }
+            };
+            let (case, (outcomes, took)) = match joined {
+                Ok(x) => x,
+                Err(e) => {
+                    problems.push(format!("a hostile data case panicked: {e}"));
+                    continue;
+                }
+            };
+            let name = case.name();
+            println!("{name} done in {} ms", took.as_millis());
+            let Some((_, want, mapped, words)) = pair.iter().find(|(c, ..)| *c == case) else {
+                continue;
+            };
+            for (id, o, t) in &outcomes {
+                println!(
+                    "{name:18} {:6} {:8?} {:>6} ms  {}",
+                    id.as_str(),
+                    o.verdict,
+                    t.as_millis(),
+                    o.detail
+                );
+                if o.detail.is_empty() {
+                    problems.push(format!("{name} {id}: empty detail"));
+                }
+                let bound = check_bound(*id, &sc);
+                if *t > bound {
+                    problems.push(format!("{name} {id}: took {t:?}, over its bound {bound:?}"));
+                }
+                let expected = if want.contains(id) {
+                    Verdict::Fail
+                } else {
+                    Verdict::Pass
+                };
+                if o.verdict != expected {
+                    problems.push(format!(
+                        "{name} {id}: {:?}, expected {expected:?} ({})",
+                        o.verdict, o.detail
+                    ));
+                }
+            }
+            match outcomes.iter().find(|(id, ..)| id == mapped) {
+                Some((_, o, _)) => {
+                    let lower = o.detail.to_lowercase();
+                    let missing: Vec<_> = words.iter().filter(|w| !lower.contains(*w)).collect();
+                    if !missing.is_empty() {
+                        problems.push(format!(
+                            "{name} {mapped}: detail lacks {missing:?}: {}",
+                            o.detail
+                        ));
+                    }
+                }
+                None => problems.push(format!("{name}: {mapped} did not run")),
+            }
+            if took > case_bound {
+                problems.push(format!("{name}: took {took:?}, over {case_bound:?}"));
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn the_data_matrix_covers_every_hostile_data_case() {
+    let m = data_matrix();
+    let cases: Vec<HostileData> = m.iter().map(|(c, ..)| *c).collect();
+    assert_eq!(cases, HostileData::ALL);
+    for (case, set, mapped, words) in &m {
+        assert!(set.contains(mapped), "{case}: pinned set lacks {mapped}");
+        assert!(set.iter().all(|c| data_support::DATA_CHECKS.contains(c)));
+        assert!(!words.is_empty());
+        assert!(
+            words.iter().all(|w| w.to_lowercase() == *w),
+            "{case}: lower-case words"
+        );
+    }
 }
 
 #[test]

@@ -81,6 +81,18 @@ pub async fn rig_with(
     tweak_sc: impl FnOnce(&mut Scenario),
     seed: u64,
 ) -> Rig {
+    rig_full(faults, tweak, tweak_sc, |_| {}, seed).await
+}
+
+/// [`rig_with`] with a tweak of the mock's configuration too (applied last,
+/// after `faults` and `push_to` are set), e.g. a hostile data side.
+pub async fn rig_full(
+    faults: Vec<Fault>,
+    tweak: impl FnOnce(&mut DataDecl),
+    tweak_sc: impl FnOnce(&mut Scenario),
+    tweak_mock: impl FnOnce(&mut MockConfig),
+    seed: u64,
+) -> Rig {
     let mut sc = test_scenario();
     tweak_sc(&mut sc);
     let placeholder = DataDecl {
@@ -94,13 +106,13 @@ pub async fn rig_with(
     let dc = DataChannel::start(&placeholder, &sc.data, None)
         .await
         .expect("data channel starts");
-    let mock = MockTerminal::start(MockConfig {
+    let mut cfg = MockConfig {
         faults,
         push_to: Some(dc.receiver_url()),
         ..MockConfig::default()
-    })
-    .await
-    .expect("mock starts");
+    };
+    tweak_mock(&mut cfg);
+    let mock = MockTerminal::start(cfg).await.expect("mock starts");
     let mut decl = Declaration::parse(&mock.declaration_toml(None), "mock declaration")
         .expect("mock declaration parses");
     let data = decl.data.as_mut().expect("mock declares [data]");
