@@ -69,6 +69,16 @@ fn matrix_covers_every_data_fault_and_holds_each_mapped_check() {
     }
 }
 
+/// Runs the data checks against a mock with `fault` and asserts its pinned
+/// row of [`matrix`] (looked up by fault, never by position).
+async fn pinned(fault: Fault, seed: u64) {
+    let (f, mapped, set) = matrix()
+        .into_iter()
+        .find(|(f, _, _)| *f == fault)
+        .unwrap_or_else(|| panic!("{fault} is not in the matrix"));
+    one_fault(f, mapped, &set, seed).await;
+}
+
 async fn one_fault(fault: Fault, mapped: CheckId, expected: &[CheckId], seed: u64) {
     let r = rig(vec![fault], |_| {}, seed).await;
     let res = run_data_checks(&r.ctx).await;
@@ -105,45 +115,43 @@ async fn one_fault(fault: Fault, mapped: CheckId, expected: &[CheckId], seed: u6
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_push() {
-    let (f, m, s) = matrix().remove(0);
-    one_fault(f, m, &s, 21).await;
+    pinned(Fault::NoPush, 21).await;
     // The detail says what did not happen, and where the push was expected.
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_schema() {
-    let (f, m, s) = matrix().remove(1);
-    one_fault(f, m, &s, 22).await;
+    pinned(Fault::BadSchema, 22).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_retry() {
-    let (f, m, s) = matrix().remove(2);
-    one_fault(f, m, &s, 23).await;
+    pinned(Fault::NoRetry, 23).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ignore_dispatch() {
-    let (f, m, s) = matrix().remove(3);
-    one_fault(f, m, &s, 24).await;
+    pinned(Fault::IgnoreDispatch, 24).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accept_malformed_dispatch() {
+    pinned(Fault::AcceptMalformedDispatch, 28).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_get() {
-    let (f, m, s) = matrix().remove(4);
-    one_fault(f, m, &s, 25).await;
+    pinned(Fault::StaleGet, 25).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_burst() {
-    let (f, m, s) = matrix().remove(5);
-    one_fault(f, m, &s, 26).await;
+    pinned(Fault::SlowBurst, 26).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_200() {
-    let (f, m, s) = matrix().remove(6);
-    one_fault(f, m, &s, 27).await;
+    pinned(Fault::Unknown200, 27).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

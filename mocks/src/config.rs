@@ -322,11 +322,12 @@ mod tests {
     }
 
     #[test]
-    fn exactly_seven_faults_are_screen_faults() {
+    fn exactly_eight_faults_are_screen_faults() {
         let screen: Vec<_> = Fault::ALL.iter().filter(|f| f.is_screen()).collect();
-        assert_eq!(screen.len(), 7);
+        assert_eq!(screen.len(), 8);
         assert!(!Fault::Unknown200.is_screen());
         assert!(Fault::StaleIncremental.is_screen());
+        assert!(Fault::StallAfter.is_screen());
     }
 
     #[test]
