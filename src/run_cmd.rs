@@ -14,7 +14,7 @@ use s301_harness::checks::{catalog, CheckCtx, Shared};
 use s301_harness::data::{DataChannel, DataError, REPORTS_PATH};
 use s301_harness::declaration::Declaration;
 use s301_harness::liveness::{self, LostTerminal, TerminalWatch};
-use s301_harness::record::transcript::{self, Transcript, TRANSCRIPT_FILE};
+use s301_harness::record::transcript::{Transcript, TRANSCRIPT_FILE};
 use s301_harness::report::ReportWriter;
 use s301_harness::runner::{self, AbortSignal, RunConfig, RunSink, Selection};
 use s301_harness::scenario::Scenario;
@@ -112,7 +112,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
     // directory is known (s301_harness::record::transcript).
     let (transcript, transcript_queue) = Transcript::pending();
     // The data channel's HTTP exchanges go to the same transcript.
-    transcript::set_run_transcript(Some(transcript.clone()));
+    if let Some(d) = &target.data {
+        d.set_transcript(Some(transcript.clone()));
+    }
     let screen: Arc<dyn ScreenBinding> = match RfbBinding::from_decl(&target.declaration.screen) {
         Ok(b) => Arc::new(b.with_tls(tls).with_transcript(Some(transcript))),
         Err(e) => {
@@ -184,7 +186,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
             [&mut writer, &mut screenshots, &mut progress, &mut watch];
         runner::run(catalog(), ctx.clone(), cfg, &mut sinks).await
     };
-    transcript::set_run_transcript(None);
+    if let Some(d) = &target.data {
+        d.set_transcript(None);
+    }
     if let Some(w) = transcript_writer {
         if let Err(e) = w.finish().await {
             tracing::warn!("transcript incomplete: {e}");

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use super::receiver::is_json_media_type;
 use super::schema::cut;
 use crate::binding::seq::{self, Seq};
+use crate::record::transcript::TranscriptSlot;
 use crate::tls::http::Connector;
 use crate::tls::{TlsInfo, TlsSettings};
 use std::sync::{Arc, Mutex};
@@ -159,6 +160,7 @@ pub struct TerminalClient {
     timeout: Duration,
     client: Client<Connector, Full<Bytes>>,
     last_tls: Arc<Mutex<Option<TlsInfo>>>,
+    transcript: TranscriptSlot,
 }
 
 impl std::fmt::Debug for TerminalClient {
@@ -227,7 +229,15 @@ impl TerminalClient {
             timeout,
             client,
             last_tls,
+            transcript: TranscriptSlot::default(),
         })
+    }
+
+    /// The same client logging its exchanges to the transcript `slot`
+    /// holds (when it holds one).
+    pub fn with_transcript(mut self, slot: TranscriptSlot) -> Self {
+        self.transcript = slot;
+        self
     }
 
     /// The base URL.
@@ -318,7 +328,7 @@ impl TerminalClient {
             })?;
         let sent = seq::next();
         let start = Instant::now();
-        let transcript = crate::record::transcript::run_transcript();
+        let transcript = self.transcript.get();
         if let Some(t) = &transcript {
             t.log(
                 "data-client",

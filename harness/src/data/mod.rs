@@ -131,6 +131,7 @@ impl DataChannel {
                     reason: e.to_string(),
                 })?;
         let state = Arc::new(ReceiverState::new(schema, limits));
+        let client = client.with_transcript(state.transcript().clone());
         let st = state.clone();
         let handler: server::Handler = Arc::new(move |req, peer| {
             let st = st.clone();
@@ -190,6 +191,12 @@ impl DataChannel {
         }
     }
 
+    /// Logs the channel's HTTP exchanges (requests it makes, pushes it
+    /// receives) to `t` from now on (`None`: stop).
+    pub fn set_transcript(&self, t: Option<crate::record::Transcript>) {
+        self.state.transcript().set(t);
+    }
+
     /// Points the channel at the terminal `decl` describes (its base URL,
     /// capabilities, trigger and schema), for when the receiver had to be
     /// started before the terminal's address was known: start the channel,
@@ -201,7 +208,8 @@ impl DataChannel {
             Duration::from_millis(self.sc.request_timeout_ms.max(1)),
             self.tls.clone(),
         )
-        .map_err(DataError::BaseUrl)?;
+        .map_err(DataError::BaseUrl)?
+        .with_transcript(self.state.transcript().clone());
         let schema_changed = self.decl().schema != decl.schema;
         if schema_changed {
             self.state

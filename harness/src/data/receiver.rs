@@ -379,6 +379,7 @@ pub struct ReceiverState {
     schema: std::sync::RwLock<Arc<ReportSchema>>,
     limits: ReceiverLimits,
     started: Instant,
+    transcript: crate::record::transcript::TranscriptSlot,
 }
 
 fn now_rfc3339() -> String {
@@ -486,7 +487,13 @@ impl ReceiverState {
             schema: std::sync::RwLock::new(schema),
             limits,
             started: Instant::now(),
+            transcript: Default::default(),
         }
+    }
+
+    /// The slot the receiver finds the run's transcript in.
+    pub fn transcript(&self) -> &crate::record::transcript::TranscriptSlot {
+        &self.transcript
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
@@ -646,7 +653,7 @@ impl ReceiverState {
         at: Option<String>,
     ) {
         let at = at.unwrap_or_else(now_rfc3339);
-        if let Some(t) = crate::record::transcript::run_transcript() {
+        if let Some(t) = self.transcript.get() {
             use crate::record::transcript::Direction;
             t.log(
                 "data-receiver",

@@ -267,22 +267,33 @@ async fn write_loop(
     }
 }
 
-/// The transcript of the run in progress, for the HTTP side of the data
-/// channel (its client and push receiver are shared by every check).
-static RUN_TRANSCRIPT: std::sync::RwLock<Option<Transcript>> = std::sync::RwLock::new(None);
+/// Where the HTTP side of a data channel (its client and its push
+/// receiver, shared by every check) finds the run's transcript. Empty until
+/// the run sets it; each channel has its own, so runs in one process (tests)
+/// never log into each other's transcript.
+#[derive(Clone, Default)]
+pub struct TranscriptSlot(std::sync::Arc<std::sync::RwLock<Option<Transcript>>>);
 
-/// Makes `t` the transcript HTTP exchanges are logged to (`None`: stop).
-/// The `s301 run` command sets it for the length of a run.
-pub fn set_run_transcript(t: Option<Transcript>) {
-    *RUN_TRANSCRIPT.write().unwrap_or_else(|p| p.into_inner()) = t;
+impl TranscriptSlot {
+    /// Makes `t` the transcript exchanges are logged to (`None`: stop).
+    pub fn set(&self, t: Option<Transcript>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = t;
+    }
+
+    /// The transcript set, if any.
+    pub fn get(&self) -> Option<Transcript> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
-/// The transcript set by [`set_run_transcript`], if any.
-pub fn run_transcript() -> Option<Transcript> {
-    RUN_TRANSCRIPT
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone()
+impl std::fmt::Debug for TranscriptSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.get().is_some() {
+            "TranscriptSlot(set)"
+        } else {
+            "TranscriptSlot(empty)"
+        })
+    }
 }
 
 /// Longest transcript line [`split_by_check`] copies; longer ones (never
