@@ -380,8 +380,14 @@ async fn every_pixel_format_choice_gives_the_terminals_image() {
             ColourMap::rgb332()
         };
         let desktop = handle.screen();
-        let shared = ctx.shared.lock().expect("shared state");
-        let shot = shared.images.get("ST-02/full").expect("ST-02 screenshot");
+        let shot = ctx
+            .shared
+            .lock()
+            .expect("shared state")
+            .images
+            .get("ST-02/full")
+            .cloned()
+            .expect("ST-02 screenshot");
         assert_eq!((shot.width(), shot.height()), (320, 240));
         let mismatched = desktop
             .pixels()
@@ -397,7 +403,6 @@ async fn every_pixel_format_choice_gives_the_terminals_image() {
         );
         let distinct: std::collections::BTreeSet<u32> = shot.pixels().iter().copied().collect();
         assert!(distinct.len() > 2, "{}: a flat screenshot", choice.as_str());
-        drop(shared);
         handle.shutdown().await;
     }
 }
