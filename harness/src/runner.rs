@@ -1390,4 +1390,47 @@ supported = true
         assert_eq!(with(&[C::Pass], S::Aborted).exit_code(), 3);
         assert_eq!(with(&[C::Fail], S::Aborted).exit_code(), 1);
     }
+
+    #[test]
+    fn interim_outcome_marks_the_unfinished_checks_not_run() {
+        let info = RunInfo {
+            id: "x".into(),
+            started_at: OffsetDateTime::now_utc(),
+            seed: 0,
+            scenario: "s".into(),
+            partial: true,
+            harness_version: "0".into(),
+            terminal: Value::Null,
+            selected: vec![CheckId::St01, CheckId::St02, CheckId::Do01],
+            catalog: CheckId::ALL.to_vec(),
+        };
+        let mut results = BTreeMap::new();
+        results.insert(
+            CheckId::St01,
+            CheckResult {
+                id: CheckId::St01,
+                verdict: Verdict::Pass,
+                detail: "ok".into(),
+                duration_ms: 5,
+                evidence: Value::Null,
+                skip: None,
+            },
+        );
+        let o = RunOutcome::interim(&info, &results);
+        assert_eq!(o.status, RunStatus::Aborted);
+        assert_eq!(o.checks.len(), CheckId::ALL.len());
+        let get = |id: CheckId| o.checks.iter().find(|c| c.id == id).unwrap();
+        assert_eq!(get(CheckId::St01).verdict, Verdict::Pass);
+        assert_eq!(get(CheckId::St02).skip, Some(SkipReason::Aborted));
+        assert_eq!(get(CheckId::Do01).skip, Some(SkipReason::Aborted));
+        assert_eq!(get(CheckId::Op01).skip, Some(SkipReason::Deselected));
+        // 1-2-1 has a check that never ran: not a pass.
+        let c121 = o
+            .conditions
+            .iter()
+            .find(|c| c.id == ConditionId::C1_2_1)
+            .unwrap();
+        assert_eq!(c121.verdict, ConditionVerdict::Inconclusive);
+        assert_eq!(o.exit_code(), 3);
+    }
 }
