@@ -200,9 +200,10 @@ impl Desktop {
         })
     }
 
-    /// Starts Xvfb at `depth`, the xterm, and x11vnc serving that display
-    /// in its native pixel format (8-bit PseudoColor: a colour map).
-    fn start_x11vnc(dir: &Path, width: u32, height: u32, depth: u32) -> Desktop {
+    /// Starts Xvfb at `depth`, the xterm, and x11vnc (libvncserver) with
+    /// `flags` serving that display in its native pixel format (at depth 8,
+    /// PseudoColor: a colour map).
+    fn start_x11vnc(dir: &Path, width: u32, height: u32, depth: u32, flags: &[&str]) -> Desktop {
         let display = free_display();
         let mut cmd = Command::new("Xvfb");
         cmd.arg(format!(":{display}"))
@@ -216,7 +217,8 @@ impl Desktop {
         let mut cmd = Command::new("x11vnc");
         cmd.args(["-display", &format!(":{display}")])
             .args(["-rfbport", &port.to_string(), "-localhost"])
-            .args(["-nopw", "-forever", "-quiet"]);
+            .args(["-nopw", "-forever", "-quiet"])
+            .args(flags);
         let mut x11vnc = Proc::spawn(cmd, "x11vnc");
         wait_for("x11vnc", &mut x11vnc, || port_open(port)).unwrap_or_else(|e| panic!("{e}"));
         Desktop {
@@ -608,7 +610,7 @@ fn colour_map_depth_8_gives_the_real_image() {
         return;
     }
     let dir = scratch("depth8-desk");
-    let desk = Desktop::start_x11vnc(&dir, 1024, 768, 8);
+    let desk = Desktop::start_x11vnc(&dir, 1024, 768, 8, &[]);
     let report = st02_st03("depth8", &desk, "native", 8, "fail");
     let st02 = check(&report, "ST-02");
     let failed: Vec<(&str, &Value)> = st02["evidence"]["rounds"]
@@ -656,6 +658,51 @@ fn colour_map_asked_of_xvnc_passes_st02_st03() {
     let session = &check(&report, "ST-01")["evidence"]["session"];
     assert_eq!(session["pixel_format"], "8bpp depth 8 colour-mapped");
     assert_eq!(session["pixel_format_sent"], true);
+    drop(desk);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A second, independent implementation of exclusivity: libvncserver in
+/// x11vnc. By default it refuses a second exclusive viewer (after
+/// ServerInit), so the EX checks pass under `refuse`, and a declaration
+/// that claims `takeover` is caught by EX-01; with `-shared` it serves both
+/// viewers and EX-01 and EX-03 fail.
+#[test]
+fn x11vnc_exclusivity_verdicts() {
+    if !tools_present("x11vnc_exclusivity") {
+        return;
+    }
+    let dir = scratch("x11vnc-excl");
+    let desk = Desktop::start_x11vnc(&dir, 1024, 768, 24, &[]);
+    let refuse = declaration(&dir, "x11vnc-refuse", &desk.rfb_url(), "refuse", "", &desk);
+    let report = run(&dir, &refuse, &["--only", "EX-01,EX-02,EX-03"], &[]);
+    for id in ["EX-01", "EX-02", "EX-03"] {
+        assert_verdict(&report, id, "pass");
+    }
+    let takeover = declaration(
+        &dir,
+        "x11vnc-takeover",
+        &desk.rfb_url(),
+        "takeover",
+        "",
+        &desk,
+    );
+    let report = run(&dir, &takeover, &["--only", "EX-01"], &[]);
+    assert_verdict(&report, "EX-01", "fail");
+    let detail = check(&report, "EX-01")["detail"].as_str().unwrap_or("");
+    assert!(detail.contains("console B"), "EX-01 detail: {detail}");
+    drop(desk);
+
+    let desk = Desktop::start_x11vnc(&dir, 1024, 768, 24, &["-shared"]);
+    let shared = declaration(&dir, "x11vnc-shared", &desk.rfb_url(), "refuse", "", &desk);
+    let report = run(&dir, &shared, &["--only", "EX-01,EX-03"], &[]);
+    assert_verdict(&report, "EX-01", "fail");
+    assert_verdict(&report, "EX-03", "fail");
+    let detail = check(&report, "EX-01")["detail"].as_str().unwrap_or("");
+    assert!(
+        detail.contains("two consoles served at once"),
+        "EX-01 detail: {detail}"
+    );
     drop(desk);
     let _ = std::fs::remove_dir_all(&dir);
 }
