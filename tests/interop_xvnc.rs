@@ -1,14 +1,17 @@
-//! Interoperability suite: the real `s301` binary against TigerVNC's Xvnc
-//! with an xterm on its display, by `rfb://` directly and by `ws://` through
-//! websockify.
+//! Interoperability suite: the real `s301` binary against VNC servers no one
+//! here wrote. TigerVNC's Xvnc with an xterm on its display, by `rfb://`
+//! directly and by `ws://` through websockify; and x11vnc (libvncserver) in
+//! front of Xvfb, for a genuinely 8-bit colour-mapped screen and a second
+//! implementation of exclusivity.
 //!
-//! Each test starts its own Xvnc on a free port and display, so cargo runs the
-//! cases concurrently. Every child runs in its own process group and is killed
-//! with its group when the guard drops, also when an assertion fails.
+//! Each test starts its own servers on a free port and display, so cargo runs
+//! the cases concurrently. Every child runs in its own process group and is
+//! killed with its group when the guard drops, also when an assertion fails.
 //!
-//! The tools come from Debian (tigervnc-standalone-server, tigervnc-tools, xfonts-base,
-//! websockify, xterm); `.ci/run` installs them. Without them the tests fail
-//! under `CI=true` and print a skip notice elsewhere.
+//! The tools come from Debian (tigervnc-standalone-server, tigervnc-tools,
+//! xfonts-base, websockify, xterm, xvfb, x11vnc); `.ci/run` installs them.
+//! Without them the tests fail under `CI=true` and print a skip notice
+//! elsewhere.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failure
 
