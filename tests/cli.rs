@@ -6,58 +6,15 @@
 
 mod support;
 
+use support::{check, condition, read_report, s301, scratch, text, BIN};
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_s301");
-
-/// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("s301-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn s301(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn read_report(dir: &Path) -> Value {
-    let bytes = std::fs::read(dir.join("report.json")).unwrap();
-    serde_json::from_slice(&bytes).unwrap()
-}
-
-fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("{id} missing from report"))
-}
-
-fn condition<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("{id} missing from report"))
-}
 
 #[test]
 fn checks_lists_the_catalog() {
@@ -78,7 +35,7 @@ struct MockRun {
 fn mock_run() -> &'static MockRun {
     static RUN: OnceLock<MockRun> = OnceLock::new();
     RUN.get_or_init(|| {
-        let dir = scratch("mock-run");
+        let dir = scratch("cli", "mock-run");
         let out = s301(&["run", "--out", dir.to_str().unwrap(), "--seed", "1"]);
         let report = read_report(&dir);
         let _ = std::fs::remove_dir_all(&dir);
@@ -173,7 +130,7 @@ supported = true
 
 #[test]
 fn unknown_key_in_declaration_exits_2_naming_line_and_key() {
-    let dir = scratch("unknown-key");
+    let dir = scratch("cli", "unknown-key");
     let bad = DECL.replace(
         "exclusivity = \"refuse\"",
         "exclusivity = \"refuse\"\nsharing = true",
@@ -200,7 +157,7 @@ fn unknown_key_in_declaration_exits_2_naming_line_and_key() {
 
 #[test]
 fn wrong_type_in_declaration_exits_2_naming_line_and_key() {
-    let dir = scratch("wrong-type");
+    let dir = scratch("cli", "wrong-type");
     let bad = DECL.replace("supported = true", "supported = \"yes\"");
     let path = write(&dir, "terminal.toml", &bad);
     let out = s301(&[
@@ -236,8 +193,8 @@ fn missing_declaration_file_is_a_usage_error() {
 
 #[test]
 fn share_screen_mock_fails_ex01_through_a_declaration_file() {
-    let dir = scratch("share-screen");
-    let mock = support::spawn_mock(BIN, &["--fault", "share-screen"]);
+    let dir = scratch("cli", "share-screen");
+    let mock = support::spawn_mock(&["--fault", "share-screen"]);
     let path = write(&dir, "terminal.toml", &mock.declaration);
     let out_dir = dir.join("run");
     let out = s301(&[
@@ -277,8 +234,8 @@ fn share_screen_mock_fails_ex01_through_a_declaration_file() {
 
 #[test]
 fn stall_after_mock_fails_st04_through_a_declaration_file() {
-    let dir = scratch("stall-after");
-    let mock = support::spawn_mock(BIN, &["--fault", "stall-after", "--stall-after-ms", "300"]);
+    let dir = scratch("cli", "stall-after");
+    let mock = support::spawn_mock(&["--fault", "stall-after", "--stall-after-ms", "300"]);
     let path = write(&dir, "terminal.toml", &mock.declaration);
     let out_dir = dir.join("run");
     let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ci.toml");
@@ -357,7 +314,7 @@ fn signal_run_when(
 
 #[test]
 fn ctrl_c_aborts_the_run_and_still_writes_the_report() {
-    let dir = scratch("abort");
+    let dir = scratch("cli", "abort");
     // Wait for the first finished check, then interrupt as Ctrl-C would.
     let (status, stdout) = signal_run_when(&dir, "INT", |l| l.starts_with("[ 1/"));
     assert_eq!(status.code(), Some(3), "{stdout}");
@@ -379,7 +336,7 @@ fn ctrl_c_aborts_the_run_and_still_writes_the_report() {
 /// aborted with the reason, and the screenshots of the checks that finished.
 #[test]
 fn a_killed_run_leaves_a_provisional_record_and_its_screenshots() {
-    let dir = scratch("killed");
+    let dir = scratch("cli", "killed");
     let (status, stdout) = signal_run_when(&dir, "KILL", |l| {
         l.starts_with('[') && l.contains("ST-02") && l.contains("pass")
     });

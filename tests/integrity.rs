@@ -6,53 +6,19 @@
 
 mod support;
 
+use support::{condition, read_report, s301, scratch, text, BIN};
+
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_s301");
 const CI_SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ci.toml");
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("s301-integrity-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn s301(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn read_report(dir: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap()
-}
-
-fn condition<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap()
-}
 
 #[test]
 fn killed_terminal_aborts_the_run_and_the_record_still_verifies() {
-    let dir = scratch("killed");
-    let mut mock = support::spawn_mock(BIN, &[]);
+    let dir = scratch("integrity", "killed");
+    let mut mock = support::spawn_mock(&[]);
     let decl = dir.join("terminal.toml");
     std::fs::write(&decl, &mock.declaration).unwrap();
     let out_dir = dir.join("run");
@@ -118,8 +84,8 @@ fn killed_terminal_aborts_the_run_and_the_record_still_verifies() {
 
 #[test]
 fn terminal_unreachable_from_the_start_aborts_instead_of_failing() {
-    let dir = scratch("unreachable");
-    let mock = support::spawn_mock(BIN, &[]);
+    let dir = scratch("integrity", "unreachable");
+    let mock = support::spawn_mock(&[]);
     let decl = dir.join("terminal.toml");
     std::fs::write(&decl, &mock.declaration).unwrap();
     // The declared terminal is gone before the run starts.
@@ -152,7 +118,7 @@ fn terminal_unreachable_from_the_start_aborts_instead_of_failing() {
 
 #[test]
 fn signed_record_names_changed_added_and_removed_files() {
-    let dir = scratch("tamper");
+    let dir = scratch("integrity", "tamper");
     let prefix = dir.join("lab");
     let k = s301(&["keygen", "--out", prefix.to_str().unwrap()]);
     assert!(k.status.success(), "{}", text(&k.stderr));
@@ -233,7 +199,7 @@ fn signed_record_names_changed_added_and_removed_files() {
 
 #[test]
 fn witness_answers_pass_fail_and_eof_change_their_conditions() {
-    let dir = scratch("witness");
+    let dir = scratch("integrity", "witness");
     let scenario = dir.join("witness.toml");
     let ci = std::fs::read_to_string(CI_SCENARIO).unwrap();
     let steps = r#"

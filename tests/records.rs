@@ -8,32 +8,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use support::{s301, scratch, text};
+
+use std::path::Path;
+use std::process::Command;
 
 use s301_harness::catalog::{CheckId, ConditionId};
-
-const BIN: &str = env!("CARGO_BIN_EXE_s301");
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("s301-records-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn s301(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// Replaces every number outside the catalog ids and the RFB version with
 /// `#`, and the run id, timestamps and addresses with placeholders: what
@@ -182,7 +162,7 @@ fn junit_is_well_formed(dir: &Path) {
 
 #[test]
 fn passing_run_leaves_evidence_junit_html_and_declaration() {
-    let dir = scratch("pass");
+    let dir = scratch("records", "pass");
     let out_dir = dir.join("run");
     let out = s301(&[
         "run",
@@ -261,8 +241,8 @@ fn passing_run_leaves_evidence_junit_html_and_declaration() {
 
 #[test]
 fn failing_run_names_the_failed_checks_in_every_output() {
-    let dir = scratch("fault");
-    let mock = support::spawn_mock(BIN, &["--fault", "ignore-input"]);
+    let dir = scratch("records", "fault");
+    let mock = support::spawn_mock(&["--fault", "ignore-input"]);
     let decl = dir.join("terminal.toml");
     std::fs::write(&decl, &mock.declaration).unwrap();
     let out_dir = dir.join("run");

@@ -4,71 +4,23 @@
 //! version, the suite and its CRYPTREC status in report.json.
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+mod support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_s301");
+use support::{check, condition, read_report, scratch, spawn_mock, text, BIN};
 
-/// The mock process; killed when dropped.
-struct Mock(Child);
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `s301 mock ARGS` and returns it with the declaration it printed.
-fn spawn_mock(args: &[&str]) -> (Mock, String) {
-    let mut child = Command::new(BIN)
-        .arg("mock")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mock = Mock(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut decl = String::new();
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if line.starts_with("# s301 mock: serving") {
-                let _ = tx.send(Some(decl));
-                return;
-            }
-            decl.push_str(&line);
-            decl.push('\n');
-        }
-        let _ = tx.send(None);
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(Some(decl)) => (mock, decl),
-        other => panic!("mock did not print its declaration: {other:?}"),
-    }
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("s301-tls-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use std::process::Command;
 
 #[test]
 fn mutual_tls_mock_passes_tls01_with_encryption_required() {
-    let dir = scratch("mtls");
+    let dir = scratch("tls-cli", "mtls");
     let port = std::net::TcpListener::bind(("127.0.0.1", 0))
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let push_to = format!("https://127.0.0.1:{port}/s3-01/v1/reports");
-    let (mock, decl) = spawn_mock(&["--tls", "--tls-client-auth", "--push-to", &push_to]);
+    let mock = spawn_mock(&["--tls", "--tls-client-auth", "--push-to", &push_to]);
+    let decl = &mock.declaration;
     assert!(decl.contains("url = \"wss://"), "{decl}");
     assert!(decl.contains("base_url = \"https://"), "{decl}");
     for key in [
@@ -84,7 +36,7 @@ fn mutual_tls_mock_passes_tls01_with_encryption_required() {
         );
     }
     let path = dir.join("terminal.toml");
-    std::fs::write(&path, &decl).unwrap();
+    std::fs::write(&path, decl).unwrap();
     let out_dir = dir.join("run");
     let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ci.toml");
     let out = Command::new(BIN)
@@ -94,21 +46,15 @@ fn mutual_tls_mock_passes_tls01_with_encryption_required() {
         .args(["--out", out_dir.to_str().unwrap()])
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(
         out.status.code(),
         Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
     );
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap();
-    let tls01 = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "TLS-01")
-        .unwrap();
+    let report = read_report(&out_dir);
+    let tls01 = check(&report, "TLS-01");
     assert_eq!(tls01["verdict"], "pass", "{tls01}");
     let transports = tls01["evidence"]["transports"].as_array().unwrap();
     assert_eq!(transports.len(), 3, "{tls01}");
@@ -123,12 +69,7 @@ fn mutual_tls_mock_passes_tls01_with_encryption_required() {
         .as_str()
         .unwrap()
         .contains("電子政府推奨暗号リスト"));
-    let row = report["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "2-2-1")
-        .unwrap();
+    let row = condition(&report, "2-2-1");
     assert_eq!(row["informational"], true, "{row}");
     drop(mock);
     let _ = std::fs::remove_dir_all(&dir);

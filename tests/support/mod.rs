@@ -1,11 +1,64 @@
-//! Helpers shared by the root end-to-end tests: a standalone `s301 mock`
+//! Helpers shared by the root end-to-end tests: running the real binary,
+//! scratch directories, reading report.json, and a standalone `s301 mock`
 //! child process whose printed declaration is captured.
 
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
+
+use serde_json::Value;
+
+/// The `s301` binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_s301");
+
+/// A fresh, empty scratch directory for test `name` of suite `suite`.
+pub fn scratch(suite: &str, name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("s301-{suite}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("scratch directory");
+    d
+}
+
+/// Runs `s301 ARGS` to completion (stdin closed, no RUST_LOG).
+pub fn s301(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("s301 runs")
+}
+
+/// Bytes as text, lossily.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The run directory's report.json.
+pub fn read_report(dir: &Path) -> Value {
+    let bytes = std::fs::read(dir.join("report.json")).expect("report.json");
+    serde_json::from_slice(&bytes).expect("report.json is JSON")
+}
+
+/// The check `id` of a report.
+pub fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
+    find(report, "checks", id)
+}
+
+/// The condition `id` of a report.
+pub fn condition<'a>(report: &'a Value, id: &str) -> &'a Value {
+    find(report, "conditions", id)
+}
+
+fn find<'a>(report: &'a Value, list: &str, id: &str) -> &'a Value {
+    report[list]
+        .as_array()
+        .and_then(|xs| xs.iter().find(|x| x["id"] == id))
+        .unwrap_or_else(|| panic!("{id} missing from the report's {list}"))
+}
 
 /// A standalone mock process, killed when dropped.
 pub struct MockProcess {
@@ -22,10 +75,10 @@ impl Drop for MockProcess {
     }
 }
 
-/// Starts `BIN mock ARGS` and reads its declaration up to the serving line,
-/// waiting at most 30 s.
-pub fn spawn_mock(bin: &str, args: &[&str]) -> MockProcess {
-    let mut child = Command::new(bin)
+/// Starts `s301 mock ARGS` and reads its declaration up to the serving
+/// line, waiting at most 30 s.
+pub fn spawn_mock(args: &[&str]) -> MockProcess {
+    let mut child = Command::new(BIN)
         .arg("mock")
         .args(args)
         .stdout(Stdio::piped())
