@@ -58,8 +58,18 @@ fn scenario() -> Scenario {
 }
 
 fn ctx_for(handle: &MockHandle, scenario: Scenario) -> CheckCtx {
-    let decl: Declaration =
+    ctx_with(handle, scenario, |_| {})
+}
+
+/// Like [`ctx_for`], with the mock's declaration changed by `edit` first.
+fn ctx_with(
+    handle: &MockHandle,
+    scenario: Scenario,
+    edit: impl FnOnce(&mut Declaration),
+) -> CheckCtx {
+    let mut decl: Declaration =
         toml::from_str(&handle.declaration_toml(None)).expect("the mock's declaration parses");
+    edit(&mut decl);
     let screen = RfbBinding::from_decl(&decl.screen).expect("binding from the mock's declaration");
     CheckCtx {
         declaration: Arc::new(decl),
@@ -336,18 +346,7 @@ async fn every_pixel_format_choice_gives_the_terminals_image() {
         })
         .await
         .expect("mock starts");
-        let mut decl: Declaration =
-            toml::from_str(&handle.declaration_toml(None)).expect("declaration parses");
-        decl.screen.pixel_format = choice;
-        let screen = RfbBinding::from_decl(&decl.screen).expect("binding");
-        let ctx = CheckCtx {
-            declaration: Arc::new(decl),
-            scenario: Arc::new(scenario()),
-            seed: 301,
-            screen: Arc::new(screen),
-            data: None,
-            shared: Mutex::new(Shared::default()),
-        };
+        let ctx = ctx_with(&handle, scenario(), |d| d.screen.pixel_format = choice);
         let results = run(&ctx, &[CheckId::St01, CheckId::St02]).await;
         for (id, o) in &results {
             assert_eq!(
