@@ -88,19 +88,15 @@ pub enum PixelFormatChoice {
 }
 
 impl PixelFormatChoice {
-    /// The format to ask for, given the one the terminal announced.
-    pub fn resolve(&self, announced: s301_rfb::PixelFormat) -> s301_rfb::PixelFormat {
+    /// The format the harness sets with SetPixelFormat; `None` for
+    /// `native`, which sends none.
+    pub fn fixed(&self) -> Option<s301_rfb::PixelFormat> {
         match self {
-            PixelFormatChoice::Rgb888 => s301_rfb::PixelFormat::RGB888,
-            PixelFormatChoice::Rgb565 => s301_rfb::PixelFormat::RGB565,
-            PixelFormatChoice::ColourMap8 => s301_rfb::PixelFormat::MAPPED8,
-            PixelFormatChoice::Native => announced,
+            PixelFormatChoice::Rgb888 => Some(s301_rfb::PixelFormat::RGB888),
+            PixelFormatChoice::Rgb565 => Some(s301_rfb::PixelFormat::RGB565),
+            PixelFormatChoice::ColourMap8 => Some(s301_rfb::PixelFormat::MAPPED8),
+            PixelFormatChoice::Native => None,
         }
-    }
-
-    /// Whether a SetPixelFormat goes out (not for `native`).
-    pub fn sends_set_pixel_format(&self) -> bool {
-        *self != PixelFormatChoice::Native
     }
 
     /// The declaration value, e.g. `"colour-map-8"`.

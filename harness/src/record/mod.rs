@@ -140,15 +140,11 @@ impl ScreenshotSink {
         let prefix = format!("{}/", id.as_str());
         let taken: std::collections::BTreeMap<String, Framebuffer> = {
             let mut shared = self.ctx.shared.lock().unwrap_or_else(|p| p.into_inner());
-            let keys: Vec<String> = shared
-                .images
-                .keys()
-                .filter(|k| k.starts_with(&prefix))
-                .cloned()
-                .collect();
-            keys.into_iter()
-                .filter_map(|k| shared.images.remove(&k).map(|fb| (k, fb)))
-                .collect()
+            let (taken, kept) = std::mem::take(&mut shared.images)
+                .into_iter()
+                .partition(|(k, _)| k.starts_with(&prefix));
+            shared.images = kept;
+            taken
         };
         if taken.is_empty() {
             return;

@@ -20,7 +20,7 @@ use s301_rfb::encoding::Encoding;
 use s301_rfb::handshake::security;
 use s301_rfb::messages::ClientMessage;
 use s301_rfb::stream::ServerMessageDecoder;
-use s301_rfb::{Framebuffer, Limits, PixelFormat};
+use s301_rfb::{Framebuffer, Limits};
 use tokio::time::Instant;
 
 use self::handshake::{client_handshake, type_label, Conn};
@@ -127,12 +127,6 @@ impl RfbBinding {
         self
     }
 
-    /// The same binding asking for another pixel format.
-    pub fn with_pixel_format(mut self, choice: PixelFormatChoice) -> RfbBinding {
-        self.pixel_format = choice;
-        self
-    }
-
     /// The same binding with other limits.
     pub fn with_limits(mut self, limits: Limits) -> RfbBinding {
         self.limits = limits;
@@ -179,13 +173,9 @@ impl RfbBinding {
              ClientInit exclusive; pixel format {}; encodings {}; limits: screen up to {}x{} \
              and {} pixels, name up to {} bytes, cut text up to {} bytes",
             self.url.raw,
-            match self.pixel_format {
-                PixelFormatChoice::Native => "native (as announced in ServerInit)".to_string(),
-                other => format!(
-                    "{} ({})",
-                    other.as_str(),
-                    other.resolve(PixelFormat::RGB888).describe()
-                ),
+            match self.pixel_format.fixed() {
+                None => "native (as announced in ServerInit)".to_string(),
+                Some(pf) => format!("{} ({})", self.pixel_format.as_str(), pf.describe()),
             },
             encodings.join(", "),
             self.limits.max_width,
@@ -243,10 +233,11 @@ impl RfbBinding {
         // The console is admitted. What follows cannot refuse it any more: a
         // failure now is the session's first event.
         let encodings = harness_encodings();
-        let pixel_format = self.pixel_format.resolve(hs.init.pixel_format);
+        let set_format = self.pixel_format.fixed();
+        let pixel_format = set_format.unwrap_or(hs.init.pixel_format);
         let mut out = Vec::with_capacity(64);
-        if self.pixel_format.sends_set_pixel_format() {
-            ClientMessage::SetPixelFormat(pixel_format).write(&mut out);
+        if let Some(pf) = set_format {
+            ClientMessage::SetPixelFormat(pf).write(&mut out);
         }
         ClientMessage::SetEncodings(encodings.clone()).write(&mut out);
         let written = tokio::time::timeout_at(deadline, conn.transport.write_all(&out)).await;
@@ -273,7 +264,7 @@ impl RfbBinding {
             height: hs.init.height,
             server_pixel_format: hs.init.pixel_format.describe(),
             pixel_format: pixel_format.describe(),
-            pixel_format_sent: self.pixel_format.sends_set_pixel_format(),
+            pixel_format_sent: set_format.is_some(),
             name: String::from_utf8_lossy(&hs.init.name).into_owned(),
             encodings,
             connect_ms,
