@@ -197,6 +197,10 @@ pub enum CloseReason {
 /// A FramebufferUpdate fully received and applied.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UpdateInfo {
+    /// When its first bytes were received (its header decoded): anything
+    /// written with a higher sequence number was written after the terminal
+    /// had begun sending this update, so the update cannot be its reaction.
+    pub began: Seq,
     /// When the harness finished applying it.
     pub seq: Seq,
     /// The earliest request outstanding when it arrived (the request it
@@ -216,6 +220,26 @@ pub struct UpdateInfo {
     /// Monotonic time it was applied.
     #[serde(skip)]
     pub at: Instant,
+}
+
+/// The pointer's shape as the terminal sent it apart from the screen image
+/// (RFB's Cursor pseudo-encoding). A terminal that sends it leaves the
+/// pointer out of the framebuffer, so a check can judge the terminal's own
+/// pixels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CursorShape {
+    /// Width in pixels.
+    pub width: u16,
+    /// Height in pixels.
+    pub height: u16,
+    /// Column of the hotspot inside the shape.
+    pub hot_x: u16,
+    /// Row of the hotspot inside the shape.
+    pub hot_y: u16,
+    /// The shape's pixels (`0x00RRGGBB`), row by row, transparent ones
+    /// `None`. Empty when the shape is larger than the binding keeps.
+    #[serde(skip)]
+    pub pixels: Vec<Option<u32>>,
 }
 
 /// What a console observed.
@@ -292,6 +316,7 @@ pub struct Console {
     cmd_tx: mpsc::Sender<(Command, oneshot::Sender<Seq>)>,
     ev_rx: mpsc::Receiver<ConsoleEvent>,
     fb: Arc<Mutex<Framebuffer>>,
+    cursor: Arc<Mutex<Option<CursorShape>>>,
     closed: bool,
 }
 
@@ -304,6 +329,8 @@ pub struct ConsoleDriver {
     pub events: mpsc::Sender<ConsoleEvent>,
     /// The framebuffer the binding decodes into.
     pub framebuffer: Arc<Mutex<Framebuffer>>,
+    /// The latest pointer shape the terminal sent, if it sends one.
+    pub cursor: Arc<Mutex<Option<CursorShape>>>,
 }
 
 /// Events a console buffers before its binding task waits for the check.
@@ -315,6 +342,7 @@ impl Console {
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
         let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
         let fb = Arc::new(Mutex::new(fb));
+        let cursor = Arc::new(Mutex::new(None));
         (
             Console {
                 label: label.to_string(),
@@ -322,12 +350,14 @@ impl Console {
                 cmd_tx,
                 ev_rx,
                 fb: fb.clone(),
+                cursor: cursor.clone(),
                 closed: false,
             },
             ConsoleDriver {
                 commands: cmd_rx,
                 events: ev_tx,
                 framebuffer: fb,
+                cursor,
             },
         )
     }
@@ -404,6 +434,15 @@ impl Console {
     pub fn with_framebuffer<R>(&self, f: impl FnOnce(&Framebuffer) -> R) -> R {
         let g = self.fb.lock().unwrap_or_else(|p| p.into_inner());
         f(&g)
+    }
+
+    /// The latest pointer shape the terminal sent apart from the image, if
+    /// any (then the terminal does not draw the pointer into the image).
+    pub fn cursor(&self) -> Option<CursorShape> {
+        self.cursor
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// A copy of the current framebuffer.

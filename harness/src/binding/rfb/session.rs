@@ -62,6 +62,8 @@ struct State {
     decoder: ServerMessageDecoder,
     outstanding: VecDeque<Outstanding>,
     rects: Vec<RectInfo>,
+    /// When the header of the update being received arrived.
+    began: Option<Seq>,
     /// Rectangle records of each event still in the console's queue, oldest
     /// first (0 for events without rectangles).
     queued: VecDeque<usize>,
@@ -153,6 +155,7 @@ impl State {
         match ev {
             ServerEvent::UpdateBegin { rects } => {
                 self.rects = Vec::with_capacity(usize::from(rects).min(1024));
+                self.began = Some(seq::next());
                 None
             }
             ServerEvent::Rect(info) => {
@@ -160,11 +163,13 @@ impl State {
                 None
             }
             ServerEvent::UpdateEnd { bytes } => {
+                let began = self.began.take().unwrap_or_else(seq::next);
                 let seq = seq::next();
                 let at = Instant::now();
                 let answered = self.outstanding.pop_front();
                 let rects = std::mem::take(&mut self.rects);
                 Some(ConsoleEvent::Update(UpdateInfo {
+                    began,
                     seq,
                     answers: answered.map(|r| r.seq),
                     incremental: answered.map(|r| r.incremental),
@@ -401,6 +406,7 @@ pub async fn run(
         decoder,
         outstanding: VecDeque::new(),
         rects: Vec::new(),
+        began: None,
         queued: VecDeque::new(),
         recorder,
     };
