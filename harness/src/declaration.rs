@@ -117,12 +117,35 @@ impl PixelFormatChoice {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", try_from = "RawProbe")]
 pub enum Probe {
-    /// Click at (x, y).
+    /// Click at (x, y): the pointer rests at `from` first, then moves to
+    /// (x, y) and button 1 goes down and up.
     Click {
         /// Column.
         x: u16,
         /// Row.
         y: u16,
+        /// Where the pointer rests before each repetition (default: a point
+        /// outside the watched region).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from: Option<[u16; 2]>,
+        /// Region that must change (default: whole screen).
+        #[serde(
+            serialize_with = "opt_rect::serialize",
+            skip_serializing_if = "Option::is_none"
+        )]
+        watch: Option<Rect>,
+    },
+    /// Move the pointer to (x, y) with no button pressed, from the rest point
+    /// `from`: for a terminal whose visible reaction is hover.
+    Move {
+        /// Column.
+        x: u16,
+        /// Row.
+        y: u16,
+        /// Where the pointer rests before each repetition (default: a point
+        /// outside the watched region).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from: Option<[u16; 2]>,
         /// Region that must change (default: whole screen).
         #[serde(
             serialize_with = "opt_rect::serialize",
@@ -160,8 +183,35 @@ impl Probe {
     pub fn watch(&self) -> Option<Rect> {
         match self {
             Probe::Click { watch, .. }
+            | Probe::Move { watch, .. }
             | Probe::Type { watch, .. }
             | Probe::Manual { watch, .. } => *watch,
+        }
+    }
+
+    /// The kind, as written in the declaration.
+    pub fn kind(&self) -> ProbeKind {
+        match self {
+            Probe::Click { .. } => ProbeKind::Click,
+            Probe::Move { .. } => ProbeKind::Move,
+            Probe::Type { .. } => ProbeKind::Type,
+            Probe::Manual { .. } => ProbeKind::Manual,
+        }
+    }
+
+    /// The pointer target of a click or move probe.
+    pub fn point(&self) -> Option<(u16, u16)> {
+        match self {
+            Probe::Click { x, y, .. } | Probe::Move { x, y, .. } => Some((*x, *y)),
+            _ => None,
+        }
+    }
+
+    /// The declared rest point of a click or move probe.
+    pub fn from(&self) -> Option<(u16, u16)> {
+        match self {
+            Probe::Click { from, .. } | Probe::Move { from, .. } => from.map(|[x, y]| (x, y)),
+            _ => None,
         }
     }
 }
@@ -172,6 +222,8 @@ impl Probe {
 pub enum ProbeKind {
     /// `click`: needs `x` and `y`.
     Click,
+    /// `move`: needs `x` and `y` (pointer motion, no button).
+    Move,
     /// `type`: needs `text`.
     Type,
     /// `manual`: an operator acts; `prompt` says what to do.
@@ -183,6 +235,7 @@ impl ProbeKind {
     pub fn as_str(&self) -> &'static str {
         match self {
             ProbeKind::Click => "click",
+            ProbeKind::Move => "move",
             ProbeKind::Type => "type",
             ProbeKind::Manual => "manual",
         }
@@ -194,7 +247,7 @@ impl ProbeKind {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawProbe {
-    /// `click` | `type` | `manual`.
+    /// `click` | `move` | `type` | `manual`.
     pub kind: ProbeKind,
     /// Column (click).
     #[serde(default)]
@@ -208,6 +261,9 @@ pub struct RawProbe {
     /// Operator prompt (manual).
     #[serde(default)]
     pub prompt: Option<String>,
+    /// Rest point (click, move).
+    #[serde(default)]
+    pub from: Option<[u16; 2]>,
     /// Region that must change.
     #[serde(default)]
     pub watch: Option<[u16; 4]>,
@@ -223,9 +279,9 @@ fn probe_shape_error(
     text_empty: bool,
 ) -> Option<String> {
     let (needs, takes_no): (&[&str], &[&str]) = match kind {
-        ProbeKind::Click => (&["x", "y"], &["text", "prompt"]),
-        ProbeKind::Type => (&["text"], &["x", "y", "prompt"]),
-        ProbeKind::Manual => (&[], &["x", "y", "text"]),
+        ProbeKind::Click | ProbeKind::Move => (&["x", "y"], &["text", "prompt"]),
+        ProbeKind::Type => (&["text"], &["x", "y", "from", "prompt"]),
+        ProbeKind::Manual => (&[], &["x", "y", "from", "text"]),
     };
     let missing: Vec<String> = needs
         .iter()
@@ -261,6 +317,7 @@ impl TryFrom<RawProbe> for Probe {
             "y" => r.y.is_some(),
             "text" => r.text.is_some(),
             "prompt" => r.prompt.is_some(),
+            "from" => r.from.is_some(),
             _ => false,
         };
         let text_empty = r.text.as_deref() == Some("");
@@ -269,7 +326,18 @@ impl TryFrom<RawProbe> for Probe {
         }
         let watch = r.watch.map(|[x, y, w, h]| Rect::new(x, y, w, h));
         Ok(match (r.kind, r.x, r.y, r.text) {
-            (ProbeKind::Click, Some(x), Some(y), _) => Probe::Click { x, y, watch },
+            (ProbeKind::Click, Some(x), Some(y), _) => Probe::Click {
+                x,
+                y,
+                from: r.from,
+                watch,
+            },
+            (ProbeKind::Move, Some(x), Some(y), _) => Probe::Move {
+                x,
+                y,
+                from: r.from,
+                watch,
+            },
             (ProbeKind::Type, _, _, Some(text)) => Probe::Type { text, watch },
             (ProbeKind::Manual, ..) => Probe::Manual {
                 prompt: r.prompt.unwrap_or_default(),
@@ -565,6 +633,7 @@ fn check_probe_shapes(doc: &Doc<'_>) -> Result<(), ConfigError> {
         };
         let kind = match kind {
             "click" => ProbeKind::Click,
+            "move" => ProbeKind::Move,
             "type" => ProbeKind::Type,
             "manual" => ProbeKind::Manual,
             _ => continue, // serde reports the unknown variant with its line
@@ -761,6 +830,7 @@ listen = "127.0.0.1:0"
             Probe::Click {
                 x: 10,
                 y: 20,
+                from: None,
                 watch: Some(Rect::new(0, 0, 64, 64))
             }
         );
@@ -966,6 +1036,24 @@ listen = "127.0.0.1:0"
     }
 
     #[test]
+    fn move_probe_and_rest_points_parse_and_type_probes_take_no_rest_point() {
+        let src = GOOD.replace(
+            "[[operation.probe]]\nkind = \"click\"",
+            "[[operation.probe]]\nkind = \"move\"\nfrom = [1, 2]",
+        );
+        let d = Declaration::parse(&src, "terminal.toml").unwrap();
+        let p = &d.operation.probes[0];
+        assert_eq!(p.kind(), ProbeKind::Move);
+        assert_eq!((p.point(), p.from()), (Some((10, 20)), Some((1, 2))));
+        let bad = GOOD.replace(
+            "[[operation.probe]]\nkind = \"type\"",
+            "[[operation.probe]]\nkind = \"type\"\nfrom = [1, 2]",
+        );
+        let e = err(&bad);
+        assert!(e.message.contains(r#"takes no "from""#), "{e}");
+    }
+
+    #[test]
     fn probe_conversion_rejects_missing_fields_too() {
         let raw = RawProbe {
             kind: ProbeKind::Click,
@@ -973,6 +1061,7 @@ listen = "127.0.0.1:0"
             y: None,
             text: None,
             prompt: None,
+            from: None,
             watch: None,
         };
         assert_eq!(

@@ -166,6 +166,7 @@ async fn probe_once(ctx: &CheckCtx, t: &mut Tracked, probe: &Probe) -> Outcome {
 fn kind_of(p: &Probe) -> &'static str {
     match p {
         Probe::Click { .. } => "click",
+        Probe::Move { .. } => "move",
         Probe::Type { .. } => "type",
         Probe::Manual { .. } => "manual",
     }
@@ -174,6 +175,7 @@ fn kind_of(p: &Probe) -> &'static str {
 fn describe_probe(p: &Probe) -> String {
     match p {
         Probe::Click { x, y, .. } => format!("a click at ({x}, {y})"),
+        Probe::Move { x, y, .. } => format!("a pointer move to ({x}, {y})"),
         Probe::Type { text, .. } => format!("typing {text:?}"),
         Probe::Manual { prompt, .. } => format!("the manual step {prompt:?}"),
     }
@@ -516,7 +518,7 @@ async fn op04_body(ctx: &CheckCtx, t: &mut Tracked, probe: &Probe) -> Outcome {
                 (t.type_char(ch).await, format!("{ch:?}"))
             }
             Probe::Click { x, y, .. } => (t.click(*x, *y).await, format!("click ({x}, {y})")),
-            Probe::Manual { .. } => {
+            Probe::Manual { .. } | Probe::Move { .. } => {
                 return no_probe(
                     "type or click",
                     "a manual probe cannot be timed automatically",

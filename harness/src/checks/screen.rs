@@ -415,6 +415,12 @@ impl Tracked {
     pub async fn perform(&mut self, probe: &Probe) -> Result<Option<Sent>, ConsoleGone> {
         match probe {
             Probe::Click { x, y, .. } => self.click(*x, *y).await.map(Some),
+            Probe::Move { x, y, .. } => {
+                let s = self.console.pointer(*x, *y, 0).await?;
+                let at = Instant::now();
+                self.note(format!("pointer to ({x}, {y})"), s);
+                Ok(Some(Sent { seq: s, at }))
+            }
             Probe::Type { text, .. } => self.type_text(text).await,
             Probe::Manual { .. } => Ok(None),
         }
@@ -956,8 +962,8 @@ pub fn no_probe(kind: &str, why: &str) -> Outcome {
 /// A probe as evidence.
 pub fn probe_json(p: &Probe) -> Value {
     match p {
-        Probe::Click { x, y, watch } => {
-            json!({"kind": "click", "x": x, "y": y, "watch": watch.map(rect_json)})
+        Probe::Click { x, y, from, watch } | Probe::Move { x, y, from, watch } => {
+            json!({"kind": p.kind().as_str(), "x": x, "y": y, "from": from, "watch": watch.map(rect_json)})
         }
         Probe::Type { text, watch } => {
             json!({"kind": "type", "text": text, "watch": watch.map(rect_json)})
