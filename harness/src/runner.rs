@@ -464,12 +464,15 @@ fn nominal_ms(id: CheckId, sc: &Scenario, decl: &Declaration) -> u64 {
     };
     let m = u64::saturating_mul;
     let a = u64::saturating_add;
+    // One input trial: settle after the move to the rest point, the control
+    // period, then the wait for the reaction.
+    let trial = a(a(s.quiet_ms, o.control_ms), o.change_timeout_ms);
     match id {
         CheckId::St01 => s.connect_timeout_ms,
         CheckId::Tls01 => a(s.connect_timeout_ms, d.request_timeout_ms),
         CheckId::St02 => a(s.connect_timeout_ms, s.update_timeout_ms),
         CheckId::St03 => a(
-            s.connect_timeout_ms,
+            a(s.connect_timeout_ms, m(probes, trial)),
             a(m(s.update_timeout_ms, 3), m(s.quiet_ms, 4)),
         ),
         CheckId::St04 => a(s.connect_timeout_ms, a(s.sustain_ms, s.update_timeout_ms)),
@@ -494,15 +497,15 @@ fn nominal_ms(id: CheckId, sc: &Scenario, decl: &Declaration) -> u64 {
                 a(s.contention_max_offset_ms, s.contention_max_hold_ms),
             ),
         ),
-        CheckId::Op01 | CheckId::Op02 => a(s.connect_timeout_ms, m(probes, o.change_timeout_ms)),
+        CheckId::Op01 | CheckId::Op02 => a(s.connect_timeout_ms, m(probes, trial)),
         CheckId::Op03 => a(
             m(s.connect_timeout_ms, 2),
-            a(o.unserved_watch_ms, m(probes, o.change_timeout_ms)),
+            a(
+                a(o.unserved_watch_ms, o.control_ms),
+                m(probes, o.change_timeout_ms),
+            ),
         ),
-        CheckId::Op04 => a(
-            s.connect_timeout_ms,
-            m(u64::from(o.latency_samples), o.change_timeout_ms),
-        ),
+        CheckId::Op04 => a(s.connect_timeout_ms, m(u64::from(o.latency_samples), trial)),
         CheckId::Do01 | CheckId::Do02 => a(push, m(d.request_timeout_ms, 2)),
         CheckId::Do03 => a(m(push, 2), m(d.request_timeout_ms, 2)),
         CheckId::Di01 | CheckId::Di02 => a(push, m(d.request_timeout_ms, 3)),

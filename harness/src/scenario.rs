@@ -57,6 +57,10 @@ impl Default for ScreenScenario {
 pub struct OperationScenario {
     /// Input must visibly change the screen within this (OP-01, OP-02).
     pub change_timeout_ms: u64,
+    /// Before every stimulus, the watched region is observed this long with
+    /// no input: what changes meanwhile changes on its own and never counts
+    /// as a reaction (ST-03, OP-01..OP-04).
+    pub control_ms: u64,
     /// OP-03: how long to watch for an input wrongly applied.
     pub unserved_watch_ms: u64,
     /// OP-04 probe count.
@@ -71,6 +75,7 @@ impl Default for OperationScenario {
     fn default() -> Self {
         OperationScenario {
             change_timeout_ms: 3000,
+            control_ms: 1000,
             unserved_watch_ms: 500,
             latency_samples: 20,
             latency_p50_ms: 500,
@@ -166,7 +171,7 @@ impl Scenario {
         }
         // (key, value, least allowed): a zero timeout or window is a mistake;
         // a zero arrival offset or hold time is a legitimate choice.
-        let durations: [(&str, u64, u64); 17] = [
+        let durations: [(&str, u64, u64); 18] = [
             (
                 "screen.connect_timeout_ms",
                 self.screen.connect_timeout_ms,
@@ -205,6 +210,7 @@ impl Scenario {
                 self.operation.change_timeout_ms,
                 1,
             ),
+            ("operation.control_ms", self.operation.control_ms, 1),
             (
                 "operation.unserved_watch_ms",
                 self.operation.unserved_watch_ms,

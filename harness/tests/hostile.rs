@@ -59,6 +59,7 @@ fn scenario() -> Scenario {
         },
         operation: OperationScenario {
             change_timeout_ms: 500,
+            control_ms: 300,
             unserved_watch_ms: 200,
             latency_samples: 2,
             latency_p50_ms: 500,

@@ -47,6 +47,7 @@ fn scenario() -> Scenario {
         },
         operation: OperationScenario {
             change_timeout_ms: 3000,
+            control_ms: 300,
             unserved_watch_ms: 300,
             latency_samples: 5,
             latency_p50_ms: 500,

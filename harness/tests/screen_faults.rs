@@ -52,6 +52,7 @@ fn scenario() -> Scenario {
         },
         operation: OperationScenario {
             change_timeout_ms: 1000,
+            control_ms: 300,
             unserved_watch_ms: 300,
             latency_samples: 4,
             latency_p50_ms: 1000,
@@ -144,14 +145,14 @@ fn matrix() -> Vec<(Fault, Exclusivity, Expected)> {
 
 /// With `stall-after`: how long the mock serves a session before it stalls.
 /// Longer than any session of the other checks in [`scenario`].
-const STALL_AFTER: Duration = Duration::from_millis(1000);
+const STALL_AFTER: Duration = Duration::from_millis(2500);
 
 /// The scenario for a case: `stall-after` needs a sustained transfer that
 /// outlasts [`STALL_AFTER`], and a shorter update timeout to fail in.
 fn scenario_for(fault: Fault) -> Scenario {
     let mut sc = scenario();
     if fault == Fault::StallAfter {
-        sc.screen.sustain_ms = 2000;
+        sc.screen.sustain_ms = 4000;
         sc.screen.update_timeout_ms = 1500;
     }
     sc

@@ -17,10 +17,12 @@ use serde_json::{json, Value};
 
 use super::causal::{violations, ConsoleLog, Violation};
 use super::screen::{
-    auto_probes, capped, closed_outcome, describe_close, harness_side, ms_between, no_probe,
-    open_console, open_error_json, open_failure_outcome, open_served, percentile, probe_json,
-    rect_json, round_ms, session_json, Coverage, Ev, Timeline, Tracked, REOPEN_INTERVAL,
+    auto_probes, capped, closed_outcome, declared_regions_fit, describe_close, harness_side,
+    ms_between, no_probe, open_console, open_error_json, open_failure_outcome, open_served,
+    percentile, probe_json, rect_json, round_ms, session_json, Coverage, Ev, Timeline, Tracked,
+    Watch, REOPEN_INTERVAL,
 };
+use super::stimulus::{damage, timing, trial, trial_error_outcome, Exclusions, Patch, Stimulus};
 use super::{CheckCtx, CheckDef, Outcome};
 use crate::binding::{BoxFuture, CloseHow, CloseReason, OpenError, ScreenBinding};
 use crate::catalog::CheckId;
@@ -494,57 +496,92 @@ async fn st03_run(ctx: &CheckCtx) -> Outcome {
 }
 
 async fn st03_body(
-    _ctx: &CheckCtx,
+    ctx: &CheckCtx,
     t: &mut Tracked,
     probes: &[&crate::declaration::Probe],
     ignore: &[Rect],
     sc: &ScreenScenario,
 ) -> Outcome {
-    let baseline = t.snapshot();
-    let closed = |what: &str, reason: &CloseReason| closed_outcome(what, reason, json!({}));
-    if t.request(true, None).await.is_err() {
-        let r = t.gone_reason().await;
-        return closed("the session ended before the incremental phase", &r);
+    let screen = t.bounds();
+    if let Err(o) = declared_regions_fit(ctx, screen) {
+        return o;
     }
+    let closed = |what: &str, reason: &CloseReason| closed_outcome(what, reason, json!({}));
+    // Change phase: one trial per probe over the whole screen (rest point,
+    // control period, input, reaction). What changed on its own in any
+    // control period is left out of the final comparison too.
+    let mut skip = Exclusions {
+        ignore: ignore.to_vec(),
+        self_changing: Some(Coverage::of(screen)),
+        footprints: Vec::new(),
+    };
+    let mut trials = Vec::new();
+    let mut changed_at: Option<f64> = None;
     for p in probes {
-        if t.perform(p).await.is_err() {
-            let r = t.gone_reason().await;
-            return closed("the session ended while sending the probes", &r);
+        let Some(stim) = Stimulus::of(p) else {
+            continue;
+        };
+        let tr = match trial(t, &stim, p.from(), screen, ignore, timing(ctx)).await {
+            Ok(tr) => tr,
+            Err(e) => return trial_error_outcome(e, "ST-03", json!({"trials": trials})),
+        };
+        trials.push(tr.json());
+        if let Some(all) = skip.self_changing.as_mut() {
+            merge_marked(all, &tr.control.mask);
+        }
+        match tr.watch {
+            Watch::Changed { at, .. } => {
+                changed_at.get_or_insert(round_ms(ms_between(tr.sent.at, at)));
+            }
+            Watch::Unchanged => {}
+            Watch::Closed(r) => return closed("the session ended during the change phase", &r),
         }
     }
-    let started = Instant::now();
-    let deadline = started + ms(sc.update_timeout_ms);
-    let mut changed_at: Option<f64> = None;
+    // Let the change finish: incremental updates until nothing outside the
+    // excluded pixels changes for quiet_ms.
+    let deadline = Instant::now() + ms(sc.update_timeout_ms);
     let mut inc_updates = 0u64;
     let mut inc_rects = 0u64;
     let quiet;
-    loop {
-        if t.outstanding() == 0 && t.request(true, None).await.is_err() {
-            let r = t.gone_reason().await;
-            return closed("the session ended during the incremental phase", &r);
-        }
-        let until = match changed_at {
-            Some(_) => (Instant::now() + ms(sc.quiet_ms)).min(deadline),
-            None => deadline,
+    {
+        let Some(mut reference) = Patch::capture(t, screen) else {
+            return Outcome::error("the screen has no pixels; cannot judge ST-03", json!({}));
         };
-        match t.next(until).await {
-            Ev::Update(u) => {
-                inc_updates += 1;
-                inc_rects += u.rect_count as u64;
-                if changed_at.is_none() && baseline.diff(&t.snapshot(), ignore).is_some() {
-                    changed_at = Some(round_ms(ms_between(started, u.at)));
+        let mut quiet_until = (Instant::now() + ms(sc.quiet_ms)).min(deadline);
+        loop {
+            if t.outstanding() == 0 && t.request(true, None).await.is_err() {
+                let r = t.gone_reason().await;
+                return closed("the session ended during the incremental phase", &r);
+            }
+            match t.next(quiet_until).await {
+                Ev::Update(u) => {
+                    inc_updates += 1;
+                    inc_rects += u.rect_count as u64;
+                    let areas = damage(&u, screen);
+                    let moved = t.with_framebuffer(|fb| {
+                        let moved = reference.diff(fb, &areas, &skip).is_some();
+                        reference.refresh(fb, &areas);
+                        moved
+                    });
+                    if moved {
+                        quiet_until = (Instant::now() + ms(sc.quiet_ms)).min(deadline);
+                    }
                 }
-            }
-            Ev::Closed { reason, .. } => {
-                return closed("the session ended during the incremental phase", &reason)
-            }
-            Ev::Timeout => {
-                quiet = changed_at.is_some() && until < deadline;
-                break;
+                Ev::Closed { reason, .. } => {
+                    return closed("the session ended during the incremental phase", &reason)
+                }
+                Ev::Timeout => {
+                    quiet = quiet_until < deadline;
+                    break;
+                }
             }
         }
     }
-    let incremental_image = t.snapshot();
+    // The one copy of the screen this check keeps: the image built from
+    // incremental updates.
+    let Some(incremental_image) = Patch::capture(t, screen) else {
+        return Outcome::error("the screen has no pixels; cannot judge ST-03", json!({}));
+    };
     // A fresh full update. An incremental request may still be outstanding:
     // the answer is recognised either by answering the full request or by
     // repainting the whole screen.
@@ -556,7 +593,6 @@ async fn st03_body(
         }
     };
     let full_deadline = sent.at + ms(sc.update_timeout_ms);
-    let screen = t.bounds();
     let mut full_ms = None;
     loop {
         match t.next(full_deadline).await {
@@ -578,12 +614,19 @@ async fn st03_body(
             Ev::Timeout => break,
         }
     }
+    let (excluded, excluded_bbox) = skip
+        .self_changing
+        .as_ref()
+        .map(|m| m.marked())
+        .unwrap_or((0, None));
     let phase = json!({
+        "trials": trials,
         "incremental_updates": inc_updates,
         "incremental_rects": inc_rects,
         "first_change_ms": changed_at,
         "quiet_reached": quiet,
         "full_update_ms": full_ms,
+        "self_changing_excluded": {"pixels": excluded, "bbox": excluded_bbox.map(rect_json)},
     });
     let Some(_) = full_ms else {
         return Outcome::fail(
@@ -594,8 +637,8 @@ async fn st03_body(
             json!({"phase": phase}),
         );
     };
-    let full_image = t.snapshot();
-    match incremental_image.diff(&full_image, ignore) {
+    let diff = t.with_framebuffer(|fb| incremental_image.diff(fb, &[screen], &skip));
+    match diff {
         Some((n, bbox)) => Outcome::fail(
             format!(
                 "the image built from incremental updates differs from a fresh full update in {n} pixels within {bbox}: incremental updates missed a change"
@@ -603,9 +646,9 @@ async fn st03_body(
             json!({"phase": phase, "diff_pixels": n, "diff_bbox": rect_json(bbox)}),
         ),
         None => {
-            if changed_at.is_none() && baseline.diff(&full_image, ignore).is_none() {
+            if changed_at.is_none() {
                 return Outcome::error(
-                    "screen never changed after the probes; cannot judge ST-03",
+                    "the probes caused no change that does not also happen without input; cannot judge ST-03 (declare probes that visibly change the screen)",
                     json!({"phase": phase}),
                 );
             }
@@ -615,6 +658,20 @@ async fn st03_body(
                 ),
                 json!({"phase": phase}),
             )
+        }
+    }
+}
+
+/// Adds every pixel marked in `from` to `into`.
+fn merge_marked(into: &mut Coverage, from: &Coverage) {
+    let (_, Some(b)) = from.marked() else {
+        return;
+    };
+    for y in b.y..b.y + b.h {
+        for x in b.x..b.x + b.w {
+            if from.contains(x, y) {
+                into.mark(x, y);
+            }
         }
     }
 }
@@ -663,17 +720,30 @@ async fn st04_run(ctx: &CheckCtx) -> Outcome {
         };
         requests += 1;
         let limit = sent.at + ms(sc.update_timeout_ms);
+        // The request is answered once updates that began after it was
+        // written have painted the whole of the requested area: a
+        // non-incremental request asks for all of it. Updates that began
+        // earlier, or that paint less, answer nothing (a terminal that
+        // floods updates without reading requests answers none).
+        let mut painted = Coverage::of(area);
+        let mut stray = 0u64;
         loop {
             match t.next(limit).await {
                 Ev::Update(u) => {
                     updates += 1;
                     bytes += u.bytes;
                     out_of_bounds += u.rects.iter().filter(|r| !r.in_bounds).count() as u64;
-                    if u.answers == Some(sent.seq) {
-                        latencies.push(ms_between(sent.at, u.at));
-                        break;
+                    if u.began > sent.seq {
+                        for r in damage(&u, area) {
+                            painted.add(r);
+                        }
+                        if painted.uncovered().0 == 0 {
+                            latencies.push(ms_between(sent.at, u.at));
+                            break;
+                        }
                     }
                     unmatched += 1;
+                    stray += 1;
                 }
                 Ev::Closed { reason, .. } => {
                     failure = Some(closed_outcome(
@@ -687,9 +757,18 @@ async fn st04_run(ctx: &CheckCtx) -> Outcome {
                     break;
                 }
                 Ev::Timeout => {
+                    let (left, _) = painted.uncovered();
+                    let partly = if stray > 0 {
+                        format!(
+                            " ({stray} updates arrived that did not paint the requested area after the request; {left} of its {} pixels never came)",
+                            area.area()
+                        )
+                    } else {
+                        String::new()
+                    };
                     failure = Some(Outcome::fail(
                         format!(
-                            "request {requests} ({area}) not answered within {} ms",
+                            "request {requests} ({area}) not answered within {} ms{partly}",
                             sc.update_timeout_ms
                         ),
                         Value::Null,

@@ -2,18 +2,23 @@
 //! input (OP-01), keyboard input (OP-02), input from a console that is not
 //! served is never applied (OP-03), and input-to-screen latency (OP-04).
 //!
-//! The probes come from the declaration's `[[operation.probe]]`; only `click`
-//! and `type` probes can be sent automatically.
+//! The probes come from the declaration's `[[operation.probe]]`; `click`,
+//! `move` and `type` probes are sent automatically. Every stimulus is one
+//! trial of [`super::stimulus`]: rest point, control period, input, and a
+//! reaction counted only where it cannot be the screen changing on its own.
 
 use std::time::Instant;
 
-use s301_rfb::{Framebuffer, Rect};
+use s301_rfb::Rect;
 use serde_json::{json, Value};
 
 use super::screen::{
-    closed_outcome, describe_close, find_probe, harness_side, ms_between, no_probe, open_served,
-    percentile, probe_json, probe_region, rect_json, round_ms, session_json, settle, union_of,
-    watch_change, Ev, Timeline, Tracked, Watch,
+    closed_outcome, declared_regions_fit, describe_close, find_probe, harness_side, ms_between,
+    no_probe, open_served, percentile, probe_json, probe_region, rect_json, round_ms, session_json,
+    union_of, Ev, Timeline, Tracked, Watch,
+};
+use super::stimulus::{
+    self, keep_before_after, timing, trial, trial_error_outcome, Exclusions, Patch, Stimulus,
 };
 use super::{CheckCtx, CheckDef, Outcome};
 use crate::binding::{BoxFuture, CloseHow, OpenError};
@@ -78,15 +83,14 @@ fn with_context(mut o: Outcome, tl: &Timeline, session: Option<Value>) -> Outcom
 // ---------------------------------------------------------- OP-01 / OP-02
 
 fn op01(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
-    Box::pin(input_changes(ctx, "click", "OP-01"))
+    Box::pin(input_changes(ctx, "pointer", "OP-01"))
 }
 
 fn op02(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
     Box::pin(input_changes(ctx, "type", "OP-02"))
 }
 
-/// Sends the probe of `kind` from a served console and waits for its watch
-/// region to change.
+/// Runs one trial of the first probe of `kind` from a served console.
 async fn input_changes(ctx: &CheckCtx, kind: &str, id: &str) -> Outcome {
     if let Some(o) = unsupported(ctx) {
         return o;
@@ -100,84 +104,69 @@ async fn input_changes(ctx: &CheckCtx, kind: &str, id: &str) -> Outcome {
         Err(o) => return o,
     };
     let session = session_json(&t);
-    let o = probe_once(ctx, &mut t, probe).await;
+    let o = match declared_regions_fit(ctx, t.bounds()) {
+        Ok(()) => probe_once(ctx, &mut t, probe, id).await,
+        Err(o) => o,
+    };
     t.close(CloseHow::Clean).await;
     with_context(o, &tl, Some(session))
 }
 
-async fn probe_once(ctx: &CheckCtx, t: &mut Tracked, probe: &Probe) -> Outcome {
+async fn probe_once(ctx: &CheckCtx, t: &mut Tracked, probe: &Probe, id: &str) -> Outcome {
     let op = &ctx.scenario.operation;
     let ignore = &ctx.declaration.screen.ignore;
     let region = probe_region(probe, t.bounds());
-    let before = t.snapshot();
-    if t.request(true, Some(region)).await.is_err() {
-        let r = t.gone_reason().await;
-        return closed_outcome("the session ended before the probe", &r, Value::Null);
-    }
-    let sent = match t.perform(probe).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return no_probe("click or type", "a manual probe cannot be sent"),
-        Err(_) => {
-            let r = t.gone_reason().await;
-            return closed_outcome("the session ended while sending the probe", &r, Value::Null);
-        }
+    let mut ev = json!({"probe": probe_json(probe), "region": rect_json(region)});
+    let Some(stim) = Stimulus::of(probe) else {
+        return no_probe("click, move or type", "a manual probe cannot be sent");
     };
-    let until = sent.at + ms(op.change_timeout_ms);
-    let base = json!({"probe": probe_json(probe), "region": rect_json(region)});
-    match watch_change(t, &before, &[region], ignore, until).await {
+    let tr = match trial(t, &stim, probe.from(), region, ignore, timing(ctx)).await {
+        Ok(tr) => tr,
+        Err(e) => return trial_error_outcome(e, id, ev),
+    };
+    ev["trial"] = tr.json();
+    let from = match tr.rest {
+        Some((x, y)) => format!(" (pointer from rest point ({x}, {y}))"),
+        None => String::new(),
+    };
+    let note = tr.self_change_note();
+    match &tr.watch {
         Watch::Changed {
             at, pixels, bbox, ..
         } => {
-            let took = round_ms(ms_between(sent.at, at));
-            crate::record::snapshot_around(ctx, "before", &before, bbox);
-            crate::record::snapshot_around(ctx, "after", &t.snapshot(), bbox);
-            let mut ev = base;
+            let took = round_ms(ms_between(tr.sent.at, *at));
+            if let Some(b) = &tr.before {
+                keep_before_after(ctx, t, b, *bbox);
+            }
             ev["ms_to_change"] = json!(took);
             ev["changed_pixels"] = json!(pixels);
-            ev["changed_bbox"] = rect_json(bbox);
+            ev["changed_bbox"] = rect_json(*bbox);
             Outcome::pass(
                 format!(
-                    "the {} probe changed {region} in {took} ms ({pixels} pixels within {bbox})",
-                    kind_of(probe)
+                    "{}{from} changed {region} in {took} ms ({pixels} pixels within {bbox}){note}",
+                    stim.describe()
                 ),
                 ev,
             )
         }
         Watch::Unchanged => {
-            crate::record::snapshot_around(ctx, "before", &before, region);
-            crate::record::snapshot_around(ctx, "after", &t.snapshot(), region);
+            if let Some(b) = &tr.before {
+                keep_before_after(ctx, t, b, region);
+            }
             Outcome::fail(
                 format!(
-                    "{} from the serving console: region {region} did not change within {} ms",
-                    describe_probe(probe),
+                    "{} from the serving console{from}: region {region} did not change within {} ms{note}",
+                    stim.describe(),
                     op.change_timeout_ms
                 ),
-                base,
+                ev,
             )
         }
         Watch::Closed(reason) => closed_outcome(
-            &format!("the session ended after {}", describe_probe(probe)),
-            &reason,
-            base,
+            &format!("the session ended after {}", stim.describe()),
+            reason,
+            ev,
         ),
-    }
-}
-
-fn kind_of(p: &Probe) -> &'static str {
-    match p {
-        Probe::Click { .. } => "click",
-        Probe::Move { .. } => "move",
-        Probe::Type { .. } => "type",
-        Probe::Manual { .. } => "manual",
-    }
-}
-
-fn describe_probe(p: &Probe) -> String {
-    match p {
-        Probe::Click { x, y, .. } => format!("a click at ({x}, {y})"),
-        Probe::Move { x, y, .. } => format!("a pointer move to ({x}, {y})"),
-        Probe::Type { text, .. } => format!("typing {text:?}"),
-        Probe::Manual { prompt, .. } => format!("the manual step {prompt:?}"),
     }
 }
 
@@ -185,46 +174,6 @@ fn describe_probe(p: &Probe) -> String {
 
 fn op03(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
     Box::pin(op03_run(ctx))
-}
-
-/// Watches `t` for `period` with an incremental request outstanding; returns
-/// the change seen (if any) in `regions` outside `ignore`.
-async fn watch_period(
-    t: &mut Tracked,
-    regions: &[Rect],
-    ignore: &[Rect],
-    period: std::time::Duration,
-) -> Watch {
-    let before: Framebuffer = t.snapshot();
-    let until = Instant::now() + period;
-    match watch_change(t, &before, regions, ignore, until).await {
-        Watch::Changed {
-            at,
-            seq,
-            pixels,
-            bbox,
-        } => {
-            // Keep watching to the end so the whole change is measured.
-            let rest = until.saturating_duration_since(Instant::now());
-            settle(t, regions, ignore, rest, until).await;
-            let now = t.snapshot();
-            match super::screen::region_diff(&before, &now, regions, ignore) {
-                Some((p, b)) => Watch::Changed {
-                    at,
-                    seq,
-                    pixels: p,
-                    bbox: b,
-                },
-                None => Watch::Changed {
-                    at,
-                    seq,
-                    pixels,
-                    bbox,
-                },
-            }
-        }
-        other => other,
-    }
 }
 
 fn change_json(w: &Watch) -> Value {
@@ -241,12 +190,12 @@ async fn op03_run(ctx: &CheckCtx) -> Outcome {
     if let Some(o) = unsupported(ctx) {
         return o;
     }
-    let click = find_probe(ctx, "click");
+    let pointer = find_probe(ctx, "pointer");
     let typing = find_probe(ctx, "type");
-    let probes: Vec<&Probe> = click.into_iter().chain(typing).collect();
+    let probes: Vec<&Probe> = pointer.into_iter().chain(typing).collect();
     if probes.is_empty() {
         return no_probe(
-            "click or type",
+            "click, move or type",
             "OP-03 sends input from a console that is not served",
         );
     }
@@ -256,7 +205,10 @@ async fn op03_run(ctx: &CheckCtx) -> Outcome {
         Err(o) => return o,
     };
     let session = session_json(&a);
-    let o = op03_body(ctx, &mut a, &probes, &tl).await;
+    let o = match declared_regions_fit(ctx, a.bounds()) {
+        Ok(()) => op03_body(ctx, &mut a, &probes, &tl).await,
+        Err(o) => o,
+    };
     a.close(CloseHow::Clean).await;
     let mut o = with_context(o, &tl, Some(session));
     o.evidence["probes"] = probes.iter().map(|p| probe_json(p)).collect();
@@ -264,35 +216,107 @@ async fn op03_run(ctx: &CheckCtx) -> Outcome {
     o
 }
 
+/// The holder's watch while another console tries to operate: what changed
+/// on its own during the control period is excluded, anything else that
+/// changes after the other console's first input was written is input
+/// wrongly applied.
+struct HolderWatch {
+    region: Rect,
+    before: Option<Patch>,
+    skip: Exclusions,
+}
+
+impl HolderWatch {
+    /// Controls `holder` for the scenario's control period; the error is the
+    /// outcome to return (a closed session, or a region too busy to judge).
+    async fn start(
+        ctx: &CheckCtx,
+        holder: &mut Tracked,
+        regions: &[Rect],
+        ev: &mut Value,
+    ) -> Result<HolderWatch, Outcome> {
+        let ignore = &ctx.declaration.screen.ignore;
+        let region = union_of(regions).unwrap_or_else(|| holder.bounds());
+        let period = CheckCtx::ms(ctx.scenario.operation.control_ms);
+        let control = match stimulus::control(holder, region, ignore, period).await {
+            Ok(c) => c,
+            Err(r) => {
+                return Err(closed_outcome(
+                    "the holder ended during the control period",
+                    &r,
+                    ev.clone(),
+                ))
+            }
+        };
+        ev["control"] = control.json();
+        if control.too_busy() {
+            return Err(Outcome::error(control.busy_detail("OP-03"), ev.clone()));
+        }
+        let before = Patch::capture(holder, region);
+        Ok(HolderWatch {
+            region,
+            before,
+            skip: Exclusions {
+                ignore: ignore.clone(),
+                self_changing: Some(control.mask),
+                footprints: Vec::new(),
+            },
+        })
+    }
+
+    /// Watches the holder for `period` after `first_input`.
+    async fn watch(
+        &mut self,
+        holder: &mut Tracked,
+        first_input: crate::binding::Seq,
+        period: std::time::Duration,
+    ) -> Watch {
+        let Some(before) = self.before.as_mut() else {
+            return Watch::Unchanged;
+        };
+        let sent = super::screen::Sent {
+            seq: first_input,
+            at: Instant::now(),
+        };
+        stimulus::react(
+            holder,
+            self.region,
+            before,
+            sent,
+            &self.skip,
+            Instant::now() + period,
+        )
+        .await
+    }
+}
+
+/// Sends every probe from `from`; returns the sequence number before the
+/// first write and how many probes went out.
+async fn try_operate(from: &mut Tracked, probes: &[&Probe]) -> (crate::binding::Seq, usize) {
+    let first = crate::binding::seq::next();
+    let mut sent = 0usize;
+    for p in probes {
+        match from.perform(p).await {
+            Ok(_) => sent += 1,
+            Err(_) => break,
+        }
+    }
+    (first, sent)
+}
+
 async fn op03_body(ctx: &CheckCtx, a: &mut Tracked, probes: &[&Probe], tl: &Timeline) -> Outcome {
     let sc = &ctx.scenario.screen;
     let op = &ctx.scenario.operation;
-    let ignore = ctx.declaration.screen.ignore.clone();
     let screen = a.bounds();
     let regions: Vec<Rect> = probes.iter().map(|p| probe_region(p, screen)).collect();
     let period = ms(op.unserved_watch_ms);
     let mut ev = json!({"regions": regions.iter().map(|r| rect_json(*r)).collect::<Vec<_>>()});
-    // Control first: without any input the holder's screen must keep still
-    // for the watch period, or a change seen later proves nothing.
-    let control = watch_period(a, &regions, &ignore, period).await;
-    ev["control"] = change_json(&control);
-    match &control {
-        Watch::Changed { bbox, .. } => {
-            return Outcome::error(
-                format!("screen changes on its own (within {bbox}, no input sent); cannot judge OP-03 (declare such regions under [screen] ignore)"),
-                ev,
-            )
-        }
-        Watch::Closed(r) => return closed_outcome("holder A ended during the control watch", r, ev),
-        Watch::Unchanged => {}
-    }
     match ctx.declaration.screen.exclusivity {
         Exclusivity::Refuse => {
-            let before = a.snapshot();
-            if a.outstanding() == 0 && a.request(true, union_of(&regions)).await.is_err() {
-                let r = a.gone_reason().await;
-                return closed_outcome("holder A ended", &r, ev);
-            }
+            let mut hw = match HolderWatch::start(ctx, a, &regions, &mut ev).await {
+                Ok(h) => h,
+                Err(o) => return o,
+            };
             let b_res =
                 Tracked::open(ctx.screen.as_ref(), "B", ms(sc.exclusivity_timeout_ms), tl).await;
             let mut b = match b_res {
@@ -305,18 +329,13 @@ async fn op03_body(ctx: &CheckCtx, a: &mut Tracked, probes: &[&Probe], tl: &Time
                 }
                 Ok(b) => Some(b),
             };
+            let mut first = crate::binding::seq::next();
             let mut sent_inputs = 0usize;
             if let Some(bt) = b.as_mut() {
-                for p in probes {
-                    match bt.perform(p).await {
-                        Ok(_) => sent_inputs += 1,
-                        Err(_) => break,
-                    }
-                }
+                (first, sent_inputs) = try_operate(bt, probes).await;
                 ev["b"] = json!({"admitted": true, "probes_sent": sent_inputs});
             }
-            let until = Instant::now() + period;
-            let w = watch_change(a, &before, &regions, &ignore, until).await;
+            let w = hw.watch(a, first, period).await;
             ev["watch"] = change_json(&w);
             crate::record::snapshot(ctx, "A-holder-after-watch", a.snapshot());
             if let Some(bt) = b.take() {
@@ -357,21 +376,19 @@ async fn op03_body(ctx: &CheckCtx, a: &mut Tracked, probes: &[&Probe], tl: &Time
                     return Outcome::error(o, ev);
                 }
             };
-            let o = op03_takeover(ctx, a, &mut b, probes, &regions, &ignore, ev).await;
+            let o = op03_takeover(ctx, a, &mut b, probes, &regions, ev).await;
             b.close(CloseHow::Clean).await;
             o
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn op03_takeover(
     ctx: &CheckCtx,
     a: &mut Tracked,
     b: &mut Tracked,
     probes: &[&Probe],
     regions: &[Rect],
-    ignore: &[Rect],
     mut ev: Value,
 ) -> Outcome {
     let sc = &ctx.scenario.screen;
@@ -402,25 +419,19 @@ async fn op03_takeover(
             );
         }
     }
-    let before = b.snapshot();
-    if b.outstanding() == 0 && b.request(true, union_of(regions)).await.is_err() {
-        let r = b.gone_reason().await;
-        return closed_outcome("new holder B ended", &r, ev);
-    }
+    let mut hw = match HolderWatch::start(ctx, b, regions, &mut ev).await {
+        Ok(h) => h,
+        Err(o) => return o,
+    };
     // The displaced console tries to operate, if its connection still takes
     // writes (the terminal should have closed it).
+    let mut first = crate::binding::seq::next();
     let mut sent_inputs = 0usize;
     if !a.is_closed() {
-        for p in probes {
-            match a.perform(p).await {
-                Ok(_) => sent_inputs += 1,
-                Err(_) => break,
-            }
-        }
+        (first, sent_inputs) = try_operate(a, probes).await;
     }
     ev["a"] = json!({"closed_seen": a.is_closed(), "probes_sent": sent_inputs});
-    let until = Instant::now() + period;
-    let w = watch_change(b, &before, regions, ignore, until).await;
+    let w = hw.watch(b, first, period).await;
     ev["watch"] = change_json(&w);
     crate::record::snapshot(ctx, "B-holder-after-watch", b.snapshot());
     crate::record::snapshot(ctx, "A-displaced-after-watch", a.snapshot());
@@ -454,9 +465,9 @@ async fn op04_run(ctx: &CheckCtx) -> Outcome {
     if let Some(o) = unsupported(ctx) {
         return o;
     }
-    let Some(probe) = find_probe(ctx, "type").or_else(|| find_probe(ctx, "click")) else {
+    let Some(probe) = find_probe(ctx, "type").or_else(|| find_probe(ctx, "pointer")) else {
         return no_probe(
-            "type or click",
+            "type, click or move",
             "OP-04 times input-to-screen changes with one",
         );
     };
@@ -466,83 +477,68 @@ async fn op04_run(ctx: &CheckCtx) -> Outcome {
         Err(o) => return o,
     };
     let session = session_json(&t);
-    let o = op04_body(ctx, &mut t, probe).await;
+    let o = match declared_regions_fit(ctx, t.bounds()) {
+        Ok(()) => op04_body(ctx, &mut t, probe).await,
+        Err(o) => o,
+    };
     t.close(CloseHow::Clean).await;
     with_context(o, &tl, Some(session))
 }
 
+/// The stimulus of OP-04's sample `i`: one character of a type probe's
+/// text (in turn), or the whole pointer probe.
+fn sample_stimulus(probe: &Probe, i: u32) -> Option<Stimulus> {
+    match probe {
+        Probe::Type { text, .. } => {
+            let chars: Vec<char> = text.chars().collect();
+            let ch = chars
+                .get(i as usize % chars.len().max(1))
+                .copied()
+                .unwrap_or(' ');
+            Some(Stimulus::Type(ch.to_string()))
+        }
+        other => Stimulus::of(other),
+    }
+}
+
 async fn op04_body(ctx: &CheckCtx, t: &mut Tracked, probe: &Probe) -> Outcome {
     let op = &ctx.scenario.operation;
-    let sc = &ctx.scenario.screen;
     let ignore = ctx.declaration.screen.ignore.clone();
     let region = probe_region(probe, t.bounds());
-    let chars: Vec<char> = match probe {
-        Probe::Type { text, .. } => text.chars().collect(),
-        _ => Vec::new(),
-    };
     let mut samples: Vec<Value> = Vec::new();
     let mut latencies: Vec<f64> = Vec::new();
     let mut missed = 0u32;
+    let mut self_changing: Option<Value> = None;
     for i in 0..op.latency_samples {
-        // Let earlier reactions finish before the next probe.
-        let settle_until = Instant::now() + ms(op.change_timeout_ms.max(sc.quiet_ms));
-        let (_, quiet) = settle(t, &[region], &ignore, ms(sc.quiet_ms), settle_until).await;
-        if !quiet && !t.is_closed() {
-            return Outcome::error(
-                format!(
-                    "region {region} kept changing without input (never quiet for {} ms); cannot time input latency (declare such regions under [screen] ignore)",
-                    sc.quiet_ms
-                ),
-                json!({"samples": samples}),
+        let Some(stim) = sample_stimulus(probe, i) else {
+            return no_probe(
+                "type, click or move",
+                "a manual probe cannot be timed automatically",
             );
-        }
-        if let Some(r) = t.close_reason() {
-            let r = r.clone();
-            return closed_outcome(
-                &format!("the session ended before sample {i}"),
-                &r,
-                json!({"samples": samples}),
-            );
-        }
-        let before = t.snapshot();
-        if t.outstanding() == 0 && t.request(true, Some(region)).await.is_err() {
-            let r = t.gone_reason().await;
-            return closed_outcome("the session ended", &r, json!({"samples": samples}));
-        }
-        let (sent, what) = match probe {
-            Probe::Type { .. } => {
-                let ch = chars
-                    .get(i as usize % chars.len().max(1))
-                    .copied()
-                    .unwrap_or(' ');
-                (t.type_char(ch).await, format!("{ch:?}"))
-            }
-            Probe::Click { x, y, .. } => (t.click(*x, *y).await, format!("click ({x}, {y})")),
-            Probe::Manual { .. } | Probe::Move { .. } => {
-                return no_probe(
-                    "type or click",
-                    "a manual probe cannot be timed automatically",
+        };
+        let what = stim.describe();
+        let tr = match trial(t, &stim, probe.from(), region, &ignore, timing(ctx)).await {
+            Ok(tr) => tr,
+            Err(e) => {
+                return trial_error_outcome(
+                    e,
+                    &format!("OP-04 sample {i}"),
+                    json!({"samples": samples}),
                 )
             }
         };
-        let Ok(sent) = sent else {
-            let r = t.gone_reason().await;
-            return closed_outcome(
-                &format!("the session ended at sample {i}"),
-                &r,
-                json!({"samples": samples}),
-            );
-        };
-        let until = sent.at + ms(op.change_timeout_ms);
-        match watch_change(t, &before, &[region], &ignore, until).await {
+        if self_changing.is_none() && tr.control.describe().is_some() {
+            self_changing = Some(tr.control.json());
+        }
+        match tr.watch {
             Watch::Changed { at, .. } => {
-                let l = ms_between(sent.at, at);
+                let l = ms_between(tr.sent.at, at);
                 latencies.push(l);
-                samples.push(json!({"sample": i, "input": what, "ms": round_ms(l)}));
+                samples.push(json!({"sample": i, "input": what, "ms": round_ms(l), "rest_point": tr.rest.map(|(x, y)| [x, y])}));
             }
             Watch::Unchanged => {
                 missed += 1;
-                samples.push(json!({"sample": i, "input": what, "ms": null, "missed": true}));
+                samples.push(json!({"sample": i, "input": what, "ms": null, "missed": true, "rest_point": tr.rest.map(|(x, y)| [x, y])}));
             }
             Watch::Closed(r) => {
                 return closed_outcome(
@@ -567,6 +563,8 @@ async fn op04_body(ctx: &CheckCtx, t: &mut Tracked, probe: &Probe) -> Outcome {
         "max_ms": max,
         "bound_p50_ms": op.latency_p50_ms,
         "bound_p95_ms": op.latency_p95_ms,
+        "control_ms": op.control_ms,
+        "self_changing": self_changing,
     });
     if missed > 0 {
         return Outcome::fail(

@@ -8,6 +8,7 @@ pub mod c1_3_2;
 pub mod c2_2_1;
 pub mod causal;
 pub mod screen;
+pub mod stimulus;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

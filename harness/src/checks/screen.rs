@@ -287,8 +287,13 @@ impl Tracked {
                         }
                         Some(_) => {}
                     }
-                    let retry = matches!(f.error, OpenError::Refused { .. })
-                        && Instant::now() + interval < until;
+                    // A refusal at the security stages is final: it may
+                    // be a failed authentication, and retrying one can get
+                    // the console's address locked out.
+                    let retry = matches!(
+                        f.error,
+                        OpenError::Refused { stage, .. } if !is_security_stage(stage)
+                    ) && Instant::now() + interval < until;
                     if !retry {
                         return Err(f);
                     }
@@ -343,6 +348,17 @@ impl Tracked {
         self.console.snapshot()
     }
 
+    /// Runs `f` on the console's framebuffer in place (keep it short: the
+    /// binding waits for the lock to apply the next update).
+    pub fn with_framebuffer<R>(&self, f: impl FnOnce(&Framebuffer) -> R) -> R {
+        self.console.with_framebuffer(f)
+    }
+
+    /// The pointer shape the terminal sent apart from the image, if any.
+    pub fn cursor(&self) -> Option<crate::binding::CursorShape> {
+        self.console.cursor()
+    }
+
     /// The screen as a rectangle (current size).
     pub fn bounds(&self) -> Rect {
         self.console.with_framebuffer(|f| f.bounds())
@@ -390,6 +406,14 @@ impl Tracked {
         Ok(Sent { seq: s, at })
     }
 
+    /// Moves the pointer to `(x, y)` with no button pressed.
+    pub async fn move_pointer(&mut self, x: u16, y: u16) -> Result<Sent, ConsoleGone> {
+        let s = self.console.pointer(x, y, 0).await?;
+        let at = Instant::now();
+        self.note(format!("pointer to ({x}, {y})"), s);
+        Ok(Sent { seq: s, at })
+    }
+
     /// Types one character (key down, key up). Returns the key-down write.
     pub async fn type_char(&mut self, ch: char) -> Result<Sent, ConsoleGone> {
         let k = keysym(ch);
@@ -415,12 +439,7 @@ impl Tracked {
     pub async fn perform(&mut self, probe: &Probe) -> Result<Option<Sent>, ConsoleGone> {
         match probe {
             Probe::Click { x, y, .. } => self.click(*x, *y).await.map(Some),
-            Probe::Move { x, y, .. } => {
-                let s = self.console.pointer(*x, *y, 0).await?;
-                let at = Instant::now();
-                self.note(format!("pointer to ({x}, {y})"), s);
-                Ok(Some(Sent { seq: s, at }))
-            }
+            Probe::Move { x, y, .. } => self.move_pointer(*x, *y).await.map(Some),
             Probe::Type { text, .. } => self.type_text(text).await,
             Probe::Manual { .. } => Ok(None),
         }
@@ -524,6 +543,14 @@ impl Tracked {
         self.console.close(how).await;
         log
     }
+}
+
+/// Whether a refusal at `stage` may concern authentication (never retried).
+pub fn is_security_stage(stage: crate::binding::Stage) -> bool {
+    matches!(
+        stage,
+        crate::binding::Stage::Security | crate::binding::Stage::SecurityResult
+    )
 }
 
 /// The keysym for a character: printable ASCII maps to itself, newline to
@@ -684,97 +711,55 @@ pub fn closed_outcome(what: &str, reason: &CloseReason, evidence: Value) -> Outc
     }
 }
 
-/// Differing pixels between `a` and `b` inside any of `regions`, outside
-/// every `ignore` rectangle: count and bounding box, or `None` when equal.
-/// Images of different sizes differ in the whole of each region.
-pub fn region_diff(
-    a: &Framebuffer,
-    b: &Framebuffer,
-    regions: &[Rect],
-    ignore: &[Rect],
-) -> Option<(u64, Rect)> {
-    if a.width() != b.width() || a.height() != b.height() {
-        let r = regions
-            .iter()
-            .copied()
-            .reduce(|x, y| x.union(&y))
-            .unwrap_or_else(|| a.bounds().union(&b.bounds()));
-        return Some((regions.iter().map(|r| r.area()).sum(), r));
-    }
-    let w = usize::from(a.width());
-    let bounds = a.bounds();
-    let (pa, pb) = (a.pixels(), b.pixels());
-    let mut count = 0u64;
-    let mut bbox: Option<Rect> = None;
-    let mut seen = Coverage::new(a.width(), a.height());
-    for region in regions {
-        let Some(c) = region.intersect(&bounds) else {
-            continue;
-        };
-        for y in c.y..c.y + c.h {
-            let row = usize::from(y) * w;
-            let (x0, x1) = (
-                row + usize::from(c.x),
-                row + usize::from(c.x) + usize::from(c.w),
-            );
-            let (Some(ra), Some(rb)) = (pa.get(x0..x1), pb.get(x0..x1)) else {
-                continue;
-            };
-            if ra == rb {
-                continue;
-            }
-            for (i, (pa, pb)) in ra.iter().zip(rb.iter()).enumerate() {
-                if pa == pb {
-                    continue;
-                }
-                let x = c.x + i as u16;
-                if ignore.iter().any(|r| r.contains(x, y)) || !seen.mark(x, y) {
-                    continue;
-                }
-                count += 1;
-                let p = Rect::new(x, y, 1, 1);
-                bbox = Some(bbox.map_or(p, |b| b.union(&p)));
-            }
-        }
-    }
-    bbox.map(|b| (count, b))
-}
-
-/// Which pixels of a screen have been painted: one bit per pixel.
+/// A set of pixels of one rectangle, one bit per pixel: which pixels of a
+/// screen have been painted (ST-02), or which changed on their own during a
+/// control period (the input checks).
+#[derive(Debug, Clone)]
 pub struct Coverage {
-    width: u16,
-    height: u16,
+    area: Rect,
     bits: Vec<u64>,
 }
 
 impl Coverage {
-    /// Nothing painted yet. The size is a screen size the binding already
-    /// accepted (at most the limits' pixel count), so the bitmap is bounded.
+    /// Nothing marked on a `width` x `height` screen. The size is a screen
+    /// size the binding already accepted (at most the limits' pixel count),
+    /// so the bitmap is bounded.
     pub fn new(width: u16, height: u16) -> Self {
-        let n = usize::from(width) * usize::from(height);
+        Coverage::of(Rect::new(0, 0, width, height))
+    }
+
+    /// Nothing marked within `area` (screen coordinates).
+    pub fn of(area: Rect) -> Self {
+        let n = usize::from(area.w) * usize::from(area.h);
         Coverage {
-            width,
-            height,
+            area,
             bits: vec![0; n.div_ceil(64)],
         }
     }
 
-    /// Screen width.
+    /// Screen width (of a set made with [`Coverage::new`]).
     pub fn width(&self) -> u16 {
-        self.width
+        self.area.w
     }
 
-    /// Screen height.
+    /// Screen height (of a set made with [`Coverage::new`]).
     pub fn height(&self) -> u16 {
-        self.height
+        self.area.h
+    }
+
+    fn index(&self, x: u16, y: u16) -> Option<usize> {
+        if !self.area.contains(x, y) {
+            return None;
+        }
+        let (dx, dy) = (usize::from(x - self.area.x), usize::from(y - self.area.y));
+        Some(dy * usize::from(self.area.w) + dx)
     }
 
     /// Marks one pixel; `true` if it was not marked before.
     pub fn mark(&mut self, x: u16, y: u16) -> bool {
-        if x >= self.width || y >= self.height {
+        let Some(i) = self.index(x, y) else {
             return false;
-        }
-        let i = usize::from(y) * usize::from(self.width) + usize::from(x);
+        };
         match self.bits.get_mut(i / 64) {
             Some(word) => {
                 let bit = 1u64 << (i % 64);
@@ -786,9 +771,16 @@ impl Coverage {
         }
     }
 
-    /// Marks the part of `r` on the screen.
+    /// Whether a pixel is marked.
+    pub fn contains(&self, x: u16, y: u16) -> bool {
+        self.index(x, y)
+            .and_then(|i| self.bits.get(i / 64).map(|w| w & (1u64 << (i % 64)) != 0))
+            .unwrap_or(false)
+    }
+
+    /// Marks the part of `r` inside the set's area.
     pub fn add(&mut self, r: Rect) {
-        let Some(c) = r.intersect(&Rect::new(0, 0, self.width, self.height)) else {
+        let Some(c) = r.intersect(&self.area) else {
             return;
         };
         for y in c.y..c.y + c.h {
@@ -798,19 +790,29 @@ impl Coverage {
         }
     }
 
+    /// Pixels marked, and their bounding box.
+    pub fn marked(&self) -> (u64, Option<Rect>) {
+        self.scan(false)
+    }
+
     /// Pixels not marked, and their bounding box.
     pub fn uncovered(&self) -> (u64, Option<Rect>) {
+        self.scan(true)
+    }
+
+    fn scan(&self, unmarked: bool) -> (u64, Option<Rect>) {
         // Cheap per pixel (it runs after every update, also under a flood
-        // of updates): count and bounds as plain integers, skipping full words.
+        // of updates): count and bounds as plain integers, skipping words
+        // with nothing to report.
         let mut count = 0u64;
         let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0usize, 0usize);
-        let w = usize::from(self.width);
-        let n = w * usize::from(self.height);
+        let w = usize::from(self.area.w);
+        let n = w * usize::from(self.area.h);
         for (wi, word) in self.bits.iter().enumerate() {
-            let mut zeros = !*word;
-            while zeros != 0 {
-                let b = zeros.trailing_zeros() as usize;
-                zeros &= zeros - 1;
+            let mut hits = if unmarked { !*word } else { *word };
+            while hits != 0 {
+                let b = hits.trailing_zeros() as usize;
+                hits &= hits - 1;
                 let i = wi * 64 + b;
                 if i >= n {
                     break;
@@ -825,8 +827,8 @@ impl Coverage {
         }
         let bbox = (count > 0).then(|| {
             Rect::new(
-                x0 as u16,
-                y0 as u16,
+                self.area.x + x0 as u16,
+                self.area.y + y0 as u16,
                 (x1 - x0 + 1) as u16,
                 (y1 - y0 + 1) as u16,
             )
@@ -861,92 +863,28 @@ pub fn union_of(regions: &[Rect]) -> Option<Rect> {
     regions.iter().copied().reduce(|a, b| a.union(&b))
 }
 
-/// Keeps one incremental request for the watched area outstanding on `t`
-/// and waits until any of `regions` differs from `before` (outside
-/// `ignore`), or `until`. Asking only for the watched area keeps the
-/// terminal's work per update small, so timings measure the terminal's
-/// reaction rather than a whole-screen comparison.
-pub async fn watch_change(
-    t: &mut Tracked,
-    before: &Framebuffer,
-    regions: &[Rect],
-    ignore: &[Rect],
-    until: Instant,
-) -> Watch {
-    let area = union_of(regions);
-    loop {
-        if t.outstanding() == 0 && t.request(true, area).await.is_err() {
-            return Watch::Closed(t.gone_reason().await);
-        }
-        match t.next(until).await {
-            Ev::Update(u) => {
-                let now = t.snapshot();
-                if let Some((pixels, bbox)) = region_diff(before, &now, regions, ignore) {
-                    return Watch::Changed {
-                        at: u.at,
-                        seq: u.seq,
-                        pixels,
-                        bbox,
-                    };
-                }
-            }
-            Ev::Closed { reason, .. } => return Watch::Closed(reason),
-            Ev::Timeout => return Watch::Unchanged,
-        }
-    }
-}
-
-/// Keeps one incremental request for the watched area outstanding and
-/// consumes updates until `regions` have not changed (outside `ignore`) for
-/// `quiet`, or `until`. Updates that only touch ignored pixels do not count
-/// as change. Returns how many updates came and whether the quiet period was
-/// reached (else the session closed or the deadline passed).
-pub async fn settle(
-    t: &mut Tracked,
-    regions: &[Rect],
-    ignore: &[Rect],
-    quiet: Duration,
-    until: Instant,
-) -> (u64, bool) {
-    let area = union_of(regions);
-    let mut n = 0;
-    let mut last = t.snapshot();
-    let mut quiet_until = (Instant::now() + quiet).min(until);
-    loop {
-        if t.outstanding() == 0 && t.request(true, area).await.is_err() {
-            return (n, false);
-        }
-        match t.next(quiet_until).await {
-            Ev::Update(_) => {
-                n += 1;
-                let now = t.snapshot();
-                if region_diff(&last, &now, regions, ignore).is_some() {
-                    quiet_until = (Instant::now() + quiet).min(until);
-                }
-                last = now;
-            }
-            Ev::Closed { .. } => return (n, false),
-            Ev::Timeout => return (n, quiet_until < until),
-        }
-    }
-}
-
-/// The first automatic probe of the wanted kind (`"click"` or `"type"`).
+/// The first automatic probe of the wanted kind: `"click"`, `"move"`,
+/// `"pointer"` (click or move) or `"type"`.
 pub fn find_probe<'a>(ctx: &'a CheckCtx, kind: &str) -> Option<&'a Probe> {
     ctx.declaration.operation.probes.iter().find(|p| {
         matches!(
             (kind, p),
-            ("click", Probe::Click { .. }) | ("type", Probe::Type { .. })
+            ("click", Probe::Click { .. })
+                | ("move", Probe::Move { .. })
+                | ("pointer", Probe::Click { .. } | Probe::Move { .. })
+                | ("type", Probe::Type { .. })
         )
     })
 }
 
-/// Every automatic probe, click probes first.
+/// Every automatic probe: pointer probes (click, move) first, then typing.
 pub fn auto_probes(ctx: &CheckCtx) -> Vec<&Probe> {
     let probes = &ctx.declaration.operation.probes;
-    let clicks = probes.iter().filter(|p| matches!(p, Probe::Click { .. }));
+    let pointer = probes
+        .iter()
+        .filter(|p| matches!(p, Probe::Click { .. } | Probe::Move { .. }));
     let types = probes.iter().filter(|p| matches!(p, Probe::Type { .. }));
-    clicks.chain(types).collect()
+    pointer.chain(types).collect()
 }
 
 /// The error when a check needs an automatic probe of `kind` and none is
@@ -974,6 +912,50 @@ pub fn probe_json(p: &Probe) -> Value {
     }
 }
 
+/// The declaration's fault when a region or point it gives lies outside
+/// the screen the terminal announced: such a probe could never pass, and
+/// the terminal is not to blame. Checked once the size is known.
+pub fn declared_regions_fit(ctx: &CheckCtx, screen: Rect) -> Result<(), Outcome> {
+    let size = format!("{}x{}", screen.w, screen.h);
+    let inside = |r: &Rect| r.w > 0 && r.h > 0 && r.within(screen.w, screen.h);
+    let point_in = |x: u16, y: u16| screen.contains(x, y);
+    let bad = |key: String, what: String| {
+        Err(Outcome::error(
+            format!("the declaration's {key} {what} lies outside the {size} screen the terminal announced; fix the declaration (the terminal is not judged on it)"),
+            json!({"key": key, "screen": [screen.w, screen.h]}),
+        ))
+    };
+    for (i, r) in ctx.declaration.screen.ignore.iter().enumerate() {
+        if !inside(r) {
+            return bad(
+                format!("screen.ignore[{i}]"),
+                format!("[{}, {}, {}, {}]", r.x, r.y, r.w, r.h),
+            );
+        }
+    }
+    for (i, p) in ctx.declaration.operation.probes.iter().enumerate() {
+        if let Some(r) = p.watch() {
+            if !inside(&r) {
+                return bad(
+                    format!("operation.probe[{i}].watch"),
+                    format!("[{}, {}, {}, {}]", r.x, r.y, r.w, r.h),
+                );
+            }
+        }
+        if let Some((x, y)) = p.point() {
+            if !point_in(x, y) {
+                return bad(format!("operation.probe[{i}] point"), format!("({x}, {y})"));
+            }
+        }
+        if let Some((x, y)) = p.from() {
+            if !point_in(x, y) {
+                return bad(format!("operation.probe[{i}].from"), format!("[{x}, {y}]"));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The region a probe watches: its own, else the whole screen.
 pub fn probe_region(p: &Probe, screen: Rect) -> Rect {
     p.watch().unwrap_or(screen)
@@ -987,11 +969,6 @@ pub fn session_json(t: &Tracked) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use s301_rfb::Limits;
-
-    fn fb(w: u16, h: u16) -> Framebuffer {
-        Framebuffer::new(w, h, &Limits::DEFAULT).expect("small framebuffer")
-    }
 
     #[test]
     fn coverage_reports_uncovered_pixels_and_clips() {
@@ -1014,27 +991,6 @@ mod tests {
         c.add(Rect::new(0, 2, 5, 1));
         c.add(Rect::new(6, 2, 94, 1));
         assert_eq!(c.uncovered(), (2, Some(Rect::new(5, 0, 66, 3))));
-    }
-
-    #[test]
-    fn region_diff_looks_only_inside_regions_and_skips_ignored() {
-        let a = fb(16, 16);
-        let mut b = a.clone();
-        b.set(1, 1, 7);
-        b.set(10, 10, 7);
-        b.set(11, 10, 7);
-        assert_eq!(
-            region_diff(&a, &b, &[Rect::new(8, 8, 8, 8)], &[]),
-            Some((2, Rect::new(10, 10, 2, 1)))
-        );
-        assert_eq!(
-            region_diff(&a, &b, &[Rect::new(8, 8, 8, 8)], &[Rect::new(11, 10, 1, 1)]),
-            Some((1, Rect::new(10, 10, 1, 1)))
-        );
-        assert_eq!(region_diff(&a, &b, &[Rect::new(0, 8, 8, 8)], &[]), None);
-        // Overlapping regions count a pixel once.
-        let both = [Rect::new(0, 0, 16, 16), Rect::new(8, 8, 8, 8)];
-        assert_eq!(region_diff(&a, &b, &both, &[]).map(|d| d.0), Some(3));
     }
 
     #[test]
@@ -1071,6 +1027,15 @@ mod tests {
         assert!(!harness_side(&CloseReason::ByTerminal {
             detail: "EOF".into()
         }));
+    }
+
+    #[test]
+    fn refusals_at_the_security_stages_are_never_retried() {
+        use crate::binding::Stage;
+        assert!(is_security_stage(Stage::Security));
+        assert!(is_security_stage(Stage::SecurityResult));
+        assert!(!is_security_stage(Stage::Init));
+        assert!(!is_security_stage(Stage::Connect));
     }
 
     #[test]
