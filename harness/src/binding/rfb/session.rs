@@ -192,6 +192,8 @@ impl State {
                 }
                 None
             }
+            // Not asked for yet: a shape is only decoded, to follow the stream.
+            ServerEvent::Cursor(_) => None,
             ServerEvent::Bell => Some(ConsoleEvent::Bell(seq::next())),
             ServerEvent::CutText(text) => Some(ConsoleEvent::CutText {
                 seq: seq::next(),
