@@ -49,9 +49,11 @@ pub enum Encoding {
 }
 
 impl Encoding {
-    /// What the harness asks for, in preference order (brief: ZRLE, TRLE,
-    /// Hextile, RRE, CopyRect, Raw, DesktopSize).
-    pub const HARNESS_PREFERENCE: [Encoding; 7] = [
+    /// What the harness asks for, in preference order: the pixel-carrying
+    /// encodings ZRLE, TRLE, Hextile, RRE, CopyRect, Raw, then the
+    /// pseudo-encodings DesktopSize and Cursor (so a terminal can keep its
+    /// pointer out of the image).
+    pub const HARNESS_PREFERENCE: [Encoding; 8] = [
         Encoding::Zrle,
         Encoding::Trle,
         Encoding::Hextile,
@@ -59,6 +61,7 @@ impl Encoding {
         Encoding::CopyRect,
         Encoding::Raw,
         Encoding::DesktopSize,
+        Encoding::Cursor,
     ];
 
     /// From a wire code.

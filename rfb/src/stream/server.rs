@@ -157,6 +157,11 @@ impl ServerMessageDecoder {
         self.next_pf = Some(pf);
     }
 
+    /// The limits the decoder applies.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// The colour map built from SetColourMapEntries so far.
     pub fn colour_map(&self) -> &ColourMap {
         &self.map
