@@ -1,11 +1,13 @@
 //! How a mock terminal is set up: where it listens, its exclusivity policy,
-//! the faults it carries and the synthetic screen's size.
+//! the faults it carries, the synthetic screen's size and its screen modes
+//! (blinking text cursor, pointer-following pad, pointer sprite).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
 use crate::hostile::HostileData;
+pub use crate::pointer::{PointerSprite, ScreenMode};
 
 /// What the mock does when a second console arrives while one holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -207,6 +209,20 @@ pub struct MockConfig {
     /// Serve TLS (`wss://`, `https://`) with a PKI generated at start;
     /// `None` (the default) serves plaintext.
     pub tls: Option<crate::tls::TlsMode>,
+    /// A text cursor that blinks: a cell of the text panel where the next
+    /// character goes toggles every [`crate::desktop::BLINK_PERIOD`] with no
+    /// input, so consoles see incremental updates nobody asked for by
+    /// typing (default off).
+    pub blink: bool,
+    /// What the click pad shows (default [`ScreenMode::Counter`]).
+    pub screen_mode: ScreenMode,
+    /// Where the pointer rests when the mock starts. `None` (the default)
+    /// is [`crate::Layout::click_point`]: the pointer already at the click
+    /// probe's point. Matters only with [`ScreenMode::PointerFollow`] or a
+    /// pointer sprite.
+    pub pointer_start: Option<(u16, u16)>,
+    /// Whether the mock draws a pointer sprite (default [`PointerSprite::Off`]).
+    pub pointer_sprite: PointerSprite,
 }
 
 impl Default for MockConfig {
@@ -224,6 +240,10 @@ impl Default for MockConfig {
             password: None,
             push_to: None,
             tls: None,
+            blink: false,
+            screen_mode: ScreenMode::Counter,
+            pointer_start: None,
+            pointer_sprite: PointerSprite::Off,
         }
     }
 }
@@ -282,9 +302,22 @@ impl MockConfig {
             }
             _ => {}
         }
+        if let Some((x, y)) = self.pointer_start {
+            if x >= self.width || y >= self.height {
+                return Err(format!(
+                    "pointer start ({x}, {y}) is outside the {}x{} screen",
+                    self.width, self.height
+                ));
+            }
+        }
         s301_rfb::Limits::DEFAULT
             .check_screen(self.width, self.height)
             .map_err(|e| format!("screen size: {e}"))
+    }
+
+    /// Whether pointer motion matters: the pad follows it or a sprite shows it.
+    pub fn tracks_pointer(&self) -> bool {
+        self.screen_mode == ScreenMode::PointerFollow || self.pointer_sprite != PointerSprite::Off
     }
 
     /// The hostile answer to serve to GETs of reports, if any.
@@ -384,6 +417,28 @@ mod tests {
         assert_eq!(c.listen.port(), 0);
         assert!(c.faults.is_empty());
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn screen_modes_default_off_and_a_pointer_start_must_be_on_screen() {
+        let c = MockConfig::default();
+        assert!(!c.blink && !c.tracks_pointer());
+        assert_eq!(c.screen_mode, ScreenMode::Counter);
+        assert_eq!(c.pointer_sprite, PointerSprite::Off);
+        let follow = MockConfig {
+            screen_mode: ScreenMode::PointerFollow,
+            pointer_start: Some((1023, 767)),
+            ..MockConfig::default()
+        };
+        assert!(follow.tracks_pointer() && follow.validate().is_ok());
+        let off = MockConfig {
+            pointer_start: Some((1024, 0)),
+            ..follow
+        };
+        assert!(off
+            .validate()
+            .expect_err("off screen")
+            .contains("(1024, 0)"));
     }
 
     #[test]

@@ -1,19 +1,32 @@
-//! The synthetic screen the mock terminal shows: deterministic, with no clock
-//! and no randomness, so two runs draw the same pixels for the same input.
+//! The synthetic screen the mock terminal shows: deterministic, with no
+//! randomness, so two runs draw the same pixels for the same input. The only
+//! clock is the optional blinking text cursor, toggled from outside with
+//! [`Desktop::toggle_blink`].
 //!
 //! It has a title bar, a text panel where typed characters appear, a click
-//! pad where every click leaves a marker and bumps a counter, and a colour
-//! ramp that gives the encoders many colours to deal with. Every accepted
-//! key and every click changes the screen (the counters make sure of it).
+//! pad and a colour ramp that gives the encoders many colours to deal with.
+//! In the default [`ScreenMode::Counter`] every click leaves a marker on the
+//! pad and bumps a counter, so every accepted key and every click changes
+//! the screen (the counters make sure of it). In
+//! [`ScreenMode::PointerFollow`] the pad shows a crosshair at the pointer
+//! instead and clicks change nothing.
+//!
+//! The pointer's position is desktop state shared by every console. A
+//! pointer sprite is not drawn here: sessions compose it into their own
+//! image (see [`crate::update`]), since whether a console sees it depends on
+//! the encodings it asked for.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use s301_rfb::pixel::Rgb;
 use s301_rfb::{Framebuffer, Limits, Rect, RfbError};
 use tokio::sync::watch;
 
 use crate::font;
+use crate::pointer::ScreenMode;
+use crate::MockConfig;
 
 /// X keysym of BackSpace.
 pub const KEY_BACKSPACE: u32 = 0xff08;
@@ -33,6 +46,7 @@ const TEXT_BG: Rgb = 0xfffff2;
 const TEXT_FG: Rgb = 0x102030;
 const CURSOR: Rgb = 0xc00000;
 const PAD_BG: Rgb = 0xe6edf4;
+const CROSSHAIR: Rgb = 0x0060d0;
 const MARKERS: [Rgb; 6] = [0xd00000, 0x0060d0, 0x008000, 0xc06000, 0x8000a0, 0x007070];
 
 /// Text scale used everywhere on the desktop (5x7 glyphs drawn 10x14).
@@ -46,6 +60,35 @@ const ARM: i32 = 6;
 
 /// The title bar's text.
 pub const TITLE: &str = "S3-01 MOCK TERMINAL";
+
+/// How long the blinking text cursor stays on, and off.
+pub const BLINK_PERIOD: Duration = Duration::from_millis(250);
+
+/// How the desktop behaves beyond its size (all off: the classic desktop).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DesktopModes {
+    /// The text cursor is a blinking text cell instead of a steady bar.
+    pub blink: bool,
+    /// What the click pad shows.
+    pub screen_mode: ScreenMode,
+    /// A pointer sprite follows the pointer, so pointer motion changes what
+    /// consoles see even where the desktop's own pixels stay the same.
+    pub sprite: bool,
+    /// Where the pointer starts; `None` is [`Layout::click_point`].
+    pub pointer_start: Option<(u16, u16)>,
+}
+
+impl DesktopModes {
+    /// The modes `cfg` asks for.
+    pub fn of(cfg: &MockConfig) -> DesktopModes {
+        DesktopModes {
+            blink: cfg.blink,
+            screen_mode: cfg.screen_mode,
+            sprite: cfg.pointer_sprite != crate::PointerSprite::Off,
+            pointer_start: cfg.pointer_start,
+        }
+    }
+}
 
 /// Where the desktop's parts are, for a given screen size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,15 +196,38 @@ pub enum InputAction {
         /// Row.
         y: u16,
     },
+    /// The pointer moved to `(x, y)` (any pointer event): the sprite and,
+    /// in [`ScreenMode::PointerFollow`], the pad's crosshair follow it.
+    Move {
+        /// Column.
+        x: u16,
+        /// Row.
+        y: u16,
+    },
+    /// Pointer motion the application never sees (fault `ignore-input`):
+    /// only the server's pointer, and so its sprite, moves.
+    MoveIgnored {
+        /// Column.
+        x: u16,
+        /// Row.
+        y: u16,
+    },
 }
 
 /// What the desktop keeps besides its pixels.
 struct State {
     fb: Framebuffer,
     layout: Layout,
+    modes: DesktopModes,
     lines: VecDeque<String>,
     keys: u64,
     clicks: u64,
+    /// With blinking: whether the cursor cell is shown now.
+    blink_on: bool,
+    /// Where the server's pointer is (where a sprite goes).
+    pointer: (u16, u16),
+    /// Where the application last saw the pointer (the crosshair).
+    seen_pointer: (u16, u16),
 }
 
 /// The shared screen of one mock terminal. Sessions read it to build updates;
@@ -172,15 +238,26 @@ pub struct Desktop {
 }
 
 impl Desktop {
-    /// A freshly drawn desktop of `width` x `height`.
+    /// A freshly drawn classic desktop of `width` x `height` (no modes).
     pub fn new(width: u16, height: u16) -> Result<Desktop, RfbError> {
+        Self::with_modes(width, height, DesktopModes::default())
+    }
+
+    /// A freshly drawn desktop of `width` x `height` behaving as `modes` says.
+    pub fn with_modes(width: u16, height: u16, modes: DesktopModes) -> Result<Desktop, RfbError> {
         let fb = Framebuffer::new(width, height, &Limits::DEFAULT)?;
+        let layout = Layout::for_screen(width, height);
+        let pointer = modes.pointer_start.unwrap_or(layout.click_point());
         let mut st = State {
             fb,
-            layout: Layout::for_screen(width, height),
+            layout,
+            modes,
             lines: VecDeque::from([String::new()]),
             keys: 0,
             clicks: 0,
+            blink_on: true,
+            pointer,
+            seen_pointer: pointer,
         };
         st.render_all();
         let (version, _) = watch::channel(0);
@@ -211,6 +288,36 @@ impl Desktop {
         f(&self.lock().fb)
     }
 
+    /// Runs `f` on the current image and the pointer's position, read
+    /// together under the desktop's lock (keep it short).
+    pub fn with_view<R>(&self, f: impl FnOnce(&Framebuffer, (u16, u16)) -> R) -> R {
+        let st = self.lock();
+        f(&st.fb, st.pointer)
+    }
+
+    /// Where the server's pointer is now.
+    pub fn pointer(&self) -> (u16, u16) {
+        self.lock().pointer
+    }
+
+    /// With blinking on, shows or hides the text cursor cell (the other of
+    /// the two) and bumps the version; otherwise does nothing. Returns
+    /// whether the screen changed.
+    pub fn toggle_blink(&self) -> bool {
+        let changed = {
+            let mut st = self.lock();
+            if st.modes.blink {
+                st.blink_on = !st.blink_on;
+                st.render_cursor();
+            }
+            st.modes.blink
+        };
+        if changed {
+            self.version.send_modify(|v| *v = v.wrapping_add(1));
+        }
+        changed
+    }
+
     /// A copy of the current image.
     pub fn snapshot(&self) -> Framebuffer {
         self.lock().fb.clone()
@@ -224,6 +331,8 @@ impl Desktop {
             match action {
                 InputAction::Key(k) => st.key(k),
                 InputAction::Click { x, y } => st.click(x, y),
+                InputAction::Move { x, y } => st.moved((x, y), true),
+                InputAction::MoveIgnored { x, y } => st.moved((x, y), false),
             }
         };
         if changed {
@@ -254,6 +363,7 @@ impl State {
         self.fb.fill(l.pad, BORDER);
         self.fb.fill(l.pad_area(), PAD_BG);
         self.render_pad_strip();
+        self.crosshair(CROSSHAIR);
         for y in l.ramp.y..l.ramp.y.saturating_add(l.ramp.h).min(h) {
             for x in 0..w {
                 // Hue across the width, two brightness bands down the ramp.
@@ -280,33 +390,55 @@ impl State {
         );
         let area = l.text_area();
         self.fb.fill(area, TEXT_BG);
-        let advance = u32::from(font::CELL_W * SCALE);
         let x0 = u32::from(area.x) + 4;
         let y0 = u32::from(area.y) + 3;
         for (row, line) in self.lines.iter().enumerate() {
             let y = y0 + row as u32 * u32::from(LINE_H);
             font::draw_text(&mut self.fb, x0, y, line, SCALE, TEXT_FG);
         }
-        // The cursor: a bar after the last character of the last line.
+        self.render_cursor();
+    }
+
+    /// Where the text cursor is: after the last character of the last line,
+    /// a bar, or with blinking a whole text cell (where the next character
+    /// will be drawn).
+    fn cursor_rect(&self) -> Option<Rect> {
+        let area = self.layout.text_area();
+        let advance = u32::from(font::CELL_W * SCALE);
         let row = self.lines.len().saturating_sub(1) as u32;
         let col = self.lines.back().map_or(0, |l| l.chars().count()) as u32;
-        let cx = x0 + col * advance;
-        let cy = y0 + row * u32::from(LINE_H);
-        let cursor = Rect::new(
+        let cx = u32::from(area.x) + 4 + col * advance;
+        let cy = u32::from(area.y) + 3 + row * u32::from(LINE_H);
+        let w = if self.modes.blink {
+            font::CELL_W * SCALE
+        } else {
+            2
+        };
+        Rect::new(
             u16::try_from(cx).unwrap_or(u16::MAX),
             u16::try_from(cy).unwrap_or(u16::MAX),
-            2,
+            w,
             font::CELL_H * SCALE,
-        );
-        if let Some(c) = cursor.intersect(&area) {
-            self.fb.fill(c, CURSOR);
+        )
+        .intersect(&area)
+    }
+
+    /// Draws the text cursor (a blinking one only in its on phase; in the
+    /// off phase its cell shows the text background).
+    fn render_cursor(&mut self) {
+        if let Some(c) = self.cursor_rect() {
+            let shown = !self.modes.blink || self.blink_on;
+            self.fb.fill(c, if shown { CURSOR } else { TEXT_BG });
         }
     }
 
     fn render_pad_strip(&mut self) {
         let strip = self.layout.pad_strip();
         self.fb.fill(strip, STRIP_BG);
-        let label = format!("CLICK PAD   CLICKS {}", self.clicks);
+        let label = match self.modes.screen_mode {
+            ScreenMode::Counter => format!("CLICK PAD   CLICKS {}", self.clicks),
+            ScreenMode::PointerFollow => "POINTER PAD".to_string(),
+        };
         font::draw_text(
             &mut self.fb,
             u32::from(strip.x) + 4,
@@ -358,8 +490,46 @@ impl State {
         true
     }
 
+    /// In [`ScreenMode::PointerFollow`], paints the crosshair at the
+    /// pointer the application saw, if it is over the pad's marker area:
+    /// one row and one column across the whole area.
+    fn crosshair(&mut self, colour: Rgb) {
+        if self.modes.screen_mode != ScreenMode::PointerFollow {
+            return;
+        }
+        let area = self.layout.pad_area();
+        let (x, y) = self.seen_pointer;
+        if !area.contains(x, y) {
+            return;
+        }
+        self.fb.fill(Rect::new(area.x, y, area.w, 1), colour);
+        self.fb.fill(Rect::new(x, area.y, 1, area.h), colour);
+    }
+
+    /// The pointer moved to `to`; `seen` when the application sees it.
+    /// Returns whether a console may now see something different: the
+    /// crosshair moved, or a sprite follows the pointer and it moved.
+    fn moved(&mut self, to: (u16, u16), seen: bool) -> bool {
+        let sprite_moved = self.modes.sprite && self.pointer != to;
+        self.pointer = to;
+        let mut crosshair_moved = false;
+        if seen && self.seen_pointer != to {
+            if self.modes.screen_mode == ScreenMode::PointerFollow {
+                let area = self.layout.pad_area();
+                crosshair_moved = area.contains(self.seen_pointer.0, self.seen_pointer.1)
+                    || area.contains(to.0, to.1);
+                self.crosshair(PAD_BG);
+                self.seen_pointer = to;
+                self.crosshair(CROSSHAIR);
+            } else {
+                self.seen_pointer = to;
+            }
+        }
+        sprite_moved || crosshair_moved
+    }
+
     fn click(&mut self, x: u16, y: u16) -> bool {
-        if !self.layout.pad.contains(x, y) {
+        if !self.layout.pad.contains(x, y) || self.modes.screen_mode != ScreenMode::Counter {
             return false;
         }
         let colour = MARKERS[(self.clicks % MARKERS.len() as u64) as usize];
@@ -544,5 +714,109 @@ mod tests {
         ] {
             assert!(d.apply(InputAction::Click { x, y }));
         }
+    }
+
+    fn follow() -> DesktopModes {
+        DesktopModes {
+            screen_mode: ScreenMode::PointerFollow,
+            ..DesktopModes::default()
+        }
+    }
+
+    #[test]
+    fn the_classic_desktop_ignores_motion_and_blink_ticks() {
+        let d = Desktop::new(320, 240).expect("desktop");
+        let before = d.snapshot();
+        assert!(!d.toggle_blink());
+        assert!(!d.apply(InputAction::Move { x: 100, y: 180 }));
+        assert!(!d.apply(InputAction::MoveIgnored { x: 10, y: 10 }));
+        assert_eq!(before, d.snapshot());
+        assert_eq!(d.pointer(), (10, 10));
+        // Clicks still mark the pad and count.
+        assert!(d.apply(InputAction::Click { x: 100, y: 180 }));
+    }
+
+    #[test]
+    fn blinking_toggles_one_text_cell_and_typing_still_shows() {
+        let modes = DesktopModes {
+            blink: true,
+            ..DesktopModes::default()
+        };
+        let d = Desktop::with_modes(1024, 768, modes).expect("desktop");
+        let area = d.layout().text_area();
+        let cell = Rect::new(area.x + 4, area.y + 3, 12, 16);
+        let on = d.snapshot();
+        assert_eq!(on.get(cell.x, cell.y), Some(CURSOR));
+        assert!(d.toggle_blink());
+        let off = d.snapshot();
+        let (n, bbox) = on.diff(&off, &[]).expect("the blink changed the screen");
+        assert_eq!((n, bbox), (12 * 16, cell));
+        assert!(d.toggle_blink());
+        assert_eq!(d.snapshot(), on);
+        // A typed character lands in the cursor's cell; the cursor moves on.
+        assert!(d.apply(InputAction::Key(u32::from(b'W'))));
+        let typed = d.snapshot();
+        assert!(region_differs(&on, &typed, cell));
+        assert_ne!(typed.get(cell.x, cell.y), Some(CURSOR));
+        assert_eq!(typed.get(cell.x + 12, cell.y), Some(CURSOR));
+        assert!(d.toggle_blink());
+        let (_, bbox) = typed.diff(&d.snapshot(), &[]).expect("blinked");
+        assert_eq!(bbox, Rect::new(cell.x + 12, cell.y, 12, 16));
+    }
+
+    #[test]
+    fn follow_mode_draws_a_crosshair_where_the_pointer_starts_and_follows_it() {
+        let d = Desktop::with_modes(1024, 768, follow()).expect("desktop");
+        let l = d.layout();
+        let area = l.pad_area();
+        let (x, y) = l.click_point();
+        let start = d.snapshot();
+        assert_eq!(start.get(x, y), Some(CROSSHAIR));
+        assert_eq!(start.get(area.x, y), Some(CROSSHAIR));
+        assert_eq!(start.get(x, area.y + area.h - 1), Some(CROSSHAIR));
+        assert_eq!(start.get(x + 1, y + 1), Some(PAD_BG));
+        // Clicks change nothing, not even a counter.
+        assert!(!d.apply(InputAction::Click { x, y }));
+        assert_eq!(d.snapshot(), start);
+        // Motion moves the crosshair, within the pad only.
+        assert!(d.apply(InputAction::Move {
+            x: x + 40,
+            y: y - 30
+        }));
+        let moved = d.snapshot();
+        assert_eq!(moved.get(x, y), Some(PAD_BG));
+        assert_eq!(moved.get(x + 40, y + 5), Some(CROSSHAIR));
+        let (_, bbox) = start.diff(&moved, &[]).expect("moved");
+        assert_eq!(area.intersect(&bbox), Some(bbox));
+        assert!(d.apply(InputAction::Move { x: 5, y: 5 }));
+        assert!(!d.apply(InputAction::Move { x: 6, y: 6 }));
+        // Off the pad: no crosshair at all.
+        let pad = d.snapshot().crop(area).expect("area");
+        assert!(pad.pixels().iter().all(|p| *p == PAD_BG));
+        // Motion the application ignores moves only the server's pointer.
+        let before = d.snapshot();
+        assert!(!d.apply(InputAction::MoveIgnored { x, y }));
+        assert_eq!(d.snapshot(), before);
+        assert_eq!(d.pointer(), (x, y));
+    }
+
+    #[test]
+    fn a_sprite_makes_motion_a_change_and_the_start_point_is_configurable() {
+        let modes = DesktopModes {
+            sprite: true,
+            pointer_start: Some((7, 9)),
+            ..DesktopModes::default()
+        };
+        let d = Desktop::with_modes(320, 240, modes).expect("desktop");
+        assert_eq!(d.pointer(), (7, 9));
+        let before = d.snapshot();
+        assert!(d.apply(InputAction::MoveIgnored { x: 8, y: 9 }));
+        assert!(!d.apply(InputAction::Move { x: 8, y: 9 }));
+        assert_eq!(
+            d.snapshot(),
+            before,
+            "the sprite is not in the shared image"
+        );
+        assert_eq!(d.with_view(|_, p| p), (8, 9));
     }
 }

@@ -16,6 +16,7 @@ pub mod desktop;
 pub mod font;
 pub mod hostile;
 pub mod lock;
+pub mod pointer;
 pub mod server;
 pub mod session;
 pub mod tls;
@@ -33,6 +34,7 @@ use tokio::task::JoinHandle;
 pub use config::{Exclusivity, Fault, MockConfig};
 pub use desktop::Layout;
 pub use lock::LockView;
+pub use pointer::{PointerSprite, ScreenMode};
 use s301_rfb::Framebuffer;
 
 /// Environment variable named in the declaration when the mock has a password.
@@ -84,7 +86,8 @@ impl MockTerminal {
             }
             None => None,
         };
-        let desktop = desktop::Desktop::new(cfg.width, cfg.height)
+        let modes = desktop::DesktopModes::of(&cfg);
+        let desktop = desktop::Desktop::with_modes(cfg.width, cfg.height, modes)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
         let layout = desktop.layout();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -104,6 +107,9 @@ impl MockTerminal {
             },
         };
         let mut tasks = vec![tokio::spawn(server::http_loop(listener, ctx.clone()))];
+        if cfg.blink {
+            tasks.push(tokio::spawn(blink_loop(Arc::clone(&shared))));
+        }
         if let Some(l) = rfb_listener {
             tasks.push(tokio::spawn(server::rfb_loop(l, ctx.clone())));
         }
@@ -128,6 +134,23 @@ impl MockTerminal {
             tasks,
             tls,
         })
+    }
+}
+
+/// Toggles the blinking text cursor every [`desktop::BLINK_PERIOD`] until
+/// shutdown (or until the handle is gone).
+async fn blink_loop(shared: Arc<session::Shared>) {
+    let mut stop = shared.shutdown.clone();
+    let start = tokio::time::Instant::now() + desktop::BLINK_PERIOD;
+    let mut tick = tokio::time::interval_at(start, desktop::BLINK_PERIOD);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = server::stopped(&mut stop) => break,
+            _ = tick.tick() => {
+                shared.desktop.toggle_blink();
+            }
+        }
     }
 }
 
@@ -197,6 +220,12 @@ impl MockHandle {
     /// A copy of the screen as it is now.
     pub fn screen(&self) -> Framebuffer {
         self.shared.desktop.snapshot()
+    }
+
+    /// Where the terminal's pointer is now (the last pointer event applied
+    /// from a served console, or the start point).
+    pub fn pointer(&self) -> (u16, u16) {
+        self.shared.desktop.pointer()
     }
 
     /// Follows the exclusivity lock: who holds the terminal, whether it is

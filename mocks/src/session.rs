@@ -24,7 +24,7 @@ use s301_rfb::{Limits, PixelFormat, Rect};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::config::{Fault, MockConfig};
+use crate::config::{Fault, MockConfig, PointerSprite};
 use crate::desktop::{Desktop, InputAction};
 use crate::lock::{wait_ended, Decision, ExclusiveLock, SessionCtl, Signal};
 use crate::transport::{Inbound, Transport};
@@ -485,7 +485,7 @@ impl Session {
                     enc.set_pixel_format(pf);
                 }
             }
-            ClientMessage::SetEncodings(list) => sc.encodings = list,
+            ClientMessage::SetEncodings(list) => self.set_encodings(sc, list).await?,
             ClientMessage::FramebufferUpdateRequest { incremental, rect } => {
                 if !self.shared.lock.may_update(self.ctl.id) || self.stalled(sc) {
                     return Ok(());
@@ -510,11 +510,33 @@ impl Session {
             ClientMessage::PointerEvent { buttons, x, y } => {
                 let pressed = buttons & 1 != 0 && sc.buttons & 1 == 0;
                 sc.buttons = buttons;
+                if self.shared.cfg.tracks_pointer() {
+                    self.input(sc, InputAction::Move { x, y });
+                }
                 if pressed {
                     self.input(sc, InputAction::Click { x, y });
                 }
             }
             ClientMessage::ClientCutText(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Takes a console's new encodings. With a pointer sprite this may change
+    /// what the console should see: the sprite in its image, or its shape as
+    /// a Cursor rectangle (due from the next update when -239 is newly
+    /// listed). A waiting incremental request is then answered at once.
+    async fn set_encodings(&mut self, sc: &mut Screen, list: Vec<i32>) -> Result<(), End> {
+        let sprite = self.shared.cfg.pointer_sprite;
+        let was_cursor = sprite.sent_as_cursor(&sc.encodings);
+        let now_cursor = sprite.sent_as_cursor(&list);
+        let drawn_changed = sprite.drawn_for(&sc.encodings) != sprite.drawn_for(&list);
+        sc.encodings = list;
+        if let Some(enc) = sc.enc.as_mut() {
+            enc.cursor_due = now_cursor && (enc.cursor_due || !was_cursor);
+        }
+        if drawn_changed || (now_cursor && !was_cursor) {
+            self.answer_incremental(sc).await?;
         }
         Ok(())
     }
@@ -544,13 +566,23 @@ impl Session {
     /// Applies (or schedules) one input event.
     fn input(&mut self, sc: &mut Screen, action: InputAction) {
         let cfg = &self.shared.cfg;
+        let mut action = action;
         if cfg.has(Fault::IgnoreInput) {
-            tracing::debug!(
-                session = self.ctl.id,
-                ?action,
-                "fault ignore-input: dropped"
-            );
-            return;
+            match action {
+                // The application ignores the motion, but the server's
+                // pointer (and so its sprite) still follows it.
+                InputAction::Move { x, y } if cfg.pointer_sprite != PointerSprite::Off => {
+                    action = InputAction::MoveIgnored { x, y };
+                }
+                _ => {
+                    tracing::debug!(
+                        session = self.ctl.id,
+                        ?action,
+                        "fault ignore-input: dropped"
+                    );
+                    return;
+                }
+            }
         }
         let now = Instant::now();
         if cfg.input_delay.is_zero() {
@@ -611,6 +643,7 @@ impl Session {
             encoding: self.encoding(sc),
             out_of_bounds: cfg.has(Fault::RectOutOfBounds),
             stale: cfg.has(Fault::StaleIncremental),
+            sprite: cfg.pointer_sprite.drawn_for(&sc.encodings),
         };
         let mut enc = sc
             .enc

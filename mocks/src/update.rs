@@ -3,13 +3,20 @@
 //! This is the CPU-heavy part of a session (diffing and encoding a whole
 //! screen), so sessions run it on a blocking thread with [`build`], handing
 //! over the console's [`EncState`] and getting it back.
+//!
+//! A pointer sprite is composed here, per console: a console that gets it
+//! in its image diffs a copy of the desktop with the sprite drawn in, so the
+//! damage covers where the sprite was and where it is now, and the shared
+//! desktop never holds it. A console that gets the pointer as a Cursor
+//! pseudo-rectangle instead gets that rectangle with its next update.
 
-use s301_rfb::encoding::{Encoder, Encoding};
+use s301_rfb::encoding::{write_cursor, Encoder, Encoding};
 use s301_rfb::messages::{write_colour_map_entries, write_rect_header, write_update_header};
 use s301_rfb::{ColourMap, Framebuffer, Limits, PixelFormat, Rect, RfbError};
 
 use crate::damage::{copy_region, damage};
 use crate::desktop::Desktop;
+use crate::pointer::{draw_sprite, sprite_cursor};
 
 /// A canonical pixel value no desktop pixel ever has: marks "never sent".
 const UNSENT: u32 = 0xff00_0000;
@@ -26,6 +33,13 @@ pub struct EncState {
     pub map: ColourMap,
     /// The map must be sent before the next update.
     pub send_map: bool,
+    /// The pointer's shape must go out as a Cursor pseudo-rectangle with the
+    /// next update (the console asked for -239 and has not had it since).
+    pub cursor_due: bool,
+    /// With a pointer sprite: this console's copy of the desktop with the
+    /// sprite drawn in, made on first use. Only the parts a job reads are
+    /// kept current.
+    view: Option<Framebuffer>,
 }
 
 impl EncState {
@@ -40,6 +54,8 @@ impl EncState {
             pf: PixelFormat::RGB888,
             map: ColourMap::new(),
             send_map: false,
+            cursor_due: false,
+            view: None,
         })
     }
 
@@ -76,11 +92,13 @@ pub struct Opts {
     /// `stale-incremental`: incremental answers leave out the bottom quarter
     /// of each changed rectangle, though it counts as sent.
     pub stale: bool,
+    /// Draw the pointer sprite into this console's image, at the pointer.
+    pub sprite: bool,
 }
 
 /// Answers `job` from `desktop`, appending the update to `out`. Returns
-/// whether an update was written: an incremental job with no damage writes
-/// nothing and stays to be answered later.
+/// whether an update was written: an incremental job with no damage (and no
+/// pointer shape due) writes nothing and stays to be answered later.
 pub fn build(
     desktop: &Desktop,
     st: &mut EncState,
@@ -95,18 +113,21 @@ pub fn build(
             let oob = opts
                 .out_of_bounds
                 .then(|| Rect::new(bounds.w.saturating_sub(8), 0, 16, 16));
-            desktop.with_image(|img| {
-                for r in clip.iter().chain(oob.iter()) {
-                    copy_region(img, &mut st.sent, *r);
+            let regions: Vec<Rect> = clip.iter().chain(oob.iter()).copied().collect();
+            desktop.with_view(|img, at| {
+                let src = source(img, &mut st.view, &regions, opts.sprite.then_some(at));
+                for r in &regions {
+                    copy_region(src, &mut st.sent, *r);
                 }
             });
             (clip.into_iter().collect::<Vec<_>>(), oob)
         }
         Job::Incremental(region) => {
-            let changed = desktop.with_image(|img| {
-                let d = damage(img, &st.sent, region);
+            let changed = desktop.with_view(|img, at| {
+                let src = source(img, &mut st.view, &[region], opts.sprite.then_some(at));
+                let d = damage(src, &st.sent, region);
                 for r in &d {
-                    copy_region(img, &mut st.sent, *r);
+                    copy_region(src, &mut st.sent, *r);
                 }
                 d
             });
@@ -121,7 +142,7 @@ pub fn build(
             } else {
                 changed
             };
-            if rects.is_empty() {
+            if rects.is_empty() && !st.cursor_due {
                 return Ok(false);
             }
             (rects, None)
@@ -131,9 +152,15 @@ pub fn build(
         write_colour_map_entries(0, st.map.entries(), out);
         st.send_map = false;
     }
-    let count = u16::try_from(rects.len() + usize::from(oob.is_some()))
-        .map_err(|_| "too many rectangles for one update".to_string())?;
+    let cursor = st.cursor_due.then(sprite_cursor);
+    let count = rects.len() + usize::from(oob.is_some()) + usize::from(cursor.is_some());
+    let count =
+        u16::try_from(count).map_err(|_| "too many rectangles for one update".to_string())?;
     write_update_header(count, out);
+    if let Some(c) = &cursor {
+        write_cursor(c, &st.pf, &st.map, out).map_err(|e| format!("Cursor: {e}"))?;
+        st.cursor_due = false;
+    }
     for r in &rects {
         st.encoder
             .encode_rect(opts.encoding, &st.sent, *r, &st.pf, &st.map, out)
@@ -144,6 +171,34 @@ pub fn build(
         write_raw_clipped(st, o, out);
     }
     Ok(true)
+}
+
+/// The image a console's rectangles come from: the desktop's own `img`, or
+/// with the pointer at `sprite`, the console's `view` of it with the sprite
+/// drawn in, refreshed from `img` inside `regions` (where the job reads).
+fn source<'a>(
+    img: &'a Framebuffer,
+    view: &'a mut Option<Framebuffer>,
+    regions: &[Rect],
+    sprite: Option<(u16, u16)>,
+) -> &'a Framebuffer {
+    let Some(at) = sprite else {
+        return img;
+    };
+    let stale = view
+        .as_ref()
+        .is_none_or(|v| v.width() != img.width() || v.height() != img.height());
+    if stale {
+        *view = Some(img.clone());
+    }
+    let Some(v) = view.as_mut() else {
+        return img;
+    };
+    for r in regions {
+        copy_region(img, v, *r);
+    }
+    draw_sprite(v, at);
+    v
 }
 
 /// A Raw rectangle `r` that may reach past the screen: pixels on the screen
@@ -173,6 +228,7 @@ mod tests {
             encoding: Encoding::Raw,
             out_of_bounds: false,
             stale: false,
+            sprite: false,
         }
     }
 
@@ -291,5 +347,73 @@ mod tests {
         assert_eq!(out.first(), Some(&0)); // FramebufferUpdate
         st.set_pixel_format(PixelFormat::RGB888);
         assert!(!st.send_map);
+    }
+
+    #[test]
+    fn a_due_shape_is_an_update_of_its_own_and_goes_out_once() {
+        let d = Desktop::new(160, 240).expect("desktop");
+        let mut st = EncState::new(160, 240).expect("state");
+        let mut out = Vec::new();
+        let region = Rect::new(0, 0, 160, 240);
+        build(&d, &mut st, Job::Full(region), &opts(), &mut out).expect("full");
+        st.cursor_due = true;
+        out.clear();
+        assert_eq!(
+            build(&d, &mut st, Job::Incremental(region), &opts(), &mut out),
+            Ok(true)
+        );
+        let mut fb = Framebuffer::new(160, 240, &Limits::DEFAULT).expect("fb");
+        let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, Limits::DEFAULT);
+        dec.feed(&out).expect("feed");
+        let mut shapes = Vec::new();
+        while let Some(ev) = dec.next_event(&mut fb).expect("decodes") {
+            if let ServerEvent::Cursor(c) = ev {
+                shapes.push(*c);
+            }
+        }
+        assert_eq!(shapes, [crate::pointer::sprite_cursor()]);
+        out.clear();
+        assert_eq!(
+            build(&d, &mut st, Job::Incremental(region), &opts(), &mut out),
+            Ok(false)
+        );
+    }
+
+    #[test]
+    fn the_sprite_is_composed_per_console_not_into_the_desktop() {
+        let d = Desktop::new(160, 240).expect("desktop");
+        d.apply(InputAction::MoveIgnored { x: 20, y: 30 });
+        let with = Opts {
+            sprite: true,
+            ..opts()
+        };
+        let mut st = EncState::new(160, 240).expect("state");
+        let mut out = Vec::new();
+        build(
+            &d,
+            &mut st,
+            Job::Full(Rect::new(0, 0, 160, 240)),
+            &with,
+            &mut out,
+        )
+        .expect("full");
+        let mut fb = Framebuffer::new(160, 240, &Limits::DEFAULT).expect("fb");
+        decode(&out, PixelFormat::RGB888, &mut fb);
+        let mut want = d.snapshot();
+        crate::pointer::draw_sprite(&mut want, (20, 30));
+        assert_eq!(fb, want);
+        assert_ne!(d.snapshot(), want);
+        // Without the sprite the same console gets its old place repainted.
+        out.clear();
+        let region = Rect::new(0, 0, 160, 240);
+        assert_eq!(
+            build(&d, &mut st, Job::Incremental(region), &opts(), &mut out),
+            Ok(true)
+        );
+        let rects = decode(&out, PixelFormat::RGB888, &mut fb);
+        assert!(rects
+            .iter()
+            .all(|r| Rect::new(20, 30, 12, 19).intersect(r) == Some(*r)));
+        assert_eq!(fb, d.snapshot());
     }
 }

@@ -27,6 +27,11 @@ pub struct Limits {
     pub max_buffered: usize,
     /// Largest zlib payload length a ZRLE rectangle may declare.
     pub max_zrle_len: u32,
+    /// Largest pointer shape (Cursor pseudo-encoding) in pixels, 256x256 by
+    /// default: more than any real pointer (HiDPI pointers are at most
+    /// 256 pixels square), and at most 256 KiB of colours plus an 8 KiB mask
+    /// per shape. A larger shape is refused from its rectangle header.
+    pub max_cursor_pixels: u32,
 }
 
 impl Limits {
@@ -41,6 +46,7 @@ impl Limits {
         max_encodings: 1024,
         max_buffered: 4 * 1024 * 1024,
         max_zrle_len: 256 * 1024 * 1024,
+        max_cursor_pixels: 256 * 256,
     };
 
     /// Checks a screen size against the limits.

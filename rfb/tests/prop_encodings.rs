@@ -1,13 +1,14 @@
 //! Property tests of the rectangle encodings: every encoder's output decodes
 //! back to the image (as quantised by the pixel format) in every supported
 //! pixel format, however the stream is split; ZRLE keeps one zlib stream over
-//! many rectangles; arbitrary and hostile input never panics, never grows the
-//! decoder past its limits, and a zlib bomb is refused early.
+//! many rectangles; pointer shapes (Cursor pseudo-encoding) round trip beside
+//! the image without touching it; arbitrary and hostile input never panics,
+//! never grows the decoder past its limits, and a zlib bomb is refused early.
 
 use flate2::{Compress, Compression, FlushCompress};
 use proptest::prelude::*;
 
-use s301_rfb::encoding::{Encoder, Encoding};
+use s301_rfb::encoding::{write_cursor, CursorImage, Encoder, Encoding};
 use s301_rfb::stream::{ServerEvent, ServerMessageDecoder};
 use s301_rfb::Rect;
 use s301_rfb::{ColourMap, Framebuffer, Limits, PixelFormat, RfbError};
@@ -301,6 +302,62 @@ proptest! {
     }
 
     #[test]
+    fn cursor_shapes_round_trip_in_every_pixel_format_however_split(
+        (w, h) in (0u16..=40, 0u16..=40),
+        hot in (any::<u16>(), any::<u16>()),
+        seed in any::<u64>(),
+        fmt in 0usize..4,
+        splits in prop::collection::vec(prop_oneof![1usize..=3, 1usize..=600], 1..8),
+    ) {
+        let formats = formats();
+        let (name, pf, map) = &formats[fmt];
+        let mut rng = Rng(seed | 1);
+        let cells: Vec<Option<u32>> = (0..usize::from(w) * usize::from(h))
+            .map(|_| {
+                let rgb = if pf.true_colour {
+                    (rng.next() >> 40) as u32 & 0x00ff_ffff
+                } else {
+                    map.get(rng.below(256) as u32)
+                };
+                (rng.below(3) != 0).then_some(rgb)
+            })
+            .collect();
+        let (hx, hy) = (hot.0 % w.max(1), hot.1 % h.max(1));
+        let shape = CursorImage::from_cells(w, h, hx, hy, &cells)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let mut bytes = Vec::new();
+        if !pf.true_colour {
+            colour_map_message(map, &mut bytes);
+        }
+        update_header(1, &mut bytes);
+        write_cursor(&shape, pf, map, &mut bytes)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let mut dec = ServerMessageDecoder::new(*pf, Limits::DEFAULT);
+        let mut fb = Framebuffer::new(8, 8, &Limits::DEFAULT).expect("fb");
+        let events = decode_split(&mut dec, &mut fb, &bytes, &splits)
+            .map_err(|e| TestCaseError::fail(format!("{name} decode: {e}")))?;
+        prop_assert_eq!(dec.buffered(), 0);
+        let got: Vec<&CursorImage> = events
+            .iter()
+            .filter_map(|e| match e {
+                ServerEvent::Cursor(c) => Some(&**c),
+                _ => None,
+            })
+            .collect();
+        prop_assert_eq!(got.len(), 1);
+        let c = got[0];
+        prop_assert_eq!((c.width, c.height, c.hot_x, c.hot_y), (w, h, hx, hy));
+        let want: Vec<Option<u32>> = cells
+            .iter()
+            .map(|p| p.map(|rgb| quantised(pf, map, rgb)))
+            .collect();
+        prop_assert_eq!(c.cells(), want, "{}", name);
+        prop_assert!(fb.pixels().iter().all(|p| *p == 0), "the screen was touched");
+        let ended = matches!(events.last(), Some(ServerEvent::UpdateEnd { .. }));
+        prop_assert!(ended, "the update did not end");
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic_and_stay_within_max_buffered(
         bytes in prop::collection::vec(any::<u8>(), 0..3000),
         splits in prop::collection::vec(1usize..=700, 1..6),
@@ -348,7 +405,7 @@ proptest! {
 
     #[test]
     fn random_payloads_behind_valid_headers_never_panic(
-        enc in prop_oneof![Just(0i32), Just(1), Just(2), Just(5), Just(15), Just(16), Just(-223), any::<i32>()],
+        enc in prop_oneof![Just(0i32), Just(1), Just(2), Just(5), Just(15), Just(16), Just(-223), Just(-239), any::<i32>()],
         rect in (any::<u16>(), any::<u16>(), 0u16..=300, 0u16..=300),
         payload in prop::collection::vec(any::<u8>(), 0..4000),
         splits in prop::collection::vec(1usize..=700, 1..6),

@@ -152,6 +152,10 @@ pub struct SessionInfo {
     pub name: String,
     /// Encodings the harness asked for, in order.
     pub encodings: Vec<i32>,
+    /// Whether those include the Cursor pseudo-encoding (-239): the
+    /// terminal may then send the pointer's shape apart from the image
+    /// ([`Console::cursor`]) instead of drawing it in.
+    pub cursor_requested: bool,
     /// Connect time.
     pub connect_ms: f64,
     /// Connect plus handshake time.

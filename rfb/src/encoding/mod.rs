@@ -1,5 +1,5 @@
 //! Rectangle encodings: Raw, CopyRect, RRE, Hextile, TRLE, ZRLE and the
-//! DesktopSize pseudo-encoding (RFC 6143 section 7.7).
+//! DesktopSize and Cursor pseudo-encodings (RFC 6143 sections 7.7 and 7.8).
 //!
 //! Decoding is resumable: [`crate::stream::ServerMessageDecoder`] feeds each
 //! rectangle's bytes to its decoder unit by unit (a row, a sub-rectangle, a
@@ -8,6 +8,7 @@
 
 mod conv;
 mod copyrect;
+mod cursor;
 mod hextile;
 mod raw;
 mod rre;
@@ -15,9 +16,11 @@ mod trle;
 mod zrle;
 
 pub(crate) use conv::{Conv, Step};
+pub use cursor::{write_cursor, CursorImage};
 pub(crate) use zrle::Inflater;
 
 use crate::framebuffer::Framebuffer;
+use crate::limits::Limits;
 use crate::pixel::{ColourMap, PixelFormat, Rgb};
 use crate::rect::Rect;
 use crate::RfbError;
@@ -39,14 +42,18 @@ pub enum Encoding {
     Zrle,
     /// -223, pseudo-encoding.
     DesktopSize,
+    /// -239, pseudo-encoding: the pointer's shape ([`CursorImage`]).
+    Cursor,
     /// Any other code.
     Other(i32),
 }
 
 impl Encoding {
-    /// What the harness asks for, in preference order (brief: ZRLE, TRLE,
-    /// Hextile, RRE, CopyRect, Raw, DesktopSize).
-    pub const HARNESS_PREFERENCE: [Encoding; 7] = [
+    /// What the harness asks for, in preference order: the pixel-carrying
+    /// encodings ZRLE, TRLE, Hextile, RRE, CopyRect, Raw, then the
+    /// pseudo-encodings DesktopSize and Cursor (so a terminal can keep its
+    /// pointer out of the image).
+    pub const HARNESS_PREFERENCE: [Encoding; 8] = [
         Encoding::Zrle,
         Encoding::Trle,
         Encoding::Hextile,
@@ -54,6 +61,7 @@ impl Encoding {
         Encoding::CopyRect,
         Encoding::Raw,
         Encoding::DesktopSize,
+        Encoding::Cursor,
     ];
 
     /// From a wire code.
@@ -66,6 +74,7 @@ impl Encoding {
             15 => Encoding::Trle,
             16 => Encoding::Zrle,
             -223 => Encoding::DesktopSize,
+            -239 => Encoding::Cursor,
             c => Encoding::Other(c),
         }
     }
@@ -80,6 +89,7 @@ impl Encoding {
             Encoding::Trle => 15,
             Encoding::Zrle => 16,
             Encoding::DesktopSize => -223,
+            Encoding::Cursor => -239,
             Encoding::Other(c) => *c,
         }
     }
@@ -94,13 +104,15 @@ impl Encoding {
             Encoding::Trle => "TRLE".into(),
             Encoding::Zrle => "ZRLE".into(),
             Encoding::DesktopSize => "DesktopSize".into(),
+            Encoding::Cursor => "Cursor".into(),
             Encoding::Other(c) => format!("encoding {c}"),
         }
     }
 
-    /// Whether this is a pseudo-encoding (carries no pixels).
+    /// Whether this is a pseudo-encoding (negative code: carries no screen
+    /// pixels, so it never covers any part of the screen).
     pub fn is_pseudo(&self) -> bool {
-        matches!(self, Encoding::DesktopSize) || matches!(self, Encoding::Other(c) if *c < 0)
+        self.code() < 0
     }
 }
 
@@ -123,7 +135,8 @@ impl Encoder {
     /// Appends the rectangle header and the payload of `rect` of `fb` in
     /// `encoding` for a client using `pf` (and `map` when colour-mapped).
     /// `rect` must lie within `fb`; CopyRect and pseudo-encodings are refused
-    /// here (use [`write_copy_rect`] and [`write_desktop_size`]).
+    /// here (use [`write_copy_rect`], [`write_desktop_size`] and
+    /// [`write_cursor`]).
     ///
     /// Errors: [`RfbError::UnsupportedEncoding`] for an encoding this
     /// function cannot produce, [`RfbError::LimitExceeded`] for a rectangle
@@ -259,6 +272,8 @@ pub(crate) enum RectDecoder {
     Trle(trle::TileDecoder),
     /// ZRLE.
     Zrle(Box<zrle::ZrleDecoder>),
+    /// Cursor: collects the shape, leaves the framebuffer alone.
+    Cursor(Box<cursor::CursorDecoder>),
 }
 
 /// What a rectangle decoder may touch besides its input.
@@ -274,10 +289,16 @@ pub(crate) struct DecodeCtx<'a, 'm> {
 }
 
 impl RectDecoder {
-    /// A decoder for a rectangle of a pixel-carrying `encoding`, or `None`
-    /// for pseudo-encodings and encodings this codec cannot decode.
-    pub(crate) fn new(encoding: Encoding, rect: Rect, max_zrle_len: u32) -> Option<Self> {
-        Some(match encoding {
+    /// A decoder for a rectangle of `encoding`, `Ok(None)` for DesktopSize
+    /// (no payload) and encodings this codec cannot decode. A Cursor
+    /// rectangle is checked against `limits` first (size, hotspot).
+    pub(crate) fn new(
+        encoding: Encoding,
+        rect: Rect,
+        limits: &Limits,
+    ) -> Result<Option<Self>, RfbError> {
+        let max_zrle_len = limits.max_zrle_len;
+        Ok(Some(match encoding {
             Encoding::Raw => RectDecoder::Raw(raw::RawDecoder::new(rect)),
             Encoding::CopyRect => RectDecoder::CopyRect(copyrect::CopyRectDecoder::new(rect)),
             Encoding::Rre => RectDecoder::Rre(rre::RreDecoder::new(rect)),
@@ -286,8 +307,12 @@ impl RectDecoder {
             Encoding::Zrle => {
                 RectDecoder::Zrle(Box::new(zrle::ZrleDecoder::new(rect, max_zrle_len)))
             }
-            Encoding::DesktopSize | Encoding::Other(_) => return None,
-        })
+            Encoding::Cursor => {
+                cursor::check_header(rect, limits)?;
+                RectDecoder::Cursor(Box::new(cursor::CursorDecoder::new(rect)))
+            }
+            Encoding::DesktopSize | Encoding::Other(_) => return Ok(None),
+        }))
     }
 
     /// Feeds the rectangle's next bytes.
@@ -299,6 +324,24 @@ impl RectDecoder {
             RectDecoder::Hextile(d) => d.step(input, ctx.fb, ctx.conv),
             RectDecoder::Trle(d) => d.step(input, ctx.fb, ctx.conv, ctx.palette),
             RectDecoder::Zrle(d) => d.step(input, ctx.fb, ctx.conv, ctx.inflater),
+            RectDecoder::Cursor(d) => Ok(d.step(input, ctx.conv)),
+        }
+    }
+
+    /// Heap bytes held for the rectangle's result (a pointer shape's
+    /// colours and mask; other decoders write straight to the screen).
+    pub(crate) fn allocated(&self) -> usize {
+        match self {
+            RectDecoder::Cursor(d) => d.allocated(),
+            _ => 0,
+        }
+    }
+
+    /// For a finished Cursor rectangle, the shape it carried (once).
+    pub(crate) fn take_cursor(&mut self) -> Option<CursorImage> {
+        match self {
+            RectDecoder::Cursor(d) => Some(d.take()),
+            _ => None,
         }
     }
 
@@ -314,7 +357,6 @@ impl RectDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::Limits;
 
     #[test]
     fn codes_round_trip() {
@@ -323,7 +365,11 @@ mod tests {
         }
         assert_eq!(Encoding::from_code(7), Encoding::Other(7));
         assert!(Encoding::DesktopSize.is_pseudo());
+        assert!(Encoding::Cursor.is_pseudo());
+        assert_eq!(Encoding::from_code(-239), Encoding::Cursor);
+        assert!(Encoding::Other(-240).is_pseudo());
         assert!(!Encoding::Zrle.is_pseudo());
+        assert!(!Encoding::Other(7).is_pseudo());
     }
 
     #[test]

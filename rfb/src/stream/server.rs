@@ -1,5 +1,6 @@
 //! Decoding the server-to-client stream (used by consoles): FramebufferUpdate
-//! rectangle by rectangle straight into a [`Framebuffer`], plus
+//! rectangle by rectangle straight into a [`Framebuffer`] (pointer shapes of
+//! the Cursor pseudo-encoding beside it, as events), plus
 //! SetColourMapEntries, Bell and ServerCutText.
 //!
 //! Every rectangle is decoded in small resumable units (a run of raw pixels,
@@ -7,7 +8,9 @@
 //! holds the unfinished part of one unit plus what the transport delivered
 //! last; ZRLE data is inflated through one bounded buffer as it arrives.
 
-use crate::encoding::{Conv, DecodeCtx, Encoding, Inflater, RectDecoder};
+use std::collections::VecDeque;
+
+use crate::encoding::{Conv, CursorImage, DecodeCtx, Encoding, Inflater, RectDecoder};
 use crate::error::Direction;
 use crate::framebuffer::Framebuffer;
 use crate::limits::Limits;
@@ -40,8 +43,13 @@ pub enum ServerEvent {
         rects: u16,
     },
     /// A rectangle was decoded into the framebuffer (a DesktopSize rectangle
-    /// has resized it).
+    /// has resized it; a Cursor rectangle left it alone and was preceded by
+    /// a [`ServerEvent::Cursor`]).
     Rect(RectInfo),
+    /// A Cursor pseudo-rectangle carried this pointer shape (converted to
+    /// RGB with the pixel format and colour map in force). Its
+    /// [`ServerEvent::Rect`] follows.
+    Cursor(Box<CursorImage>),
     /// The update's last rectangle is done.
     UpdateEnd {
         /// Wire bytes of the whole update.
@@ -105,8 +113,9 @@ pub struct ServerMessageDecoder {
     /// Buffered bytes needed before decoding is worth retrying.
     gate: usize,
     state: State,
-    /// An event already decoded, returned by the next call.
-    pending: Option<ServerEvent>,
+    /// Events already decoded, returned by the next calls (at most two: a
+    /// Cursor rectangle's Rect and its update's UpdateEnd).
+    pending: VecDeque<ServerEvent>,
     inflater: Inflater,
     palette: Vec<Rgb>,
     error: Option<RfbError>,
@@ -135,7 +144,7 @@ impl ServerMessageDecoder {
             pos: 0,
             gate: 0,
             state: State::Idle,
-            pending: None,
+            pending: VecDeque::new(),
             inflater: Inflater::new(),
             palette: Vec::new(),
             error: None,
@@ -146,6 +155,11 @@ impl ServerMessageDecoder {
     /// calls this when it sends SetPixelFormat.
     pub fn set_pixel_format(&mut self, pf: PixelFormat) {
         self.next_pf = Some(pf);
+    }
+
+    /// The limits the decoder applies.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The colour map built from SetColourMapEntries so far.
@@ -183,7 +197,7 @@ impl ServerMessageDecoder {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
-        if let Some(ev) = self.pending.take() {
+        if let Some(ev) = self.pending.pop_front() {
             return Ok(Some(ev));
         }
         let buf = std::mem::take(&mut self.buf);
@@ -240,9 +254,7 @@ impl ServerMessageDecoder {
                     data = data.get(used..).unwrap_or(&[]);
                     let Some(ev) = ev else { break };
                     events.push(ev);
-                    if let Some(p) = self.pending.take() {
-                        events.push(p);
-                    }
+                    events.extend(self.pending.drain(..));
                 }
             }
         }
@@ -265,13 +277,15 @@ impl ServerMessageDecoder {
     }
 
     /// Heap bytes the decoder holds for buffering: its input buffer, the
-    /// ZRLE inflate buffer and any ServerCutText being collected. Bounded by
-    /// about twice [`Limits::max_buffered`] plus a fixed inflate buffer plus
-    /// [`Limits::max_cut_text`], whatever the peer sends; exposed so callers
-    /// and tests can check that bound.
+    /// ZRLE inflate buffer and any ServerCutText or pointer shape being
+    /// collected. Bounded by about twice [`Limits::max_buffered`] plus a
+    /// fixed inflate buffer plus the larger of [`Limits::max_cut_text`] and
+    /// a shape of [`Limits::max_cursor_pixels`], whatever the peer sends;
+    /// exposed so callers and tests can check that bound.
     pub fn allocated(&self) -> usize {
         let text = match &self.state {
             State::CutText { text, .. } => text.capacity(),
+            State::Rect { dec, .. } => dec.allocated(),
             _ => 0,
         };
         self.buf.capacity() + self.inflater.allocated() + text
@@ -340,12 +354,13 @@ impl ServerMessageDecoder {
                         Ok(self.finish_rect(12, left, bytes, info))
                     }
                     _ => {
-                        let Some(dec) = RectDecoder::new(encoding, rect, self.limits.max_zrle_len)
-                        else {
+                        let Some(dec) = RectDecoder::new(encoding, rect, &self.limits)? else {
                             return Err(RfbError::UnsupportedEncoding(code));
                         };
                         self.pf.validate()?;
-                        info.in_bounds = rect.within(fb.width(), fb.height());
+                        // A pointer shape is not put on the screen.
+                        info.in_bounds =
+                            encoding.is_pseudo() || rect.within(fb.width(), fb.height());
                         self.state = State::Rect {
                             left,
                             bytes,
@@ -378,8 +393,17 @@ impl ServerMessageDecoder {
                 }
                 let mut info = info.clone();
                 info.in_bounds &= dec.source_in_bounds();
+                let cursor = dec.take_cursor();
                 let (left, bytes) = (*left, *bytes);
-                Ok(self.finish_rect(s.used, left, bytes, info))
+                let done = self.finish_rect(s.used, left, bytes, info);
+                match (cursor, done) {
+                    // The shape first, then its rectangle (then UpdateEnd).
+                    (Some(c), Outcome::Event(n, rect)) => {
+                        self.pending.push_front(rect);
+                        Ok(Outcome::Event(n, ServerEvent::Cursor(Box::new(c))))
+                    }
+                    (_, done) => Ok(done),
+                }
             }
             State::ColourMap { first, count, done } => {
                 let (first, count) = (*first, *count);
@@ -427,7 +451,7 @@ impl ServerMessageDecoder {
         let left = left.saturating_sub(1);
         let bytes = bytes + info.bytes;
         if left == 0 {
-            self.pending = Some(ServerEvent::UpdateEnd { bytes });
+            self.pending.push_back(ServerEvent::UpdateEnd { bytes });
             self.state = State::Idle;
         } else {
             self.state = State::Rects { left, bytes };
@@ -458,7 +482,7 @@ impl ServerMessageDecoder {
                 };
                 let rects = be16(h, 2);
                 if rects == 0 {
-                    self.pending = Some(ServerEvent::UpdateEnd { bytes: 4 });
+                    self.pending.push_back(ServerEvent::UpdateEnd { bytes: 4 });
                 } else {
                     self.state = State::Rects {
                         left: rects,
@@ -877,5 +901,167 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    fn sample_cursor() -> CursorImage {
+        let cells: Vec<Option<u32>> = (0..10 * 3)
+            .map(|i| (i % 3 != 1).then_some(0x0010_2030 * (i as u32 % 5)))
+            .collect();
+        CursorImage::from_cells(10, 3, 9, 2, &cells).expect("shape")
+    }
+
+    #[test]
+    fn cursor_rect_yields_the_shape_and_leaves_the_screen_alone() {
+        let cursor = sample_cursor();
+        let mut bytes = Vec::new();
+        update_header(2, &mut bytes);
+        crate::encoding::write_cursor(&cursor, &PixelFormat::RGB888, &ColourMap::new(), &mut bytes)
+            .expect("write");
+        rect_header(Rect::new(0, 0, 1, 1), 0, &mut bytes);
+        bytes.extend_from_slice(&[9, 9, 9, 0]);
+        let cursor_len = 12 + 10 * 3 * 4 + 2 * 3;
+        for chunk in [1, 5, 1000] {
+            let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, Limits::DEFAULT);
+            let mut fb = Framebuffer::new(4, 4, &Limits::DEFAULT).expect("fb");
+            let events = run(&mut dec, &mut fb, &bytes, chunk).expect("decode");
+            assert_eq!(
+                events,
+                [
+                    ServerEvent::UpdateBegin { rects: 2 },
+                    ServerEvent::Cursor(Box::new(cursor.clone())),
+                    ServerEvent::Rect(RectInfo {
+                        rect: Rect::new(9, 2, 10, 3),
+                        encoding: -239,
+                        bytes: cursor_len,
+                        in_bounds: true,
+                    }),
+                    ServerEvent::Rect(RectInfo {
+                        rect: Rect::new(0, 0, 1, 1),
+                        encoding: 0,
+                        bytes: 16,
+                        in_bounds: true,
+                    }),
+                    ServerEvent::UpdateEnd {
+                        bytes: 4 + cursor_len + 16
+                    },
+                ],
+                "chunk {chunk}"
+            );
+            // Only the Raw pixel reached the screen.
+            assert_eq!(fb.pixels().iter().filter(|p| **p != 0).count(), 1);
+        }
+        // Decoding in place gives the same events, the last rectangle's
+        // UpdateEnd included.
+        let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, Limits::DEFAULT);
+        let mut fb = Framebuffer::new(4, 4, &Limits::DEFAULT).expect("fb");
+        let mut events = Vec::new();
+        let mut only = Vec::new();
+        update_header(1, &mut only);
+        crate::encoding::write_cursor(&cursor, &PixelFormat::RGB888, &ColourMap::new(), &mut only)
+            .expect("write");
+        dec.decode(&only, &mut fb, &mut events).expect("decode");
+        assert_eq!(events.len(), 4);
+        assert!(matches!(events[1], ServerEvent::Cursor(_)));
+        assert!(matches!(events[3], ServerEvent::UpdateEnd { .. }));
+    }
+
+    #[test]
+    fn cursor_colours_follow_the_pixel_format_and_colour_map() {
+        let cells = [
+            Some(0x00ff_0000),
+            None,
+            Some(0x0000_00ff),
+            Some(0x0000_ff00),
+        ];
+        let cursor = CursorImage::from_cells(2, 2, 0, 0, &cells).expect("shape");
+        let map = ColourMap::rgb332();
+        let mut bytes = vec![1, 0, 0, 0, 1, 0];
+        for c in map.entries() {
+            for v in c {
+                bytes.extend_from_slice(&v.to_be_bytes());
+            }
+        }
+        update_header(1, &mut bytes);
+        crate::encoding::write_cursor(&cursor, &PixelFormat::MAPPED8, &map, &mut bytes)
+            .expect("write");
+        let mut dec = ServerMessageDecoder::new(PixelFormat::MAPPED8, Limits::DEFAULT);
+        let mut fb = Framebuffer::new(2, 2, &Limits::DEFAULT).expect("fb");
+        let events = run(&mut dec, &mut fb, &bytes, 3).expect("decode");
+        let got = events
+            .iter()
+            .find_map(|e| match e {
+                ServerEvent::Cursor(c) => Some(c.cells()),
+                _ => None,
+            })
+            .expect("a cursor event");
+        assert_eq!(got, cells);
+    }
+
+    #[test]
+    fn hostile_cursor_header_is_refused_before_anything_is_reserved() {
+        let mut bytes = Vec::new();
+        update_header(1, &mut bytes);
+        rect_header(Rect::new(0, 0, 65535, 65535), -239, &mut bytes);
+        let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, Limits::DEFAULT);
+        let mut fb = Framebuffer::new(2, 2, &Limits::DEFAULT).expect("fb");
+        let before = dec.allocated();
+        let mut events = Vec::new();
+        let err = dec.decode(&bytes, &mut fb, &mut events);
+        assert!(
+            matches!(
+                err,
+                Err(RfbError::LimitExceeded {
+                    field: "Cursor width*height",
+                    value: 4_294_836_225,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+        assert!(
+            dec.allocated() <= before.max(64 * 1024),
+            "{}",
+            dec.allocated()
+        );
+        assert!(dec.next_event(&mut fb).is_err(), "the error sticks");
+    }
+
+    #[test]
+    fn cursor_hotspot_outside_the_shape_is_malformed() {
+        let mut bytes = Vec::new();
+        update_header(1, &mut bytes);
+        rect_header(Rect::new(4, 0, 4, 4), -239, &mut bytes);
+        let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, Limits::DEFAULT);
+        let mut fb = Framebuffer::new(2, 2, &Limits::DEFAULT).expect("fb");
+        let err = run(&mut dec, &mut fb, &bytes, 100);
+        assert!(
+            matches!(&err, Err(RfbError::MalformedEncoding { encoding: "Cursor", reason })
+                if reason.contains("hotspot (4, 0)")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn truncated_cursor_waits_and_an_empty_one_needs_no_payload() {
+        let cursor = sample_cursor();
+        let mut bytes = Vec::new();
+        update_header(1, &mut bytes);
+        crate::encoding::write_cursor(&cursor, &PixelFormat::RGB888, &ColourMap::new(), &mut bytes)
+            .expect("write");
+        let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, Limits::DEFAULT);
+        let mut fb = Framebuffer::new(2, 2, &Limits::DEFAULT).expect("fb");
+        let cut = bytes.len() - 1;
+        let events = run(&mut dec, &mut fb, &bytes[..cut], 7).expect("partial");
+        assert_eq!(events, [ServerEvent::UpdateBegin { rects: 1 }]);
+        let events = run(&mut dec, &mut fb, &bytes[cut..], 7).expect("rest");
+        assert_eq!(events.len(), 3);
+        // A 0x0 shape (pointer hidden) is complete with its header.
+        let mut bytes = Vec::new();
+        update_header(1, &mut bytes);
+        rect_header(Rect::new(0, 0, 0, 0), -239, &mut bytes);
+        let events = run(&mut dec, &mut fb, &bytes, 100).expect("empty shape");
+        let empty = CursorImage::new(0, 0, 0, 0, Vec::new(), Vec::new()).expect("empty");
+        assert_eq!(events.get(1), Some(&ServerEvent::Cursor(Box::new(empty))));
+        assert_eq!(events.len(), 4);
     }
 }

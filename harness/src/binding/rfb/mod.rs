@@ -4,9 +4,12 @@
 //! server. [`RfbBinding`] opens a console in four steps, each bounded by the
 //! open timeout: connect ([`transport`]), WebSocket upgrade for `ws://`,
 //! the RFB handshake ([`handshake`]) up to ServerInit, then SetPixelFormat
-//! (32-bit true colour) and SetEncodings (the harness's preference list).
+//! (32-bit true colour) and SetEncodings (the harness's preference list,
+//! which ends with the DesktopSize and Cursor pseudo-encodings).
 //! After that a task of its own ([`session`]) owns the connection and turns
-//! the terminal's bytes into [`ConsoleEvent`](crate::binding::ConsoleEvent)s.
+//! the terminal's bytes into [`ConsoleEvent`](crate::binding::ConsoleEvent)s;
+//! a pointer shape the terminal sends goes to
+//! [`Console::cursor`](crate::binding::Console::cursor).
 
 pub mod handshake;
 pub mod session;
@@ -171,7 +174,8 @@ impl RfbBinding {
         format!(
             "RFB 3.3/3.7/3.8 viewer at {} over {transport}; security: None, or {password}; \
              ClientInit exclusive; pixel format {}; encodings {}; limits: screen up to {}x{} \
-             and {} pixels, name up to {} bytes, cut text up to {} bytes",
+             and {} pixels, name up to {} bytes, cut text up to {} bytes, pointer shapes up \
+             to {} pixels",
             self.url.raw,
             match self.pixel_format.fixed() {
                 None => "native (as announced in ServerInit)".to_string(),
@@ -183,6 +187,7 @@ impl RfbBinding {
             self.limits.max_pixels,
             self.limits.max_name_len,
             self.limits.max_cut_text,
+            self.limits.max_cursor_pixels,
         )
     }
 
@@ -266,6 +271,7 @@ impl RfbBinding {
             pixel_format: pixel_format.describe(),
             pixel_format_sent: set_format.is_some(),
             name: String::from_utf8_lossy(&hs.init.name).into_owned(),
+            cursor_requested: encodings.contains(&Encoding::Cursor.code()),
             encodings,
             connect_ms,
             handshake_ms,

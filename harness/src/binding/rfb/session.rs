@@ -1,6 +1,7 @@
 //! The task behind one open console: it owns the transport, decodes the
-//! terminal's stream into the shared framebuffer, writes the check's commands,
-//! and reports what it saw as [`ConsoleEvent`]s.
+//! terminal's stream into the shared framebuffer (and the pointer shapes of
+//! the Cursor pseudo-encoding into the console's cursor slot), writes the
+//! check's commands, and reports what it saw as [`ConsoleEvent`]s.
 //!
 //! Ordering rules it keeps:
 //! - every command takes its [`Seq`] just before its bytes are written, and
@@ -15,6 +16,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use s301_rfb::encoding::CursorImage;
 use s301_rfb::messages::ClientMessage;
 use s301_rfb::stream::{RectInfo, ServerEvent, ServerMessageDecoder};
 use tokio::sync::oneshot;
@@ -22,7 +24,9 @@ use tokio::sync::oneshot;
 use super::handshake::READ_CHUNK;
 use super::transport::{Received, Transport, TransportError};
 use crate::binding::seq::{self, Seq};
-use crate::binding::{CloseHow, CloseReason, Command, ConsoleDriver, ConsoleEvent, UpdateInfo};
+use crate::binding::{
+    CloseHow, CloseReason, Command, ConsoleDriver, ConsoleEvent, CursorShape, UpdateInfo,
+};
 
 /// How long one write may take before the session is given up.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -192,6 +196,19 @@ impl State {
                 }
                 None
             }
+            ServerEvent::Cursor(shape) => {
+                if let Some(r) = &self.recorder {
+                    r.log(
+                        crate::record::transcript::Direction::Recv,
+                        "Cursor",
+                        serde_json::json!({"width": shape.width, "height": shape.height, "hot_x": shape.hot_x, "hot_y": shape.hot_y}),
+                    );
+                }
+                let max = u64::from(self.decoder.limits().max_cursor_pixels);
+                let kept = cursor_shape(&shape, max);
+                *self.driver.cursor.lock().unwrap_or_else(|p| p.into_inner()) = Some(kept);
+                None
+            }
             ServerEvent::Bell => Some(ConsoleEvent::Bell(seq::next())),
             ServerEvent::CutText(text) => Some(ConsoleEvent::CutText {
                 seq: seq::next(),
@@ -220,6 +237,24 @@ impl State {
             Command::Key { keysym, down } => ClientMessage::KeyEvent { down, key: keysym },
             Command::Close(_) => return None,
         })
+    }
+}
+
+/// The binding-neutral form of a decoded pointer shape; its pixels are
+/// kept only when the shape has at most `max_pixels` (the decoder refuses
+/// larger ones already, so this only guards the copy).
+fn cursor_shape(c: &CursorImage, max_pixels: u64) -> CursorShape {
+    let area = u64::from(c.width) * u64::from(c.height);
+    CursorShape {
+        width: c.width,
+        height: c.height,
+        hot_x: c.hot_x,
+        hot_y: c.hot_y,
+        pixels: if area <= max_pixels {
+            c.cells()
+        } else {
+            Vec::new()
+        },
     }
 }
 

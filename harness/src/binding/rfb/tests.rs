@@ -852,8 +852,9 @@ async fn describe_names_transport_encodings_and_limits() {
         "ws://h:1/s",
         "\"binary\"",
         "ZRLE(16)",
-        "DesktopSize(-223)",
+        "DesktopSize(-223), Cursor(-239)",
         "16384x16384",
+        "pointer shapes up to 65536 pixels",
     ] {
         assert!(d.contains(want), "{want} missing from {d}");
     }
@@ -1307,4 +1308,116 @@ async fn mock_terminal_with_a_password_admits_vnc_auth() {
         "{e:?}"
     );
     mock.shutdown().await;
+}
+
+// ---------------------------------------------------------------- pointer shapes
+
+/// One update holding a Cursor rectangle for `shape` (32-bit true colour).
+fn cursor_update(shape: &s301_rfb::encoding::CursorImage) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_update_header(1, &mut out);
+    s301_rfb::encoding::write_cursor(
+        shape,
+        &PixelFormat::RGB888,
+        &s301_rfb::ColourMap::new(),
+        &mut out,
+    )
+    .unwrap();
+    out
+}
+
+#[tokio::test]
+async fn a_pointer_shape_from_the_terminal_is_kept_apart_from_the_image_and_logged() {
+    let cells: Vec<Option<u32>> = (0..5 * 4u32)
+        .map(|i| (i % 4 != 0).then_some(0x0011_2233 + i))
+        .collect();
+    let shape = s301_rfb::encoding::CursorImage::from_cells(5, 4, 2, 3, &cells).unwrap();
+    let wire = cursor_update(&shape);
+    let (url, task) = serve(Via::Ws, move |mut p| async move {
+        handshake_38_none(&mut p, 8, 8).await;
+        expect_format_and_encodings(&mut p).await;
+        p.recv(10).await; // the request
+        p.send(&wire).await;
+        p.wait_gone().await;
+    })
+    .await;
+    let dir = crate::report::json::tests::scratch_dir("cursor-transcript");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("transcript.jsonl");
+    let (transcript, writer) = crate::record::Transcript::start(&path, |_| {}).unwrap();
+    let binding = RfbBinding::new(&url, None)
+        .unwrap()
+        .with_transcript(Some(transcript));
+    let mut c = binding.open_console("A", WAIT).await.unwrap();
+    assert!(c.info().cursor_requested);
+    assert!(c.info().encodings.contains(&-239));
+    assert_eq!(c.cursor(), None);
+    let req = c.request(false, None).await.unwrap();
+    let u = update_answering(&mut c, req).await;
+    assert_eq!(u.rect_count, 1);
+    assert_eq!(u.rects[0].encoding, -239);
+    assert_eq!(u.rects[0].rect, Rect::new(2, 3, 5, 4));
+    assert!(u.rects[0].in_bounds);
+    assert_eq!(
+        c.cursor(),
+        Some(crate::binding::CursorShape {
+            width: 5,
+            height: 4,
+            hot_x: 2,
+            hot_y: 3,
+            pixels: cells,
+        })
+    );
+    // The shape went nowhere near the screen.
+    assert!(c.snapshot().pixels().iter().all(|p| *p == 0));
+    c.close(CloseHow::Clean).await;
+    task.await.unwrap();
+    drop(binding);
+    writer.finish().await.unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let logged: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["type"] == "Cursor")
+        .collect();
+    assert_eq!(logged.len(), 1, "{text}");
+    assert_eq!(
+        logged[0]["fields"],
+        serde_json::json!({"width": 5, "height": 4, "hot_x": 2, "hot_y": 3})
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Opens a console to a server that sends `rect` as a Cursor rectangle
+/// header (and nothing more), and returns the violation it closed with.
+async fn cursor_violation(rect: Rect) -> String {
+    let (url, task) = serve(Via::Tcp, move |mut p| async move {
+        handshake_38_none(&mut p, 8, 8).await;
+        expect_format_and_encodings(&mut p).await;
+        let mut out = Vec::new();
+        write_update_header(1, &mut out);
+        write_rect_header(rect, -239, &mut out);
+        p.send(&out).await;
+        p.wait_gone().await;
+    })
+    .await;
+    let mut c = open(&url, None).await.unwrap();
+    let detail = match next(&mut c).await {
+        ConsoleEvent::Closed {
+            reason: CloseReason::Violation { detail },
+            ..
+        } => detail,
+        other => panic!("expected a violation, got {other:?}"),
+    };
+    assert_eq!(c.cursor(), None);
+    task.await.unwrap();
+    detail
+}
+
+#[tokio::test]
+async fn a_malformed_or_huge_pointer_shape_is_a_violation_naming_it() {
+    let d = cursor_violation(Rect::new(9, 0, 4, 4)).await;
+    assert!(d.contains("Cursor") && d.contains("hotspot (9, 0)"), "{d}");
+    let d = cursor_violation(Rect::new(0, 0, 65535, 65535)).await;
+    assert!(d.contains("Cursor width*height"), "{d}");
 }
