@@ -78,11 +78,7 @@ async fn run(ctx: &CheckCtx, ids: &[CheckId]) -> Vec<(CheckId, Outcome)> {
 }
 
 fn verdict_of(results: &[(CheckId, Outcome)], id: CheckId) -> &Outcome {
-    &results
-        .iter()
-        .find(|(i, _)| *i == id)
-        .expect("check ran")
-        .1
+    &results.iter().find(|(i, _)| *i == id).expect("check ran").1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

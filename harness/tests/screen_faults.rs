@@ -2,7 +2,10 @@
 //! both exclusivity policies, the screen checks run in execution order
 //! against a fresh mock carrying that fault, and the exact set of checks that
 //! do not pass is pinned. Every check can fail, and no check fails (or
-//! errs) beyond the pinned set.
+//! errs) beyond the pinned set. The same holds for the mock's screen modes
+//! that behave like real terminals (a cell blinking on its own, a screen
+//! that reacts to where the pointer is, a pointer sprite drawn into the
+//! image), alone and together with `ignore-input`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -14,7 +17,7 @@ use s301_harness::checks::{catalog, CheckCtx, Outcome, Shared};
 use s301_harness::declaration::Declaration;
 use s301_harness::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};
 use s301_harness::verdict::Verdict;
-use s301_mocks::{Exclusivity, Fault, MockConfig, MockTerminal};
+use s301_mocks::{Exclusivity, Fault, MockConfig, MockTerminal, PointerSprite, ScreenMode};
 
 /// The screen checks in execution order.
 const ORDER: [CheckId; 11] = [
@@ -72,6 +75,121 @@ type Expected = &'static [(CheckId, Verdict)];
 
 const F: Verdict = Verdict::Fail;
 const E: Verdict = Verdict::Error;
+
+/// How the mock's screen behaves besides its faults.
+#[derive(Debug, Clone, Copy, Default)]
+struct Modes {
+    blink: bool,
+    follow: bool,
+    sprite: PointerSprite,
+}
+
+impl Modes {
+    const BLINK: Modes = Modes {
+        blink: true,
+        follow: false,
+        sprite: PointerSprite::Off,
+    };
+    const FOLLOW: Modes = Modes {
+        blink: false,
+        follow: true,
+        sprite: PointerSprite::Off,
+    };
+    const SPRITE: Modes = Modes {
+        blink: false,
+        follow: false,
+        sprite: PointerSprite::Always,
+    };
+    const SPRITE_UNLESS_ASKED: Modes = Modes {
+        blink: false,
+        follow: false,
+        sprite: PointerSprite::UnlessCursorEncoding,
+    };
+
+    fn name(&self) -> String {
+        let mut v = Vec::new();
+        if self.blink {
+            v.push("blink".to_string());
+        }
+        if self.follow {
+            v.push("pointer-follow".to_string());
+        }
+        if self.sprite != PointerSprite::Off {
+            v.push(format!("sprite-{:?}", self.sprite));
+        }
+        v.join("+")
+    }
+}
+
+/// One pinned case.
+struct Case {
+    faults: Vec<Fault>,
+    modes: Modes,
+    policy: Exclusivity,
+    expected: Expected,
+}
+
+impl Case {
+    fn name(&self) -> String {
+        let mut parts: Vec<String> = self.faults.iter().map(|f| f.name().to_string()).collect();
+        let m = self.modes.name();
+        if !m.is_empty() {
+            parts.push(m);
+        }
+        if parts.is_empty() {
+            parts.push("clean".into());
+        }
+        format!("{} / {}", parts.join("+"), self.policy)
+    }
+}
+
+/// The mock's screen modes, clean and with `ignore-input`, under both
+/// policies. A mode alone passes everything; with `ignore-input` the input
+/// checks fail exactly as without the mode: a blinking cell, a pointer
+/// sprite moving or a crosshair that would follow the pointer are never
+/// taken for the terminal's reaction.
+fn mode_cases() -> Vec<Case> {
+    use CheckId::*;
+    let ignored: Expected = &[(St03, E), (Op01, F), (Op02, F), (Op04, F)];
+    let mut v = Vec::new();
+    for policy in [Exclusivity::Refuse, Exclusivity::Takeover] {
+        for modes in [
+            Modes::BLINK,
+            Modes::FOLLOW,
+            Modes::SPRITE,
+            Modes::SPRITE_UNLESS_ASKED,
+        ] {
+            v.push(Case {
+                faults: Vec::new(),
+                modes,
+                policy,
+                expected: &[],
+            });
+            v.push(Case {
+                faults: vec![Fault::IgnoreInput],
+                modes,
+                policy,
+                expected: ignored,
+            });
+        }
+    }
+    v
+}
+
+/// Every pinned case: the fault matrix, then the screen modes.
+fn cases() -> Vec<Case> {
+    let mut v: Vec<Case> = matrix()
+        .into_iter()
+        .map(|(f, policy, expected)| Case {
+            faults: vec![f],
+            modes: Modes::default(),
+            policy,
+            expected,
+        })
+        .collect();
+    v.extend(mode_cases());
+    v
+}
 
 /// The pinned matrix: (fault, policy, checks that do not pass).
 fn matrix() -> Vec<(Fault, Exclusivity, Expected)> {
@@ -158,11 +276,27 @@ fn scenario_for(fault: Fault) -> Scenario {
     sc
 }
 
-/// Runs the screen checks in order against a fresh mock with `fault`.
-async fn run_case(fault: Fault, policy: Exclusivity) -> Vec<(CheckId, Outcome)> {
+/// Runs the screen checks in order against a fresh mock with `faults` and
+/// `modes`.
+async fn run_case(
+    faults: Vec<Fault>,
+    modes: Modes,
+    policy: Exclusivity,
+) -> Vec<(CheckId, Outcome)> {
+    let sc = match faults.first() {
+        Some(f) => scenario_for(*f),
+        None => scenario(),
+    };
     let handle = MockTerminal::start(MockConfig {
         exclusivity: policy,
-        faults: vec![fault],
+        faults,
+        blink: modes.blink,
+        screen_mode: if modes.follow {
+            ScreenMode::PointerFollow
+        } else {
+            ScreenMode::Counter
+        },
+        pointer_sprite: modes.sprite,
         stall_after: STALL_AFTER,
         // A small screen keeps whole-screen encoding cheap in debug builds,
         // so many cases can run at once without starving one another.
@@ -177,7 +311,7 @@ async fn run_case(fault: Fault, policy: Exclusivity) -> Vec<(CheckId, Outcome)> 
     let screen = RfbBinding::from_decl(&decl.screen).expect("binding");
     let ctx = CheckCtx {
         declaration: Arc::new(decl),
-        scenario: Arc::new(scenario_for(fault)),
+        scenario: Arc::new(sc),
         seed: 301,
         screen: Arc::new(screen),
         data: None,
@@ -209,6 +343,7 @@ async fn run_case(fault: Fault, policy: Exclusivity) -> Vec<(CheckId, Outcome)> 
 async fn each_screen_fault_fails_exactly_its_pinned_checks() {
     let t0 = Instant::now();
     let cases = matrix();
+    let all = self::cases();
     // Each brief-mapped check is in its fault's pinned set.
     let mapped: [(Fault, CheckId); 9] = [
         (Fault::ShareScreen, CheckId::Ex01),
@@ -249,7 +384,7 @@ async fn each_screen_fault_fails_exactly_its_pinned_checks() {
     // cases would let one case's encoding starve another's handshakes.
     let limit = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_CASES));
     let mut tasks = Vec::new();
-    for (fault, policy, expected) in cases {
+    for case in all {
         let limit = Arc::clone(&limit);
         tasks.push(tokio::spawn(async move {
             let _permit = limit.acquire_owned().await.expect("semaphore open");
@@ -262,28 +397,27 @@ async fn each_screen_fault_fails_exactly_its_pinned_checks() {
                     .expect("case runtime");
                 // Every check bounds its own waits; this bound turns a
                 // harness hang into a failure that names the case.
+                let name = case.name();
                 let r = rt.block_on(tokio::time::timeout(
                     Duration::from_secs(180),
-                    run_case(fault, policy),
+                    run_case(case.faults.clone(), case.modes, case.policy),
                 ));
                 rt.shutdown_timeout(Duration::from_secs(2));
-                r.unwrap_or_else(|_| {
-                    panic!(
-                        "{} / {policy}: the case did not finish within 180 s",
-                        fault.name()
-                    )
-                })
+                let results =
+                    r.unwrap_or_else(|_| panic!("{name}: the case did not finish within 180 s"));
+                (case, results)
             })
             .await
             .expect("case thread");
-            eprintln!("{} / {policy}: {:?}", fault.name(), started.elapsed());
-            (fault, policy, expected, results)
+            let (case, results) = results;
+            eprintln!("{}: {:?}", case.name(), started.elapsed());
+            (case, results)
         }));
     }
     let mut problems = Vec::new();
     for task in tasks {
-        let (fault, policy, expected, results) = task.await.expect("case task");
-        let want: BTreeMap<CheckId, Verdict> = expected.iter().copied().collect();
+        let (case, results) = task.await.expect("case task");
+        let want: BTreeMap<CheckId, Verdict> = case.expected.iter().copied().collect();
         let got: BTreeMap<CheckId, Verdict> = results
             .iter()
             .filter(|(_, o)| o.verdict != Verdict::Pass)
@@ -305,8 +439,8 @@ async fn each_screen_fault_fails_exactly_its_pinned_checks() {
                 })
                 .collect();
             problems.push(format!(
-                "{} / {policy}: expected {want:?}, got {got:?}\n{}",
-                fault.name(),
+                "{}: expected {want:?}, got {got:?}\n{}",
+                case.name(),
                 detail.join("\n")
             ));
         }
