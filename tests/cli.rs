@@ -352,3 +352,41 @@ fn a_killed_run_leaves_a_provisional_record_and_its_screenshots() {
     assert_eq!(png.get(..8), Some(&b"\x89PNG\r\n\x1a\n"[..]));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What `s301 mock` prints is a declaration the mock passes exactly as
+/// printed: it says `[data] output = true`, so it must push, and to where
+/// the declaration tells the harness to listen.
+#[test]
+fn standalone_mock_passes_the_data_conditions_with_its_printed_declaration() {
+    let dir = scratch("cli", "mock-data");
+    let mock = support::spawn_mock(&[]);
+    let path = write(&dir, "terminal.toml", &mock.declaration);
+    let out_dir = dir.join("run");
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ci.toml");
+    let out = s301(&[
+        "run",
+        "--terminal",
+        path.to_str().unwrap(),
+        "--scenario",
+        scenario,
+        "--only",
+        "1-3-1,1-3-2",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--seed",
+        "4",
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "declaration:\n{}\n{stdout}\n{}",
+        mock.declaration,
+        text(&out.stderr)
+    );
+    let r = read_report(&out_dir);
+    assert_eq!(condition(&r, "1-3-1")["verdict"], "pass");
+    assert_eq!(condition(&r, "1-3-2")["verdict"], "pass");
+    drop(mock);
+    let _ = std::fs::remove_dir_all(&dir);
+}
