@@ -390,3 +390,28 @@ fn standalone_mock_passes_the_data_conditions_with_its_printed_declaration() {
     drop(mock);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Log lines on a piped stderr carry no ANSI colour codes.
+#[test]
+fn verbose_logs_on_a_pipe_have_no_colour_codes() {
+    let dir = scratch("cli", "no-colour");
+    let out = Command::new(BIN)
+        .args([
+            "-v",
+            "run",
+            "--only",
+            "ST-01",
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("INFO"), "-v must log at info level: {err}");
+    assert!(!err.contains("\x1b["), "colour codes on a pipe: {err:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
