@@ -415,3 +415,122 @@ fn verbose_logs_on_a_pipe_have_no_colour_codes() {
     assert!(!err.contains("\x1b["), "colour codes on a pipe: {err:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs `s301 ARGS`, killing it after `secs` seconds: a run that hangs is
+/// a failure, not a stuck test suite.
+fn s301_bounded(args: &[&str], secs: u64) -> std::process::Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "s301 {args:?} still running after {secs} s (stderr: {})",
+                text(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn mkfifo(dir: &Path, name: &str) -> PathBuf {
+    let p = dir.join(name);
+    let made = Command::new("mkfifo").arg(&p).status().unwrap();
+    assert!(made.success(), "mkfifo {}", p.display());
+    p
+}
+
+fn assert_not_regular(out: &std::process::Output, path: &Path) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{}: ", path.display())),
+        "the message must name {}: {err}",
+        path.display()
+    );
+    assert!(err.contains("not a regular file"), "{err}");
+    assert!(err.contains("named pipe"), "{err}");
+}
+
+/// A named pipe given as an input file is refused at once (exit 2, naming
+/// it) instead of blocking in open() forever.
+#[test]
+fn fifo_inputs_are_refused_instead_of_hanging() {
+    let dir = scratch("cli", "fifo");
+    let fifo = mkfifo(&dir, "input.fifo");
+    let f = fifo.to_str().unwrap();
+    let out_dir = dir.join("run");
+    let o = out_dir.to_str().unwrap();
+    for flag in ["--terminal", "--scenario", "--sign-key"] {
+        let out = s301_bounded(&["run", flag, f, "--only", "ST-01", "--out", o], 20);
+        assert_not_regular(&out, &fifo);
+        assert!(
+            !out_dir.join("report.json").exists(),
+            "{flag}: nothing may run"
+        );
+    }
+    let out = s301_bounded(&["verify", o, "--pubkey", f], 20);
+    assert_not_regular(&out, &fifo);
+    // A PEM file named by the declaration.
+    let decl = DECL.replace("ws://", "wss://") + "\n[tls]\nca = \"input.fifo\"\n";
+    let path = write(&dir, "terminal.toml", &decl);
+    let out = s301_bounded(
+        &["run", "--terminal", path.to_str().unwrap(), "--out", o],
+        20,
+    );
+    assert_not_regular(&out, &fifo);
+    let err = text(&out.stderr);
+    assert!(err.contains("tls.ca"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Device files are no configuration either: /dev/zero is refused.
+#[test]
+fn a_device_as_declaration_is_refused() {
+    let out = s301_bounded(&["run", "--terminal", "/dev/zero"], 20);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("/dev/zero: "), "{err}");
+    assert!(err.contains("not a regular file"), "{err}");
+}
+
+/// A byte that is not UTF-8 is reported at its line and column, for the
+/// declaration and the scenario alike.
+#[test]
+fn non_utf8_declaration_or_scenario_names_the_line_and_column() {
+    let dir = scratch("cli", "non-utf8");
+    let mut bad = DECL.as_bytes().to_vec();
+    // Line 4 is `[screen]`; a Latin-1 "é" (one byte, 0xE9) follows at column 9.
+    let at = DECL.find("[screen]").unwrap() + "[screen]".len();
+    bad.insert(at, 0xE9);
+    let path = dir.join("terminal.toml");
+    std::fs::write(&path, &bad).unwrap();
+    let out = s301_bounded(&["run", "--terminal", path.to_str().unwrap()], 20);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{}:4:9: ", path.display())),
+        "line 4, column 9 expected: {err}"
+    );
+    assert!(err.contains("UTF-8"), "{err}");
+
+    let scenario = dir.join("scenario.toml");
+    std::fs::write(&scenario, b"name = \"x\"\n# caf\xe9\n").unwrap();
+    let out = s301_bounded(&["run", "--scenario", scenario.to_str().unwrap()], 20);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{}:2:6: ", scenario.display())),
+        "line 2, column 6 expected: {err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
