@@ -866,7 +866,10 @@ impl ReceiverState {
                         vec![],
                     )
                 } else {
-                    let msg = format!("body could not be read: {e}");
+                    let msg = format!(
+                        "body could not be read: {}",
+                        super::request_error::body_reason(&*e)
+                    );
                     self.reject(
                         d,
                         StatusCode::BAD_REQUEST,
