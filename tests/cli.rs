@@ -534,3 +534,128 @@ fn non_utf8_declaration_or_scenario_names_the_line_and_column() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// (check id, verdict) pairs as printed.
+type Printed = Vec<(String, String)>;
+
+/// The verdict of each check as the progress lines (`[ 1/3] DR-01 error ...`)
+/// and the summary's "did not pass" lines show it.
+fn printed_verdicts(stdout: &str) -> (Printed, Printed) {
+    let mut progress = Vec::new();
+    let mut summary = Vec::new();
+    let mut in_summary = false;
+    for line in stdout.lines() {
+        if line.starts_with('[') {
+            let mut w = line.split(']').nth(1).unwrap_or("").split_whitespace();
+            if let (Some(id), Some(v)) = (w.next(), w.next()) {
+                progress.push((id.to_string(), v.to_string()));
+            }
+        } else if line == "Checks that did not pass" {
+            in_summary = true;
+        } else if in_summary && line.starts_with("  ") {
+            let mut w = line.split_whitespace();
+            if let (Some(id), Some(v)) = (w.next(), w.next()) {
+                summary.push((id.to_string(), v.to_string()));
+            }
+        } else {
+            in_summary = false;
+        }
+    }
+    (progress, summary)
+}
+
+/// The `verdict` property of every test case in junit.xml, by check id.
+fn junit_verdicts(xml: &str) -> std::collections::BTreeMap<String, String> {
+    let value = |chunk: &str, name: &str| {
+        let key = format!("name=\"{name}\" value=\"");
+        let at = chunk.find(&key)? + key.len();
+        Some(chunk[at..].split('"').next()?.to_string())
+    };
+    xml.split("<testcase")
+        .skip(1)
+        .filter_map(|c| Some((value(c, "check")?, value(c, "verdict")?)))
+        .collect()
+}
+
+/// Every output gives a check the same verdict: the progress line, the
+/// summary, report.json and junit.xml. Here the terminal's data side is
+/// unreachable, so a data check's result is turned into an error (the run
+/// aborts as for a dead terminal) and the outputs must all say so.
+#[test]
+fn every_output_shows_the_same_verdict_for_each_check() {
+    let dir = scratch("cli", "one-verdict");
+    let mock = support::spawn_mock(&[]);
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let decl: String = mock
+        .declaration
+        .lines()
+        .map(|l| {
+            if l.starts_with("base_url = ") {
+                format!("base_url = \"http://{closed}/s3-01/v1\"\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let path = write(&dir, "terminal.toml", &decl);
+    let out_dir = dir.join("run");
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ci.toml");
+    let out = s301(&[
+        "run",
+        "--terminal",
+        path.to_str().unwrap(),
+        "--scenario",
+        scenario,
+        "--only",
+        "1-3-2",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let r = read_report(&out_dir);
+    let junit = junit_verdicts(&std::fs::read_to_string(out_dir.join("junit.xml")).unwrap());
+    let (progress, summary) = printed_verdicts(&stdout);
+    assert_eq!(
+        progress.len(),
+        3,
+        "one progress line per selected check: {stdout}"
+    );
+    assert!(
+        progress.iter().any(|(_, v)| v == "error"),
+        "a data check errors against a dead data side: {stdout}"
+    );
+    for (id, v) in progress.iter().chain(&summary) {
+        assert_eq!(
+            &check(&r, id)["verdict"],
+            v.as_str(),
+            "{id} in report.json: {stdout}"
+        );
+    }
+    for c in r["checks"].as_array().unwrap() {
+        let id = c["id"].as_str().unwrap();
+        assert_eq!(
+            junit.get(id).map(String::as_str),
+            c["verdict"].as_str(),
+            "{id} in junit.xml"
+        );
+        if matches!(c["verdict"].as_str(), Some("fail" | "error")) {
+            assert!(
+                summary
+                    .iter()
+                    .any(|(s, v)| s == id && Some(v.as_str()) == c["verdict"].as_str()),
+                "{id} missing from the summary: {stdout}"
+            );
+        }
+    }
+    drop(mock);
+    let _ = std::fs::remove_dir_all(&dir);
+}
