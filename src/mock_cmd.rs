@@ -71,7 +71,19 @@ pub async fn run(args: MockArgs) -> ExitCode {
     let mock = match MockTerminal::start(cfg).await {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("s301: error: cannot start the mock terminal: {e}");
+            let on = match args.rfb_listen {
+                Some(r) => format!("--listen {} / --rfb-listen {r}", args.listen),
+                None => format!("--listen {}", args.listen),
+            };
+            let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                " (choose a free address, or port 0 for any free port)"
+            } else {
+                ""
+            };
+            eprintln!(
+                "s301: error: cannot start the mock terminal on {on}: {}{hint}",
+                s301_harness::declaration::io_reason(&e)
+            );
             return ExitCode::from(EXIT_INCONCLUSIVE);
         }
     };
@@ -127,7 +139,11 @@ async fn run_hostile(case: s301_mocks::hostile::Hostile, args: &MockArgs) -> Exi
     let h = match s301_mocks::hostile::HostileTerminal::start(case, args.listen).await {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("s301: error: cannot start the hostile terminal: {e}");
+            eprintln!(
+                "s301: error: cannot start the hostile terminal on --listen {}: {}",
+                args.listen,
+                s301_harness::declaration::io_reason(&e)
+            );
             return ExitCode::from(EXIT_INCONCLUSIVE);
         }
     };

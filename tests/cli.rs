@@ -659,3 +659,31 @@ fn every_output_shows_the_same_verdict_for_each_check() {
     drop(mock);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Errors the CLI prints name what to fix in words: no Rust debug output,
+/// no operating-system error codes.
+fn assert_plain_error(err: &str) {
+    for bad in ["os error", "Os {", "Error(", "Some(", "kind:"] {
+        assert!(!err.contains(bad), "{bad:?} in {err:?}");
+    }
+}
+
+#[test]
+fn cli_errors_are_plain_words() {
+    let out = s301_bounded(&["keygen", "--out", "/nonexistent/s301/dir/k"], 20);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("/nonexistent/s301/dir/k"), "{err}");
+    assert!(err.contains("no such file or directory"), "{err}");
+    assert_plain_error(&err);
+
+    // A mock asked to listen where something already listens.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = s301_bounded(&["mock", "--listen", &addr], 20);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains(&format!("--listen {addr}")), "{err}");
+    assert!(err.contains("address already in use"), "{err}");
+    assert_plain_error(&err);
+}

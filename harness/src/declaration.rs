@@ -6,7 +6,7 @@ pub mod input_file;
 
 pub(crate) use config_error::{parse_doc, read_config, Doc};
 pub use config_error::{ConfigError, ConfigErrorKind, MAX_CONFIG_BYTES};
-pub use input_file::{read_regular, read_regular_text, InputFileError};
+pub use input_file::{io_reason, read_regular, read_regular_text, InputFileError};
 
 use s301_rfb::Rect;
 use serde::{Deserialize, Serialize};

@@ -94,13 +94,13 @@ pub fn endpoint_of(url: &str) -> Option<String> {
 pub fn probe_once(endpoint: &str) -> Result<(), String> {
     let addrs: Vec<_> = endpoint
         .to_socket_addrs()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| crate::declaration::io_reason(&e))?
         .collect();
     let mut last = format!("{endpoint}: no address");
     for a in addrs {
         match TcpStream::connect_timeout(&a, PROBE_TIMEOUT) {
             Ok(_) => return Ok(()),
-            Err(e) => last = e.to_string(),
+            Err(e) => last = crate::declaration::io_reason(&e),
         }
     }
     Err(last)
@@ -239,7 +239,8 @@ mod tests {
         let addr = l.local_addr().unwrap().to_string();
         assert!(probe_once(&addr).is_ok());
         drop(l);
-        assert!(probe(&addr).is_err());
+        let e = probe(&addr).unwrap_err();
+        assert_eq!(e, "connection refused");
     }
 
     #[test]

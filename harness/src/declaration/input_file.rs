@@ -130,11 +130,21 @@ pub fn io_reason(e: &std::io::Error) -> String {
         ErrorKind::PermissionDenied => "permission denied".into(),
         ErrorKind::IsADirectory => "it is a directory".into(),
         ErrorKind::NotADirectory => "a part of the path is not a directory".into(),
+        ErrorKind::AddrInUse => "address already in use".into(),
+        ErrorKind::AddrNotAvailable => "the address is not available on this machine".into(),
         _ => {
             let s = e.to_string();
-            match s.find(" (os error ") {
+            let s = match s.find(" (os error ") {
                 Some(i) => s[..i].to_string(),
                 None => s,
+            };
+            // Mid-sentence: "cannot read: input/output error".
+            let mut c = s.chars();
+            match c.next() {
+                Some(first) if c.clone().next().is_some_and(char::is_lowercase) => {
+                    first.to_lowercase().chain(c).collect()
+                }
+                _ => s,
             }
         }
     }
@@ -344,5 +354,15 @@ mod tests {
     fn io_reasons_drop_the_error_code() {
         let e = std::io::Error::from_raw_os_error(5);
         assert!(!io_reason(&e).contains("os error"), "{}", io_reason(&e));
+        assert_eq!(
+            io_reason(&std::io::Error::from(std::io::ErrorKind::AddrInUse)),
+            "address already in use"
+        );
+        // Messages start lower-case, acronyms stay as they are.
+        assert_eq!(
+            io_reason(&std::io::Error::other("Broken thing")),
+            "broken thing"
+        );
+        assert_eq!(io_reason(&std::io::Error::other("TLS alert")), "TLS alert");
     }
 }

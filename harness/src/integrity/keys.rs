@@ -27,7 +27,7 @@ const MAX_KEY_FILE: u64 = 4096;
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     /// Reading or writing failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {}", crate::declaration::io_reason(source))]
     Io {
         /// The file.
         path: PathBuf,

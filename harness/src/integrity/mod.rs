@@ -84,7 +84,7 @@ pub struct SignatureFile {
 #[derive(Debug, thiserror::Error)]
 pub enum IntegrityError {
     /// A file or directory could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {}", crate::declaration::io_reason(source))]
     Io {
         /// The path.
         path: PathBuf,

@@ -128,7 +128,7 @@ pub enum OutputError {
     #[error("junit.xml: {0}")]
     Junit(String),
     /// Writing an output failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {}", crate::declaration::io_reason(source))]
     Write {
         /// The file.
         path: PathBuf,
