@@ -137,7 +137,8 @@ pub struct MockArgs {
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub stall_after_ms: u64,
     /// Where to push reports: the harness's reports URL
-    /// (http://HOST:PORT/s3-01/v1/reports). Without it the mock pushes nothing.
+    /// (http://HOST:PORT/s3-01/v1/reports). Default: a free port on
+    /// 127.0.0.1, which the printed declaration's [harness] listen names.
     #[arg(long, value_name = "URL")]
     pub push_to: Option<String>,
     /// Require VNC Authentication with the password held in this environment variable.
@@ -155,7 +156,7 @@ pub struct MockArgs {
     #[arg(long, value_name = "NAME", value_parser = parse_hostile)]
     pub hostile: Option<Hostile>,
     /// Run the mock terminal with a hostile data side, e.g. slowloris-push
-    /// (every push is that hostile push; needs --push-to) or
+    /// (every push is that hostile push) or
     /// wrong-content-type (every GET of reports is answered that way);
     /// plain HTTP only. For testing the harness's robustness.
     #[arg(long, value_name = "NAME", value_parser = parse_hostile_data, conflicts_with_all = ["hostile", "tls"])]

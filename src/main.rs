@@ -68,8 +68,16 @@ fn block_on(fut: impl std::future::Future<Output = ExitCode>) -> ExitCode {
     }
 }
 
+/// Whether log lines may be coloured: only on a terminal, and never when
+/// `NO_COLOR` is set to anything but the empty string (no-color.org).
+fn colour_logs(stderr_is_terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 /// Logs go to stderr; `-v` shows info, `-vv` debug, `RUST_LOG` overrides.
+/// Colour codes only reach a terminal (see [`colour_logs`]).
 fn init_tracing(verbose: u8) {
+    use std::io::IsTerminal;
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -80,5 +88,23 @@ fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour_logs(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR"),
+        ))
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_are_coloured_only_on_a_terminal_without_no_color() {
+        assert!(colour_logs(true, None));
+        assert!(colour_logs(true, Some("".into())));
+        assert!(!colour_logs(true, Some("1".into())));
+        assert!(!colour_logs(false, None));
+        assert!(!colour_logs(false, Some("".into())));
+    }
 }

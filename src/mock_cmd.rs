@@ -5,6 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use s301_harness::data::REPORTS_PATH;
 use s301_mocks::{DeclOptions, MockConfig, MockTerminal};
 
 use crate::cli::MockArgs;
@@ -32,18 +33,26 @@ pub async fn run(args: MockArgs) -> ExitCode {
             }
         },
     };
-    let harness_listen = match &args.push_to {
-        None => None,
-        Some(url) => match listen_of(url) {
-            Some(l) => Some(l),
-            None => {
-                eprintln!(
-                    "s301: error: --push-to {url}: expected http(s)://HOST:PORT/s3-01/v1/reports"
-                );
-                return ExitCode::from(EXIT_USAGE);
+    // The printed declaration says `output = true`, so the mock must push:
+    // to --push-to, or else to a free local port that the declaration's
+    // `[harness] listen` then names.
+    let push_to = match &args.push_to {
+        Some(url) => url.clone(),
+        None => match default_push_to(args.tls) {
+            Ok(url) => url,
+            Err(e) => {
+                eprintln!("s301: error: cannot find a free local port for the harness to receive pushed reports on: {e} (give --push-to URL)");
+                return ExitCode::from(EXIT_INCONCLUSIVE);
             }
         },
     };
+    let Some(listen) = listen_of(&push_to) else {
+        eprintln!(
+            "s301: error: --push-to {push_to}: expected http(s)://HOST:PORT/s3-01/v1/reports"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    };
+    let harness_listen = Some(listen);
     let cfg = MockConfig {
         listen: args.listen,
         rfb_listen: args.rfb_listen,
@@ -53,7 +62,7 @@ pub async fn run(args: MockArgs) -> ExitCode {
         stall_after: Duration::from_millis(args.stall_after_ms),
         hostile_data: args.hostile_data,
         password,
-        push_to: args.push_to.clone(),
+        push_to: Some(push_to.clone()),
         tls: args.tls.then_some(s301_mocks::tls::TlsMode {
             require_client_cert: args.tls_client_auth,
         }),
@@ -62,7 +71,19 @@ pub async fn run(args: MockArgs) -> ExitCode {
     let mock = match MockTerminal::start(cfg).await {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("s301: error: cannot start the mock terminal: {e}");
+            let on = match args.rfb_listen {
+                Some(r) => format!("--listen {} / --rfb-listen {r}", args.listen),
+                None => format!("--listen {}", args.listen),
+            };
+            let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                " (choose a free address, or port 0 for any free port)"
+            } else {
+                ""
+            };
+            eprintln!(
+                "s301: error: cannot start the mock terminal on {on}: {}{hint}",
+                s301_harness::declaration::io_reason(&e)
+            );
             return ExitCode::from(EXIT_INCONCLUSIVE);
         }
     };
@@ -92,6 +113,7 @@ pub async fn run(args: MockArgs) -> ExitCode {
     if let Some(url) = mock.rfb_url() {
         let _ = writeln!(out, "# plain RFB also at {url}");
     }
+    let _ = writeln!(out, "# reports are pushed to {push_to}");
     let _ = write!(out, "{decl}");
     if !decl.ends_with('\n') {
         let _ = writeln!(out);
@@ -117,7 +139,11 @@ async fn run_hostile(case: s301_mocks::hostile::Hostile, args: &MockArgs) -> Exi
     let h = match s301_mocks::hostile::HostileTerminal::start(case, args.listen).await {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("s301: error: cannot start the hostile terminal: {e}");
+            eprintln!(
+                "s301: error: cannot start the hostile terminal on --listen {}: {}",
+                args.listen,
+                s301_harness::declaration::io_reason(&e)
+            );
             return ExitCode::from(EXIT_INCONCLUSIVE);
         }
     };
@@ -136,6 +162,17 @@ async fn run_hostile(case: s301_mocks::hostile::Hostile, args: &MockArgs) -> Exi
             ExitCode::from(EXIT_INCONCLUSIVE)
         }
     }
+}
+
+/// Where the mock pushes without `--push-to`: the reports path on a port of
+/// 127.0.0.1 that was free a moment ago (`https://` in TLS mode, so the
+/// declaration's `[tls]` gives the harness a receiver certificate).
+fn default_push_to(tls: bool) -> std::io::Result<String> {
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0))?
+        .local_addr()?
+        .port();
+    let scheme = if tls { "https" } else { "http" };
+    Ok(format!("{scheme}://127.0.0.1:{port}{REPORTS_PATH}"))
 }
 
 /// `HOST:PORT` of an `http://HOST:PORT/...` URL.
@@ -169,5 +206,14 @@ mod tests {
         assert_eq!(listen_of("https://h:1/x").as_deref(), Some("h:1"));
         assert_eq!(listen_of("ftp://h:1/x"), None);
         assert_eq!(listen_of("http://:80/x"), None);
+    }
+
+    #[test]
+    fn default_push_goes_to_a_local_port_the_declaration_can_name() {
+        let url = default_push_to(false).unwrap();
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        assert!(url.ends_with(REPORTS_PATH), "{url}");
+        assert!(listen_of(&url).is_some(), "{url}");
+        assert!(default_push_to(true).unwrap().starts_with("https://"));
     }
 }

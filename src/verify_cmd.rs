@@ -84,7 +84,9 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
 /// One line naming the run the record holds, from its `report.json`
 /// (nothing if it is missing or unreadable: the verdict above stands).
 fn identity(dir: &std::path::Path) -> Option<String> {
-    let bytes = std::fs::read(dir.join("report.json")).ok()?;
+    let bytes =
+        s301_harness::declaration::read_regular(&dir.join("report.json"), 256 * 1024 * 1024)
+            .ok()?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     let run = v.get("run")?;
     let field = |k: &str| {

@@ -352,3 +352,338 @@ fn a_killed_run_leaves_a_provisional_record_and_its_screenshots() {
     assert_eq!(png.get(..8), Some(&b"\x89PNG\r\n\x1a\n"[..]));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What `s301 mock` prints is a declaration the mock passes exactly as
+/// printed: it says `[data] output = true`, so it must push, and to where
+/// the declaration tells the harness to listen.
+#[test]
+fn standalone_mock_passes_the_data_conditions_with_its_printed_declaration() {
+    let dir = scratch("cli", "mock-data");
+    let mock = support::spawn_mock(&[]);
+    let path = write(&dir, "terminal.toml", &mock.declaration);
+    let out_dir = dir.join("run");
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ci.toml");
+    let out = s301(&[
+        "run",
+        "--terminal",
+        path.to_str().unwrap(),
+        "--scenario",
+        scenario,
+        "--only",
+        "1-3-1,1-3-2",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--seed",
+        "4",
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "declaration:\n{}\n{stdout}\n{}",
+        mock.declaration,
+        text(&out.stderr)
+    );
+    let r = read_report(&out_dir);
+    assert_eq!(condition(&r, "1-3-1")["verdict"], "pass");
+    assert_eq!(condition(&r, "1-3-2")["verdict"], "pass");
+    drop(mock);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Log lines on a piped stderr carry no ANSI colour codes.
+#[test]
+fn verbose_logs_on_a_pipe_have_no_colour_codes() {
+    let dir = scratch("cli", "no-colour");
+    let out = Command::new(BIN)
+        .args([
+            "-v",
+            "run",
+            "--only",
+            "ST-01",
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("INFO"), "-v must log at info level: {err}");
+    assert!(!err.contains("\x1b["), "colour codes on a pipe: {err:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `s301 ARGS`, killing it after `secs` seconds: a run that hangs is
+/// a failure, not a stuck test suite.
+fn s301_bounded(args: &[&str], secs: u64) -> std::process::Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "s301 {args:?} still running after {secs} s (stderr: {})",
+                text(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn mkfifo(dir: &Path, name: &str) -> PathBuf {
+    let p = dir.join(name);
+    let made = Command::new("mkfifo").arg(&p).status().unwrap();
+    assert!(made.success(), "mkfifo {}", p.display());
+    p
+}
+
+fn assert_not_regular(out: &std::process::Output, path: &Path) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{}: ", path.display())),
+        "the message must name {}: {err}",
+        path.display()
+    );
+    assert!(err.contains("not a regular file"), "{err}");
+    assert!(err.contains("named pipe"), "{err}");
+}
+
+/// A named pipe given as an input file is refused at once (exit 2, naming
+/// it) instead of blocking in open() forever.
+#[test]
+fn fifo_inputs_are_refused_instead_of_hanging() {
+    let dir = scratch("cli", "fifo");
+    let fifo = mkfifo(&dir, "input.fifo");
+    let f = fifo.to_str().unwrap();
+    let out_dir = dir.join("run");
+    let o = out_dir.to_str().unwrap();
+    for flag in ["--terminal", "--scenario", "--sign-key"] {
+        let out = s301_bounded(&["run", flag, f, "--only", "ST-01", "--out", o], 20);
+        assert_not_regular(&out, &fifo);
+        assert!(
+            !out_dir.join("report.json").exists(),
+            "{flag}: nothing may run"
+        );
+    }
+    let out = s301_bounded(&["verify", o, "--pubkey", f], 20);
+    assert_not_regular(&out, &fifo);
+    // A PEM file named by the declaration.
+    let decl = DECL.replace("ws://", "wss://") + "\n[tls]\nca = \"input.fifo\"\n";
+    let path = write(&dir, "terminal.toml", &decl);
+    let out = s301_bounded(
+        &["run", "--terminal", path.to_str().unwrap(), "--out", o],
+        20,
+    );
+    assert_not_regular(&out, &fifo);
+    let err = text(&out.stderr);
+    assert!(err.contains("tls.ca"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Device files are no configuration either: /dev/zero is refused.
+#[test]
+fn a_device_as_declaration_is_refused() {
+    let out = s301_bounded(&["run", "--terminal", "/dev/zero"], 20);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("/dev/zero: "), "{err}");
+    assert!(err.contains("not a regular file"), "{err}");
+}
+
+/// A byte that is not UTF-8 is reported at its line and column, for the
+/// declaration and the scenario alike.
+#[test]
+fn non_utf8_declaration_or_scenario_names_the_line_and_column() {
+    let dir = scratch("cli", "non-utf8");
+    let mut bad = DECL.as_bytes().to_vec();
+    // Line 4 is `[screen]`; a Latin-1 "é" (one byte, 0xE9) follows at column 9.
+    let at = DECL.find("[screen]").unwrap() + "[screen]".len();
+    bad.insert(at, 0xE9);
+    let path = dir.join("terminal.toml");
+    std::fs::write(&path, &bad).unwrap();
+    let out = s301_bounded(&["run", "--terminal", path.to_str().unwrap()], 20);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{}:4:9: ", path.display())),
+        "line 4, column 9 expected: {err}"
+    );
+    assert!(err.contains("UTF-8"), "{err}");
+
+    let scenario = dir.join("scenario.toml");
+    std::fs::write(&scenario, b"name = \"x\"\n# caf\xe9\n").unwrap();
+    let out = s301_bounded(&["run", "--scenario", scenario.to_str().unwrap()], 20);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{}:2:6: ", scenario.display())),
+        "line 2, column 6 expected: {err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// (check id, verdict) pairs as printed.
+type Printed = Vec<(String, String)>;
+
+/// The verdict of each check as the progress lines (`[ 1/3] DR-01 error ...`)
+/// and the summary's "did not pass" lines show it.
+fn printed_verdicts(stdout: &str) -> (Printed, Printed) {
+    let mut progress = Vec::new();
+    let mut summary = Vec::new();
+    let mut in_summary = false;
+    for line in stdout.lines() {
+        if line.starts_with('[') {
+            let mut w = line.split(']').nth(1).unwrap_or("").split_whitespace();
+            if let (Some(id), Some(v)) = (w.next(), w.next()) {
+                progress.push((id.to_string(), v.to_string()));
+            }
+        } else if line == "Checks that did not pass" {
+            in_summary = true;
+        } else if in_summary && line.starts_with("  ") {
+            let mut w = line.split_whitespace();
+            if let (Some(id), Some(v)) = (w.next(), w.next()) {
+                summary.push((id.to_string(), v.to_string()));
+            }
+        } else {
+            in_summary = false;
+        }
+    }
+    (progress, summary)
+}
+
+/// The `verdict` property of every test case in junit.xml, by check id.
+fn junit_verdicts(xml: &str) -> std::collections::BTreeMap<String, String> {
+    let value = |chunk: &str, name: &str| {
+        let key = format!("name=\"{name}\" value=\"");
+        let at = chunk.find(&key)? + key.len();
+        Some(chunk[at..].split('"').next()?.to_string())
+    };
+    xml.split("<testcase")
+        .skip(1)
+        .filter_map(|c| Some((value(c, "check")?, value(c, "verdict")?)))
+        .collect()
+}
+
+/// Every output gives a check the same verdict: the progress line, the
+/// summary, report.json and junit.xml. Here the terminal's data side is
+/// unreachable, so a data check's result is turned into an error (the run
+/// aborts as for a dead terminal) and the outputs must all say so.
+#[test]
+fn every_output_shows_the_same_verdict_for_each_check() {
+    let dir = scratch("cli", "one-verdict");
+    let mock = support::spawn_mock(&[]);
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let decl: String = mock
+        .declaration
+        .lines()
+        .map(|l| {
+            if l.starts_with("base_url = ") {
+                format!("base_url = \"http://{closed}/s3-01/v1\"\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let path = write(&dir, "terminal.toml", &decl);
+    let out_dir = dir.join("run");
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ci.toml");
+    let out = s301(&[
+        "run",
+        "--terminal",
+        path.to_str().unwrap(),
+        "--scenario",
+        scenario,
+        "--only",
+        "1-3-2",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let r = read_report(&out_dir);
+    let junit = junit_verdicts(&std::fs::read_to_string(out_dir.join("junit.xml")).unwrap());
+    let (progress, summary) = printed_verdicts(&stdout);
+    assert_eq!(
+        progress.len(),
+        3,
+        "one progress line per selected check: {stdout}"
+    );
+    assert!(
+        progress.iter().any(|(_, v)| v == "error"),
+        "a data check errors against a dead data side: {stdout}"
+    );
+    for (id, v) in progress.iter().chain(&summary) {
+        assert_eq!(
+            &check(&r, id)["verdict"],
+            v.as_str(),
+            "{id} in report.json: {stdout}"
+        );
+    }
+    for c in r["checks"].as_array().unwrap() {
+        let id = c["id"].as_str().unwrap();
+        assert_eq!(
+            junit.get(id).map(String::as_str),
+            c["verdict"].as_str(),
+            "{id} in junit.xml"
+        );
+        if matches!(c["verdict"].as_str(), Some("fail" | "error")) {
+            assert!(
+                summary
+                    .iter()
+                    .any(|(s, v)| s == id && Some(v.as_str()) == c["verdict"].as_str()),
+                "{id} missing from the summary: {stdout}"
+            );
+        }
+    }
+    drop(mock);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Errors the CLI prints name what to fix in words: no Rust debug output,
+/// no operating-system error codes.
+fn assert_plain_error(err: &str) {
+    for bad in ["os error", "Os {", "Error(", "Some(", "kind:"] {
+        assert!(!err.contains(bad), "{bad:?} in {err:?}");
+    }
+}
+
+#[test]
+fn cli_errors_are_plain_words() {
+    let out = s301_bounded(&["keygen", "--out", "/nonexistent/s301/dir/k"], 20);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("/nonexistent/s301/dir/k"), "{err}");
+    assert!(err.contains("no such file or directory"), "{err}");
+    assert_plain_error(&err);
+
+    // A mock asked to listen where something already listens.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = s301_bounded(&["mock", "--listen", &addr], 20);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains(&format!("--listen {addr}")), "{err}");
+    assert!(err.contains("address already in use"), "{err}");
+    assert_plain_error(&err);
+}

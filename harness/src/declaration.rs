@@ -2,9 +2,11 @@
 //! a PICS), read from TOML. It is the input to the 適合宣言.
 
 mod config_error;
+pub mod input_file;
 
-pub(crate) use config_error::{parse_doc, Doc};
+pub(crate) use config_error::{parse_doc, read_config, Doc};
 pub use config_error::{ConfigError, ConfigErrorKind, MAX_CONFIG_BYTES};
+pub use input_file::{io_reason, read_regular, read_regular_text, InputFileError};
 
 use s301_rfb::Rect;
 use serde::{Deserialize, Serialize};
@@ -609,20 +611,6 @@ impl Declaration {
         strip_secrets(&mut v);
         v
     }
-}
-
-/// Reads a configuration file, refusing one larger than [`MAX_CONFIG_BYTES`]
-/// before reading it whole.
-pub(crate) fn read_config(path: &std::path::Path) -> Result<String, ConfigError> {
-    use std::io::Read;
-    let origin = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|e| ConfigError::read(&origin, &e))?;
-    let mut buf = String::new();
-    file.take(MAX_CONFIG_BYTES as u64 + 1)
-        .read_to_string(&mut buf)
-        .map_err(|e| ConfigError::read(&origin, &e))?;
-    // An oversized file is left for the parser to reject with a clear message.
-    Ok(buf)
 }
 
 fn check_probe_shapes(doc: &Doc<'_>) -> Result<(), ConfigError> {

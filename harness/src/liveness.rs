@@ -13,9 +13,12 @@
 //! - if every attempt fails (refused, unreachable, timed out), the terminal
 //!   is dead: the watch raises the run's [`AbortSignal`] (the running checks
 //!   are cancelled, the rest never run) and remembers why;
-//! - [`blame`] then turns the triggering check's `fail` into `error` (its
-//!   failure was the terminal vanishing, not a conformance finding), marks
-//!   the run `aborted`, and judges the conditions again.
+//! - the watch does this as it reviews each result (see
+//!   [`RunSink::review`]), before the result is recorded or shown: the
+//!   triggering check's `fail` becomes `error` (its failure was the terminal
+//!   vanishing, not a conformance finding), so the progress line, the
+//!   summary and every record show the same verdict;
+//! - [`blame`] then marks the run `aborted` and judges the conditions again.
 //!
 //! The same holds when the terminal is unreachable from the very first
 //! check: nothing about it could be judged, so the run is aborted, not
@@ -31,7 +34,7 @@ use std::time::Duration;
 
 use crate::catalog::CheckId;
 use crate::declaration::Declaration;
-use crate::runner::{AbortSignal, Lane, RunEvent, RunOutcome, RunSink, RunStatus};
+use crate::runner::{AbortSignal, CheckResult, Lane, RunEvent, RunOutcome, RunSink, RunStatus};
 use crate::verdict::{ConditionVerdict, Verdict};
 
 /// Bound on one TCP connect attempt.
@@ -91,13 +94,13 @@ pub fn endpoint_of(url: &str) -> Option<String> {
 pub fn probe_once(endpoint: &str) -> Result<(), String> {
     let addrs: Vec<_> = endpoint
         .to_socket_addrs()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| crate::declaration::io_reason(&e))?
         .collect();
     let mut last = format!("{endpoint}: no address");
     for a in addrs {
         match TcpStream::connect_timeout(&a, PROBE_TIMEOUT) {
             Ok(_) => return Ok(()),
-            Err(e) => last = e.to_string(),
+            Err(e) => last = crate::declaration::io_reason(&e),
         }
     }
     Err(last)
@@ -143,11 +146,26 @@ impl TerminalWatch {
     }
 }
 
+impl LostTerminal {
+    /// Amends the result of the check whose failure led to the finding: a
+    /// `fail` is an `error`, and the detail says why.
+    pub fn amend(&self, result: &mut CheckResult) {
+        if result.id == self.during && result.verdict == Verdict::Fail {
+            result.verdict = Verdict::Error;
+            result.detail = format!(
+                "the terminal stopped answering ({}); judged an error, not a failure: {}",
+                self.endpoint, result.detail
+            );
+        }
+    }
+}
+
 impl RunSink for TerminalWatch {
-    fn on_event(&mut self, event: &RunEvent<'_>) {
-        let RunEvent::CheckFinished { result, .. } = event else {
-            return;
-        };
+    fn on_event(&mut self, _event: &RunEvent<'_>) {}
+
+    /// Probes the terminal after a `fail` or `error` and, when it is dead,
+    /// amends the result (see [`LostTerminal::amend`]) and aborts the run.
+    fn review(&mut self, result: &mut CheckResult) {
         if !matches!(result.verdict, Verdict::Fail | Verdict::Error) || self.abort.is_aborted() {
             return;
         }
@@ -165,6 +183,7 @@ impl RunSink for TerminalWatch {
                 error,
             };
             tracing::warn!(reason = %lost.reason(), "aborting the run");
+            lost.amend(result);
             let reason = lost.reason();
             *self.lost.lock().unwrap_or_else(|p| p.into_inner()) = Some(lost);
             self.abort.abort_because(reason);
@@ -172,20 +191,12 @@ impl RunSink for TerminalWatch {
     }
 }
 
-/// Applies a dead-terminal finding to the outcome: the run is aborted, the
-/// triggering check's `fail` becomes `error` (its detail says why), and the
-/// conditions are judged again.
-pub fn blame(outcome: &mut RunOutcome, lost: &LostTerminal) {
+/// Applies a dead-terminal finding to the outcome: the run is aborted and
+/// the conditions are judged again. The triggering check's verdict is not
+/// touched here: the watch amended it before anything showed it, and
+/// changing it now would make the record disagree with what was printed.
+pub fn blame(outcome: &mut RunOutcome, _lost: &LostTerminal) {
     outcome.status = RunStatus::Aborted;
-    for c in outcome.checks.iter_mut().filter(|c| c.id == lost.during) {
-        if c.verdict == Verdict::Fail {
-            c.verdict = Verdict::Error;
-            c.detail = format!(
-                "the terminal stopped answering ({}); judged an error, not a failure: {}",
-                lost.endpoint, c.detail
-            );
-        }
-    }
     for cond in outcome.conditions.iter_mut() {
         let judged: Vec<_> = outcome
             .checks
@@ -228,7 +239,8 @@ mod tests {
         let addr = l.local_addr().unwrap().to_string();
         assert!(probe_once(&addr).is_ok());
         drop(l);
-        assert!(probe(&addr).is_err());
+        let e = probe(&addr).unwrap_err();
+        assert_eq!(e, "connection refused");
     }
 
     #[test]
@@ -241,22 +253,64 @@ mod tests {
         assert_eq!(a.reason().as_deref(), Some("terminal gone"));
     }
 
+    fn lost_during_ex01() -> LostTerminal {
+        LostTerminal {
+            during: CheckId::Ex01,
+            endpoint: "127.0.0.1:1".into(),
+            error: "refused".into(),
+        }
+    }
+
     #[test]
-    fn blame_turns_the_triggering_failure_into_an_error_and_aborts() {
-        let mut o = crate::report::tests::sample_outcome();
-        // In the sample EX-01 fails, so 1-2-1 fails.
-        blame(
-            &mut o,
-            &LostTerminal {
-                during: CheckId::Ex01,
-                endpoint: "127.0.0.1:1".into(),
-                error: "refused".into(),
-            },
-        );
-        assert_eq!(o.status, RunStatus::Aborted);
-        let ex01 = o.check(CheckId::Ex01).unwrap();
+    fn amend_turns_the_triggering_failure_into_an_error() {
+        let o = crate::report::tests::sample_outcome();
+        // In the sample EX-01 fails.
+        let mut ex01 = o.check(CheckId::Ex01).unwrap().clone();
+        lost_during_ex01().amend(&mut ex01);
         assert_eq!(ex01.verdict, Verdict::Error);
         assert!(ex01.detail.contains("stopped answering"));
+        // Other checks, and an error already, stay as they are.
+        let mut st01 = o.check(CheckId::St01).unwrap().clone();
+        let before = st01.clone();
+        lost_during_ex01().amend(&mut st01);
+        assert_eq!(st01, before);
+    }
+
+    #[test]
+    fn a_dead_terminal_is_judged_in_review_before_any_sink_sees_the_result() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        drop(l);
+        let decl = Declaration::parse(
+            &format!(
+                "[terminal]\nvendor = \"x\"\n[screen]\nurl = \"ws://{addr}/s3-01/v1/screen\"\n\
+                 exclusivity = \"refuse\"\n[operation]\nsupported = true\n"
+            ),
+            "terminal.toml",
+        )
+        .unwrap();
+        let abort = AbortSignal::new();
+        let mut watch = TerminalWatch::new(&decl, abort.clone());
+        let mut r = crate::report::tests::sample_outcome()
+            .check(CheckId::Ex01)
+            .unwrap()
+            .clone();
+        watch.review(&mut r);
+        assert_eq!(r.verdict, Verdict::Error, "{}", r.detail);
+        assert!(abort.is_aborted());
+        let lost = watch.finding().lock().unwrap().clone().unwrap();
+        assert_eq!(lost.during, CheckId::Ex01);
+    }
+
+    #[test]
+    fn blame_aborts_and_judges_the_conditions_again() {
+        let mut o = crate::report::tests::sample_outcome();
+        let lost = lost_during_ex01();
+        for c in o.checks.iter_mut() {
+            lost.amend(c);
+        }
+        blame(&mut o, &lost);
+        assert_eq!(o.status, RunStatus::Aborted);
         assert_eq!(o.conditions[0].verdict, ConditionVerdict::Inconclusive);
         assert_eq!(o.exit_code(), 3);
     }

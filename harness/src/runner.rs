@@ -397,6 +397,12 @@ pub enum RunEvent<'a> {
 pub trait RunSink: Send {
     /// Called for each event, in order; must not block for long.
     fn on_event(&mut self, event: &RunEvent<'_>);
+
+    /// Called with each check's result before the runner records it and
+    /// before any sink sees it in `CheckFinished`: a sink that judges
+    /// results (the dead-terminal watch) may amend it here, so that every
+    /// output shows the one verdict the run keeps. Default: leaves it.
+    fn review(&mut self, _result: &mut CheckResult) {}
 }
 
 /// How a run is set up beyond the check context.
@@ -644,7 +650,13 @@ impl Shared<'_, '_> {
         });
     }
 
-    fn finished(&self, result: CheckResult) {
+    fn finished(&self, mut result: CheckResult) {
+        {
+            let mut sinks = self.sinks.lock().unwrap_or_else(|p| p.into_inner());
+            for s in sinks.iter_mut() {
+                s.review(&mut result);
+            }
+        }
         if result.skip == Some(SkipReason::Aborted) {
             self.aborted.store(true, Ordering::Relaxed);
         }
@@ -1134,6 +1146,50 @@ supported = true
         assert_eq!(st03.detail, "prerequisite ST-02 was skipped");
         assert_eq!(o.conditions[0].verdict, ConditionVerdict::Fail);
         assert_eq!(o.exit_code(), 1);
+    }
+
+    /// Turns every failure into an error, like the dead-terminal watch.
+    struct FailIsError;
+
+    impl RunSink for FailIsError {
+        fn on_event(&mut self, _: &RunEvent<'_>) {}
+        fn review(&mut self, result: &mut CheckResult) {
+            if result.verdict == Verdict::Fail {
+                result.verdict = Verdict::Error;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reviewed_verdict_is_the_one_every_sink_and_the_outcome_see() {
+        let cat = catalog_with(vec![
+            def(CheckId::St01, &[], fail),
+            def(CheckId::St02, &[CheckId::St01], pass),
+        ]);
+        let mut rec = Recorder::default();
+        let mut review = FailIsError;
+        let cfg = RunConfig {
+            run_id: "test".into(),
+            selection: Selection::all(),
+            abort: AbortSignal::new(),
+            time_limit: Some(Duration::from_millis(300)),
+        };
+        // The reviewer comes after the recorder: order does not matter.
+        let o = run(cat, ctx(), cfg, &mut [&mut rec, &mut review]).await;
+        assert!(
+            rec.lines
+                .iter()
+                .any(|l| l.starts_with("finished ST-01 error")),
+            "{:?}",
+            rec.lines
+        );
+        assert_eq!(verdict(&o, CheckId::St01), Verdict::Error);
+        // Prerequisites see the reviewed verdict too.
+        assert_eq!(
+            o.check(CheckId::St02).unwrap().detail,
+            "prerequisite ST-01 errored"
+        );
+        assert_eq!(o.conditions[0].verdict, ConditionVerdict::Inconclusive);
     }
 
     #[tokio::test]

@@ -13,10 +13,10 @@ use hyper::{Method, Request, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::receiver::is_json_media_type;
+use super::request_error::body_reason;
 use super::schema::cut;
 use crate::binding::seq::{self, Seq};
 use crate::record::transcript::TranscriptSlot;
@@ -30,37 +30,7 @@ pub const MAX_RESPONSE: usize = 4 * 1024 * 1024;
 /// Characters of an answer body kept in evidence.
 const EXCERPT_CHARS: usize = 2000;
 
-/// Why a request got no answer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum RequestError {
-    /// No complete answer within the timeout.
-    #[error("no answer within {after_ms} ms")]
-    Timeout {
-        /// The timeout.
-        after_ms: u64,
-    },
-    /// Connecting or exchanging failed.
-    #[error("HTTP exchange failed: {detail}")]
-    Http {
-        /// The error.
-        detail: String,
-    },
-    /// The answer body was over [`MAX_RESPONSE`].
-    #[error("answer body over the {limit}-byte limit")]
-    TooLarge {
-        /// The limit.
-        limit: usize,
-    },
-    /// The request could not be built.
-    #[error("bad request URL {url}: {detail}")]
-    Url {
-        /// The URL.
-        url: String,
-        /// Why.
-        detail: String,
-    },
-}
+pub use super::request_error::RequestError;
 
 /// A complete answer from the terminal.
 #[derive(Debug, Clone)]
@@ -151,6 +121,25 @@ pub fn encode_segment(s: &str) -> String {
         }
     }
     out
+}
+
+/// `host:port` (the scheme's port when the URI has none) and the host of
+/// `uri`, to name the terminal in connection errors.
+fn endpoint(uri: &Uri) -> (String, String) {
+    let host = uri.host().unwrap_or_default().to_string();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
+    let shown = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.clone()
+    };
+    (format!("{shown}:{port}"), host)
 }
 
 /// A client for one terminal's data API.
@@ -339,10 +328,12 @@ impl TerminalClient {
         }
         let timeout = self.timeout;
         let client = self.client.clone();
+        let (addr, host) = endpoint(req.uri());
         let work = async move {
-            let resp = client.request(req).await.map_err(|e| RequestError::Http {
-                detail: cut(&format!("{e:?}"), 300),
-            })?;
+            let resp = client
+                .request(req)
+                .await
+                .map_err(|e| RequestError::from_client(&e, &addr, &host))?;
             let status = resp.status().as_u16();
             let content_type = resp
                 .headers()
@@ -367,8 +358,8 @@ impl TerminalClient {
                             limit: MAX_RESPONSE,
                         }
                     } else {
-                        RequestError::Http {
-                            detail: cut(&format!("reading the answer: {e}"), 300),
+                        RequestError::Body {
+                            reason: cut(&body_reason(&*e), 300),
                         }
                     }
                 })?
@@ -479,6 +470,103 @@ mod tests {
         assert!(reply(Some("application/json"), b"{\"message\":\"x\"}")
             .json_error()
             .is_err());
+    }
+
+    /// What no detail may show: Rust debug output and library internals.
+    fn assert_plain(text: &str) {
+        for bad in ["Error(", "hyper", "Some(", "::", "Kind", "os error"] {
+            assert!(!text.contains(bad), "{bad:?} in {text:?}");
+        }
+    }
+
+    /// A server on loopback that answers every connection with `answer`
+    /// (after reading the request head); `None` closes without a word.
+    async fn answering(answer: Option<Vec<u8>>) -> std::net::SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let answer = answer.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match s.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    if let Some(a) = answer {
+                        let _ = s.write_all(&a).await;
+                        let _ = s.flush().await;
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_a_refused_connection_in_plain_words() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let c = TerminalClient::new(
+            &format!("http://127.0.0.1:{port}/s3-01/v1"),
+            Duration::from_secs(2),
+        )
+        .unwrap();
+        let e = c.get_report("x").await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("connection to 127.0.0.1:{port} refused")
+        );
+        assert_plain(&e.to_string());
+        assert_plain(&serde_json::to_string(&e).unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_answer_with_ten_thousand_headers_is_over_the_limit() {
+        let mut a = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..10_000 {
+            a.extend_from_slice(format!("X-H{i}: v\r\n").as_bytes());
+        }
+        a.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+        let addr = answering(Some(a)).await;
+        let c = TerminalClient::new(&format!("http://{addr}/s3-01/v1"), Duration::from_secs(5))
+            .unwrap();
+        let e = c.list_reports().await.unwrap_err();
+        assert_eq!(e.to_string(), "the answer's headers are over the limit");
+        assert_plain(&e.to_string());
+        assert_plain(&serde_json::to_string(&e).unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_without_an_answer_says_so() {
+        let addr = answering(None).await;
+        let c = TerminalClient::new(&format!("http://{addr}/s3-01/v1"), Duration::from_secs(5))
+            .unwrap();
+        let e = c.list_reports().await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the terminal closed the connection before answering"
+        );
+        assert_plain(&serde_json::to_string(&e).unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_garbled_answer_is_not_http_in_plain_words() {
+        let addr = answering(Some(b"SSH-2.0-OpenSSH_9.6\r\n\r\n".to_vec())).await;
+        let c = TerminalClient::new(&format!("http://{addr}/s3-01/v1"), Duration::from_secs(5))
+            .unwrap();
+        let e = c.list_reports().await.unwrap_err();
+        assert!(
+            e.to_string().starts_with("the answer is not HTTP/1.1"),
+            "{e}"
+        );
+        assert_plain(&e.to_string());
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod receiver;
+pub mod request_error;
 pub mod schema;
 pub mod server;
 
@@ -36,7 +37,7 @@ pub enum DataError {
     #[error("[data] schema: {0}")]
     Schema(#[from] SchemaError),
     /// The receiver could not listen.
-    #[error("[harness] listen {addr:?}: cannot listen: {reason}")]
+    #[error("[harness] listen \"{addr}\": cannot listen there: {reason}")]
     Listen {
         /// The address asked for.
         addr: String,
@@ -128,7 +129,7 @@ impl DataChannel {
                 .await
                 .map_err(|e| DataError::Listen {
                     addr: listen.to_string(),
-                    reason: e.to_string(),
+                    reason: crate::declaration::input_file::io_reason(&e),
                 })?;
         let state = Arc::new(ReceiverState::new(schema, limits));
         let client = client.with_transcript(state.transcript().clone());
@@ -147,7 +148,7 @@ impl DataChannel {
         let running = server::serve_tls(listener, bounds, handler, acceptor).map_err(|e| {
             DataError::Listen {
                 addr: listen.to_string(),
-                reason: e.to_string(),
+                reason: crate::declaration::input_file::io_reason(&e),
             }
         })?;
         let addr = running.addr();

@@ -805,8 +805,8 @@ impl ReceiverState {
             // HTTP gives such a request an empty body (RFC 9112 6.3); what
             // follows the head would be read as another request.
             let msg = format!(
-                "{:?} push without Content-Length (or chunked Transfer-Encoding): a push must state its body's length, it cannot end the body by closing the connection",
-                req.version()
+                "{} push without Content-Length (or chunked Transfer-Encoding): a push must state its body's length, it cannot end the body by closing the connection",
+                version_name(req.version())
             );
             let mut r = self.reject(
                 d,
@@ -866,7 +866,10 @@ impl ReceiverState {
                         vec![],
                     )
                 } else {
-                    let msg = format!("body could not be read: {e}");
+                    let msg = format!(
+                        "body could not be read: {}",
+                        super::request_error::body_reason(&*e)
+                    );
                     self.reject(
                         d,
                         StatusCode::BAD_REQUEST,
@@ -1122,10 +1125,28 @@ impl ReceiverState {
     }
 }
 
+/// `HTTP/1.0`, `HTTP/1.1` ...: how a request's version is written.
+fn version_name(v: http::Version) -> &'static str {
+    match v {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_11 => "HTTP/1.1",
+        http::Version::HTTP_2 => "HTTP/2",
+        http::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP",
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_are_named_as_written_on_the_wire() {
+        assert_eq!(version_name(http::Version::HTTP_10), "HTTP/1.0");
+        assert_eq!(version_name(http::Version::HTTP_11), "HTTP/1.1");
+    }
 
     #[test]
     fn json_media_type_allows_parameters_and_case() {

@@ -55,12 +55,12 @@ pub(crate) fn cut(s: &str, max: usize) -> String {
 /// Why a schema could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
-    /// The file could not be read.
-    #[error("report schema {path}: cannot read: {reason}")]
+    /// The file could not be read (missing, not a regular file ...).
+    #[error("report schema {path}: {reason}")]
     Read {
         /// The file.
         path: String,
-        /// The I/O error.
+        /// What went wrong, in words (`cannot read: permission denied`).
         reason: String,
     },
     /// The file is larger than [`MAX_SCHEMA_FILE`].
@@ -131,21 +131,19 @@ impl ReportSchema {
 
     /// The schema at `path` (a department's own).
     pub fn from_file(path: &Path) -> Result<Self, SchemaError> {
+        use crate::declaration::InputFileError;
         let shown = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|e| SchemaError::Read {
-            path: shown.clone(),
-            reason: e.to_string(),
-        })?;
-        if meta.len() > MAX_SCHEMA_FILE {
-            return Err(SchemaError::TooLarge {
-                path: shown,
-                size: meta.len(),
-            });
-        }
-        let text = std::fs::read(path).map_err(|e| SchemaError::Read {
-            path: shown.clone(),
-            reason: e.to_string(),
-        })?;
+        let text =
+            crate::declaration::read_regular(path, MAX_SCHEMA_FILE).map_err(|e| match e {
+                InputFileError::TooLarge { size, .. } => SchemaError::TooLarge {
+                    path: shown.clone(),
+                    size,
+                },
+                e => SchemaError::Read {
+                    path: shown.clone(),
+                    reason: e.reason(),
+                },
+            })?;
         let v: Value = serde_json::from_slice(&text).map_err(|e| SchemaError::Json {
             path: shown.clone(),
             reason: e.to_string(),

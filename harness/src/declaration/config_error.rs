@@ -10,6 +10,7 @@
 use std::fmt;
 use std::ops::Range;
 
+use super::input_file::{read_regular_text, InputFileError};
 use serde::de::DeserializeOwned;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
@@ -25,6 +26,10 @@ pub enum ConfigErrorKind {
     Read,
     /// The file is larger than [`MAX_CONFIG_BYTES`].
     TooLarge,
+    /// The path is no regular file (a named pipe, a device, a directory).
+    NotRegular,
+    /// The file is not UTF-8 text.
+    Encoding,
     /// Not valid TOML.
     Syntax,
     /// A key the format does not define.
@@ -67,9 +72,35 @@ impl ConfigError {
             column: None,
             key: String::new(),
             kind: ConfigErrorKind::Read,
-            message: format!("cannot read the file: {err}"),
+            message: format!("cannot read: {}", super::input_file::io_reason(err)),
         }
     }
+}
+
+impl From<InputFileError> for ConfigError {
+    fn from(e: InputFileError) -> ConfigError {
+        let kind = match &e {
+            InputFileError::Open { .. } | InputFileError::Read { .. } => ConfigErrorKind::Read,
+            InputFileError::NotRegular { .. } => ConfigErrorKind::NotRegular,
+            InputFileError::TooLarge { .. } => ConfigErrorKind::TooLarge,
+            InputFileError::NotUtf8 { .. } => ConfigErrorKind::Encoding,
+        };
+        let position = e.position();
+        ConfigError {
+            origin: e.path().display().to_string(),
+            line: position.map(|(l, _)| l),
+            column: position.map(|(_, c)| c),
+            key: String::new(),
+            kind,
+            message: e.reason(),
+        }
+    }
+}
+
+/// Reads a configuration file (declaration or scenario): a regular file of
+/// at most [`MAX_CONFIG_BYTES`] in UTF-8, see [`read_regular_text`].
+pub(crate) fn read_config(path: &std::path::Path) -> Result<String, ConfigError> {
+    Ok(read_regular_text(path, MAX_CONFIG_BYTES as u64)?)
 }
 
 impl fmt::Display for ConfigError {

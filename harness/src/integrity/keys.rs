@@ -27,13 +27,16 @@ const MAX_KEY_FILE: u64 = 4096;
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     /// Reading or writing failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {}", crate::declaration::io_reason(source))]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
         source: std::io::Error,
     },
+    /// The key file could not be read (missing, not a regular file ...).
+    #[error("{0}")]
+    Read(crate::declaration::InputFileError),
     /// The contents are not an s301 key of the expected kind.
     #[error("{path}: not an s301 {kind} key file: {reason}")]
     Malformed {
@@ -56,26 +59,21 @@ pub enum KeyError {
 }
 
 fn read_key_text(path: &Path) -> Result<String, KeyError> {
-    use std::io::Read;
-    let io = |source| KeyError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let f = std::fs::File::open(path).map_err(io)?;
-    let mut buf = Vec::new();
-    f.take(MAX_KEY_FILE + 1).read_to_end(&mut buf).map_err(io)?;
-    if buf.len() as u64 > MAX_KEY_FILE {
-        return Err(KeyError::Malformed {
+    use crate::declaration::InputFileError;
+    match crate::declaration::read_regular_text(path, MAX_KEY_FILE) {
+        Ok(text) => Ok(text),
+        Err(InputFileError::TooLarge { .. }) => Err(KeyError::Malformed {
             path: path.to_path_buf(),
             kind: "key",
             reason: format!("larger than {MAX_KEY_FILE} bytes"),
-        });
+        }),
+        Err(InputFileError::NotUtf8 { .. }) => Err(KeyError::Malformed {
+            path: path.to_path_buf(),
+            kind: "key",
+            reason: "not UTF-8 text".to_string(),
+        }),
+        Err(e) => Err(KeyError::Read(e)),
     }
-    String::from_utf8(buf).map_err(|_| KeyError::Malformed {
-        path: path.to_path_buf(),
-        kind: "key",
-        reason: "not UTF-8 text".to_string(),
-    })
 }
 
 fn parse(text: &str, header: &str, kind: &'static str, path: &Path) -> Result<[u8; 32], KeyError> {

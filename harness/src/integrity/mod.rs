@@ -84,13 +84,16 @@ pub struct SignatureFile {
 #[derive(Debug, thiserror::Error)]
 pub enum IntegrityError {
     /// A file or directory could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {}", crate::declaration::io_reason(source))]
     Io {
         /// The path.
         path: PathBuf,
         /// The cause.
         source: std::io::Error,
     },
+    /// A seal file could not be read (not a regular file, permission ...).
+    #[error("{0}")]
+    Read(crate::declaration::InputFileError),
     /// The directory holds more than [`MAX_FILES`] files or nests deeper than [`MAX_DEPTH`].
     #[error("{path}: too many files or too deep (limits: {MAX_FILES} files, depth {MAX_DEPTH})")]
     TooLarge {
@@ -351,23 +354,21 @@ impl Verification {
 }
 
 fn read_bounded(path: &Path) -> Result<Option<Vec<u8>>, IntegrityError> {
-    let f = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err(path)(e)),
-    };
-    let mut buf = Vec::new();
-    f.take(MAX_MANIFEST_BYTES + 1)
-        .read_to_end(&mut buf)
-        .map_err(io_err(path))?;
-    if buf.len() as u64 > MAX_MANIFEST_BYTES {
-        return Err(IntegrityError::Malformed {
+    use crate::declaration::InputFileError;
+    match crate::declaration::read_regular(path, MAX_MANIFEST_BYTES) {
+        Ok(buf) => Ok(Some(buf)),
+        Err(InputFileError::Open { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Ok(None)
+        }
+        Err(InputFileError::TooLarge { .. }) => Err(IntegrityError::Malformed {
             path: path.to_path_buf(),
             what: "manifest",
             reason: format!("larger than {MAX_MANIFEST_BYTES} bytes"),
-        });
+        }),
+        Err(e) => Err(IntegrityError::Read(e)),
     }
-    Ok(Some(buf))
 }
 
 /// Checks `dir` against its `manifest.json` and, when `key` is given, the

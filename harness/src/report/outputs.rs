@@ -113,14 +113,9 @@ impl EvidenceIndex {
 /// Why an output could not be produced.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
-    /// `report.json` is missing or unreadable.
-    #[error("{path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
+    /// `report.json` is missing, unreadable, too large or no regular file.
+    #[error("{0}")]
+    Input(crate::declaration::InputFileError),
     /// `report.json` is not a report.
     #[error("{path}: not an s301 report: {source}")]
     Parse {
@@ -133,7 +128,7 @@ pub enum OutputError {
     #[error("junit.xml: {0}")]
     Junit(String),
     /// Writing an output failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {}", crate::declaration::io_reason(source))]
     Write {
         /// The file.
         path: PathBuf,
@@ -172,18 +167,8 @@ pub fn write_all(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, OutputErro
 /// Reads `dir/report.json` (bounded: a report past 256 MiB is refused).
 pub fn load_report(dir: &Path) -> Result<Report, OutputError> {
     let path = dir.join(json::REPORT_FILE);
-    let read = |source| OutputError::Read {
-        path: path.clone(),
-        source,
-    };
-    let len = std::fs::metadata(&path).map_err(read)?.len();
-    if len > 256 * 1024 * 1024 {
-        return Err(read(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("{len} bytes is more than any report"),
-        )));
-    }
-    let bytes = std::fs::read(&path).map_err(read)?;
+    let bytes =
+        crate::declaration::read_regular(&path, 256 * 1024 * 1024).map_err(OutputError::Input)?;
     serde_json::from_slice(&bytes).map_err(|source| OutputError::Parse {
         path: path.clone(),
         source,

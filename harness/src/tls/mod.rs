@@ -11,7 +11,6 @@
 pub mod cryptrec;
 pub mod http;
 
-use std::io::Read;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -130,15 +129,8 @@ fn read_pem(key: &'static str, file: &str) -> Result<Vec<u8>, TlsFileError> {
         file: file.to_string(),
         reason,
     };
-    let f = std::fs::File::open(file).map_err(|e| err(format!("cannot read: {e}")))?;
-    let mut buf = Vec::new();
-    f.take(MAX_PEM_BYTES + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| err(format!("cannot read: {e}")))?;
-    if buf.len() as u64 > MAX_PEM_BYTES {
-        return Err(err(format!("larger than {MAX_PEM_BYTES} bytes")));
-    }
-    Ok(buf)
+    crate::declaration::read_regular(std::path::Path::new(file), MAX_PEM_BYTES)
+        .map_err(|e| err(e.reason()))
 }
 
 /// Reads the certificates of a PEM file (at least one).
