@@ -16,7 +16,7 @@ use s301_harness::catalog::CheckId;
 use s301_harness::checks::{catalog, CheckCtx, Outcome, Shared};
 use s301_harness::declaration::Declaration;
 use s301_harness::scenario::Scenario;
-use s301_mocks::{Exclusivity, MockConfig, MockHandle, MockTerminal};
+use s301_mocks::{Exclusivity, MockConfig, MockHandle, MockTerminal, ScreenMode};
 
 fn ctx_for(handle: &MockHandle, scenario: Scenario) -> CheckCtx {
     let decl = Declaration::parse(&handle.declaration_toml(None), "mock")
@@ -46,24 +46,40 @@ async fn run(ctx: &CheckCtx, ids: &[CheckId]) -> Vec<(CheckId, Outcome)> {
     out
 }
 
-async fn op04_accuracy() {
+async fn op04_accuracy(follow: bool) {
     let handle = MockTerminal::start(MockConfig {
         input_delay: Duration::from_millis(40),
+        screen_mode: if follow {
+            ScreenMode::PointerFollow
+        } else {
+            ScreenMode::Counter
+        },
         ..MockConfig::default()
     })
     .await
     .unwrap_or_else(|e| panic!("mock starts: {e}"));
     let mut sc = Scenario::default_embedded().unwrap_or_else(|e| panic!("embedded scenario: {e}"));
-    sc.operation.latency_samples = 40;
-    let ctx = ctx_for(&handle, sc);
+    let samples = if follow { 20 } else { 40 };
+    sc.operation.latency_samples = samples;
+    let mut ctx = ctx_for(&handle, sc);
+    if follow {
+        // Only the click probe: each sample moves from the rest point onto
+        // the pad, where the crosshair follows the pointer.
+        let mut decl = (*ctx.declaration).clone();
+        decl.operation
+            .probes
+            .retain(|p| matches!(p, s301_harness::declaration::Probe::Click { .. }));
+        ctx.declaration = Arc::new(decl);
+    }
     let r = run(&ctx, &[CheckId::St01, CheckId::Op04]).await;
     let o = &r[1].1;
     let p50 = o.evidence["p50_ms"].as_f64().unwrap_or(f64::NAN);
     let p95 = o.evidence["p95_ms"].as_f64().unwrap_or(f64::NAN);
+    let measured = o.evidence["measured"].as_u64().unwrap_or(0);
     let off = p50 - 40.0;
     println!(
-        "op04_latency_accuracy: input delay 40 ms, {} samples: p50 {p50:.2} ms (off by {off:+.2} ms, target ±5: {}), p95 {p95:.2} ms, verdict {}",
-        40,
+        "op04_latency_accuracy[{}]: input delay 40 ms, {measured} of {samples} samples registered: p50 {p50:.2} ms (off by {off:+.2} ms, target ±5: {}), p95 {p95:.2} ms, verdict {}",
+        if follow { "pointer-follow, click probe" } else { "counter, type probe" },
         if off.abs() <= 5.0 { "met" } else { "MISSED" },
         o.verdict.as_str()
     );
@@ -109,7 +125,8 @@ fn main() {
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"));
     rt.block_on(async {
-        op04_accuracy().await;
+        op04_accuracy(false).await;
+        op04_accuracy(true).await;
         ex03_throughput(Exclusivity::Refuse).await;
         ex03_throughput(Exclusivity::Takeover).await;
     });

@@ -13,7 +13,7 @@ use s301_harness::checks::{catalog, CheckCtx, Outcome, Shared};
 use s301_harness::declaration::{Declaration, Probe};
 use s301_harness::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};
 use s301_harness::verdict::Verdict;
-use s301_mocks::{MockConfig, MockHandle, MockTerminal};
+use s301_mocks::{Fault, MockConfig, MockHandle, MockTerminal, ScreenMode};
 use s301_rfb::Rect;
 
 fn scenario() -> Scenario {
@@ -120,4 +120,181 @@ async fn an_ignore_region_outside_the_screen_is_the_declarations_error() {
     assert_eq!(st03.verdict, Verdict::Error, "{}", st03.detail);
     assert!(st03.detail.contains("screen.ignore[0]"), "{}", st03.detail);
     handle.shutdown().await;
+}
+
+/// The screen checks a full run executes, in its order.
+const SCREEN_ORDER: [CheckId; 11] = [
+    CheckId::St01,
+    CheckId::St02,
+    CheckId::St03,
+    CheckId::St04,
+    CheckId::Op01,
+    CheckId::Op02,
+    CheckId::Op03,
+    CheckId::Op04,
+    CheckId::Ex01,
+    CheckId::Ex02,
+    CheckId::Ex03,
+];
+
+/// A mock whose crosshair follows the pointer (clicks do nothing), with the
+/// pointer already resting at the click probe's point.
+async fn follow_mock(input_delay_ms: u64) -> MockHandle {
+    MockTerminal::start(MockConfig {
+        screen_mode: ScreenMode::PointerFollow,
+        input_delay: std::time::Duration::from_millis(input_delay_ms),
+        ..MockConfig::default()
+    })
+    .await
+    .expect("mock starts")
+}
+
+/// The fastest OP-04 sample, in ms.
+fn samples_min(evidence: &serde_json::Value) -> f64 {
+    evidence["samples"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["ms"].as_f64())
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn verdicts(results: &[(CheckId, Outcome)]) -> Vec<(CheckId, Verdict)> {
+    let mut v: Vec<(CheckId, Verdict)> = results.iter().map(|(i, o)| (*i, o.verdict)).collect();
+    v.sort_by_key(|(i, _)| *i);
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verdicts_do_not_depend_on_the_order_of_the_checks() {
+    // `--only OP-01` on a fresh terminal whose pointer rests at the probe point.
+    let alone = {
+        let h = follow_mock(0).await;
+        let ctx = ctx_with(&h, scenario(), |_| {});
+        let r = run(&ctx, &[CheckId::St01, CheckId::Op01]).await;
+        h.shutdown().await;
+        r
+    };
+    let op01 = verdict_of(&alone, CheckId::Op01);
+    assert_eq!(op01.verdict, Verdict::Pass, "{}", op01.detail);
+    // The full order, and the input checks reversed, on fresh terminals:
+    // every verdict is the same, and every one passes.
+    let mut reversed = SCREEN_ORDER;
+    reversed[1..].reverse();
+    let mut seen = Vec::new();
+    for order in [SCREEN_ORDER, reversed] {
+        let h = follow_mock(0).await;
+        let ctx = ctx_with(&h, scenario(), |_| {});
+        let r = run(&ctx, &order).await;
+        h.shutdown().await;
+        let bad: Vec<String> = r
+            .iter()
+            .filter(|(_, o)| o.verdict != Verdict::Pass)
+            .map(|(i, o)| format!("{} {}: {}", i.as_str(), o.verdict.as_str(), o.detail))
+            .collect();
+        assert!(bad.is_empty(), "order {order:?}: {bad:#?}");
+        assert_eq!(verdict_of(&r, CheckId::Op01).verdict, op01.verdict);
+        seen.push(verdicts(&r));
+    }
+    assert_eq!(seen[0], seen[1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_op04_pointer_probe_registers_on_a_hover_screen_within_the_delay() {
+    const DELAY_MS: u64 = 40;
+    let h = follow_mock(DELAY_MS).await;
+    let mut sc = scenario();
+    sc.operation.latency_samples = 20;
+    // Only the click probe: OP-04 times the pointer.
+    let ctx = ctx_with(&h, sc, |d| {
+        d.operation
+            .probes
+            .retain(|p| matches!(p, Probe::Click { .. }));
+    });
+    let r = run(&ctx, &[CheckId::St01, CheckId::Op04]).await;
+    h.shutdown().await;
+    let op04 = verdict_of(&r, CheckId::Op04);
+    assert_eq!(op04.verdict, Verdict::Pass, "{}", op04.detail);
+    assert_eq!(op04.evidence["measured"], 20, "{}", op04.evidence);
+    assert_eq!(op04.evidence["missed"], 0, "{}", op04.evidence);
+    // No sample can be quicker than the delay the mock puts before applying
+    // input: each is the reaction to its own input, not an earlier change.
+    // (How close p50 comes to the delay is measured by the screen_perf bench.)
+    let min = samples_min(&op04.evidence);
+    assert!(
+        min >= DELAY_MS as f64,
+        "fastest sample {min} ms, injected delay {DELAY_MS} ms"
+    );
+    // Each sample started from the rest point.
+    let samples = op04.evidence["samples"].as_array().expect("samples");
+    assert!(
+        samples.iter().all(|s| s["rest_point"].is_array()),
+        "{samples:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_text_next_to_a_blinking_cursor_is_a_reaction_declared_or_not() {
+    for declare in [false, true] {
+        let h = MockTerminal::start(MockConfig {
+            blink: true,
+            ..MockConfig::default()
+        })
+        .await
+        .expect("mock starts");
+        let ctx = ctx_with(&h, scenario(), |d| {
+            if declare {
+                // The blinking cell of an empty text panel: the first text
+                // cell below the panel's header strip.
+                let l = h.layout();
+                d.screen.ignore = vec![Rect::new(l.text.x + 5, l.text.y + 25, 10, 14)];
+            }
+        });
+        let r = run(&ctx, &[CheckId::St01, CheckId::Op02, CheckId::Op04]).await;
+        h.shutdown().await;
+        for id in [CheckId::Op02, CheckId::Op04] {
+            let o = verdict_of(&r, id);
+            assert_eq!(
+                o.verdict,
+                Verdict::Pass,
+                "declared {declare}: {}: {}",
+                id.as_str(),
+                o.detail
+            );
+        }
+        if !declare {
+            let op02 = verdict_of(&r, CheckId::Op02);
+            assert!(
+                op02.detail.contains("with no input") && op02.detail.contains("not counted"),
+                "the blink is named: {}",
+                op02.detail
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blinking_cursor_never_makes_ignored_input_pass() {
+    let h = MockTerminal::start(MockConfig {
+        blink: true,
+        faults: vec![Fault::IgnoreInput],
+        ..MockConfig::default()
+    })
+    .await
+    .expect("mock starts");
+    let ctx = ctx_with(&h, scenario(), |_| {});
+    let r = run(&ctx, &[CheckId::St01, CheckId::Op01, CheckId::Op02]).await;
+    h.shutdown().await;
+    for id in [CheckId::Op01, CheckId::Op02] {
+        let o = verdict_of(&r, id);
+        assert_eq!(o.verdict, Verdict::Fail, "{}: {}", id.as_str(), o.detail);
+    }
+    // The blink sits in the type probe's region: its detail names it.
+    let op02 = verdict_of(&r, CheckId::Op02);
+    assert!(op02.detail.contains("changed"), "{}", op02.detail);
+    assert!(
+        op02.evidence["trial"]["control"]["self_changing"].is_object(),
+        "{}",
+        op02.evidence
+    );
 }
