@@ -318,7 +318,7 @@ async fn st01_fails_naming_the_stage_when_nothing_listens() {
         results[0].1.detail
     );
     assert!(
-        results[0].1.detail.contains("Connect"),
+        results[0].1.detail.contains("at connect"),
         "{}",
         results[0].1.detail
     );

@@ -85,13 +85,33 @@ pub enum Stage {
     Init,
 }
 
+impl Stage {
+    /// How a detail names the stage: `the security result`.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Stage::Connect => "connect",
+            Stage::Upgrade => "the WebSocket upgrade",
+            Stage::Version => "the version exchange",
+            Stage::Security => "security negotiation",
+            Stage::SecurityResult => "the security result (authentication)",
+            Stage::Init => "initialisation",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
 /// Why a console could not be opened.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum OpenError {
     /// The terminal refused the console: it closed the connection, answered
     /// the upgrade with a non-101 status, or failed security with a reason.
     /// Under `refuse` this is what a second console expects.
-    #[error("refused at {stage:?}: {reason}")]
+    #[error("refused at {stage}: {reason}")]
     Refused {
         /// Where.
         stage: Stage,
@@ -100,7 +120,7 @@ pub enum OpenError {
     },
     /// The terminal broke the protocol (malformed version, bad ServerInit, a
     /// limit exceeded, no supported security type ...).
-    #[error("protocol violation at {stage:?}: {reason}")]
+    #[error("protocol violation at {stage}: {reason}")]
     Protocol {
         /// Where.
         stage: Stage,
@@ -108,7 +128,7 @@ pub enum OpenError {
         reason: String,
     },
     /// Nothing (or not enough) arrived within the timeout.
-    #[error("timed out at {stage:?} after {after_ms} ms")]
+    #[error("timed out at {stage} after {after_ms} ms")]
     Timeout {
         /// Where it stalled.
         stage: Stage,

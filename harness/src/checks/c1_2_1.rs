@@ -1207,7 +1207,7 @@ async fn ex02_phase(
         match Tracked::open(binding, &label, budget.max(Duration::from_millis(1)), tl).await {
             Err(f) => match &f.error {
                 OpenError::Refused { stage, reason } => {
-                    last_refusal = format!("refused at {stage:?}: {reason}");
+                    last_refusal = format!("refused at {stage}: {reason}");
                 }
                 OpenError::Harness(e) => break PhaseEnd::Error(format!("harness error: {e}")),
                 other => break PhaseEnd::Fail(format!("console B could not open: {other}")),
@@ -1421,7 +1421,7 @@ async fn attempt(
             return match f.error {
                 OpenError::Refused { .. } | OpenError::Timeout { .. } => false,
                 OpenError::Protocol { stage, reason } => {
-                    c.problem = Some(format!("{name}: protocol violation at {stage:?}: {reason}"));
+                    c.problem = Some(format!("{name}: protocol violation at {stage}: {reason}"));
                     true
                 }
                 OpenError::Harness(e) => {

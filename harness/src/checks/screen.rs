@@ -595,15 +595,15 @@ pub fn open_failure_outcome(what: &str, f: &OpenFailure, evidence: Value) -> Out
     };
     match &f.error {
         OpenError::Refused { stage, reason } => Outcome::fail(
-            format!("{what}: the terminal refused the console at {stage:?}{attempts}: {reason}"),
+            format!("{what}: the terminal refused the console at {stage}{attempts}: {reason}"),
             evidence,
         ),
         OpenError::Protocol { stage, reason } => Outcome::fail(
-            format!("{what}: protocol violation at {stage:?}: {reason}"),
+            format!("{what}: protocol violation at {stage}: {reason}"),
             evidence,
         ),
         OpenError::Timeout { stage, after_ms } => Outcome::fail(
-            format!("{what}: no progress at {stage:?} within {after_ms} ms"),
+            format!("{what}: no progress at {stage} within {after_ms} ms"),
             evidence,
         ),
         OpenError::Harness(e) => Outcome::error(format!("{what}: harness error: {e}"), evidence),

@@ -9,6 +9,7 @@
 //! [`MAX_WS_MESSAGE`] are refused by tungstenite from their header, before any
 //! of the payload is buffered.
 
+use crate::declaration::input_file::io_reason;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -89,9 +90,9 @@ fn io_error(e: &std::io::Error) -> TransportError {
     use std::io::ErrorKind as K;
     match e.kind() {
         K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
-            TransportError::Reset(format!("connection reset by terminal ({e})"))
+            TransportError::Reset(format!("connection reset by terminal ({})", io_reason(e)))
         }
-        _ => TransportError::Io(e.to_string()),
+        _ => TransportError::Io(io_reason(e)),
     }
 }
 
@@ -151,7 +152,7 @@ pub async fn connect_tcp(
         }),
         Ok(Err(e)) => Err(OpenError::Refused {
             stage: Stage::Connect,
-            reason: format!("connect to {} failed: {e}", url.host_port()),
+            reason: format!("connect to {} failed: {}", url.host_port(), io_reason(&e)),
         }),
         Ok(Ok(s)) => {
             // Small RFB messages (pointer, key) must not wait for Nagle.
