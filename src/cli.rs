@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use s301_mocks::hostile::{Hostile, HostileData};
-use s301_mocks::{Exclusivity, Fault};
+use s301_mocks::{Exclusivity, Fault, PointerSprite, ScreenMode};
 
 /// Conformance harness for S3-01 dedicated terminals: stands in for the fire
 /// dispatch system and checks screen transfer, operation, data exchange and
@@ -161,6 +161,34 @@ pub struct MockArgs {
     /// plain HTTP only. For testing the harness's robustness.
     #[arg(long, value_name = "NAME", value_parser = parse_hostile_data, conflicts_with_all = ["hostile", "tls"])]
     pub hostile_data: Option<HostileData>,
+    /// Blink the text cursor: one text cell toggles every 250 ms with no input.
+    #[arg(long)]
+    pub blink: bool,
+    /// What the click pad shows: counter (a marker and a count per click) or
+    /// pointer-follow (a crosshair at the pointer; clicks change nothing).
+    #[arg(long, value_name = "MODE", default_value = "counter")]
+    pub screen_mode: ScreenMode,
+    /// Where the pointer rests at start (default: the click probe's point).
+    #[arg(long, value_name = "X,Y", value_parser = parse_point)]
+    pub pointer_start: Option<(u16, u16)>,
+    /// Draw a pointer sprite into the image: off, unless-cursor-encoding
+    /// (consoles asking for the Cursor pseudo-encoding get its shape
+    /// instead) or always.
+    #[arg(long, value_name = "WHEN", default_value = "off")]
+    pub pointer_sprite: PointerSprite,
+}
+
+/// `X,Y` as two screen coordinates.
+fn parse_point(s: &str) -> Result<(u16, u16), String> {
+    let (x, y) = s
+        .split_once(',')
+        .ok_or_else(|| format!("expected X,Y, got {s:?}"))?;
+    let coord = |v: &str| {
+        v.trim()
+            .parse::<u16>()
+            .map_err(|e| format!("{v:?} in {s:?}: {e}"))
+    };
+    Ok((coord(x)?, coord(y)?))
 }
 
 fn parse_hostile_data(s: &str) -> Result<HostileData, String> {
@@ -230,6 +258,39 @@ mod tests {
         assert!(
             Cli::try_parse_from(["s301", "mock", "--hostile-data", "huge-push", "--tls"]).is_err()
         );
+    }
+
+    #[test]
+    fn mock_screen_mode_flags_parse_and_default_to_the_classic_screen() {
+        let Command::Mock(args) = Cli::parse_from(["s301", "mock"]).command else {
+            panic!("not mock")
+        };
+        assert!(!args.blink);
+        assert_eq!(args.screen_mode, ScreenMode::Counter);
+        assert_eq!(args.pointer_start, None);
+        assert_eq!(args.pointer_sprite, PointerSprite::Off);
+        let Command::Mock(args) = Cli::parse_from([
+            "s301",
+            "mock",
+            "--blink",
+            "--screen-mode",
+            "pointer-follow",
+            "--pointer-start",
+            "10,20",
+            "--pointer-sprite",
+            "unless-cursor-encoding",
+        ])
+        .command
+        else {
+            panic!("not mock")
+        };
+        assert!(args.blink);
+        assert_eq!(args.screen_mode, ScreenMode::PointerFollow);
+        assert_eq!(args.pointer_start, Some((10, 20)));
+        assert_eq!(args.pointer_sprite, PointerSprite::UnlessCursorEncoding);
+        assert!(Cli::try_parse_from(["s301", "mock", "--pointer-start", "10"]).is_err());
+        assert!(Cli::try_parse_from(["s301", "mock", "--pointer-sprite", "sometimes"]).is_err());
+        assert!(parse_point("1,70000").is_err());
     }
 
     #[test]

@@ -66,6 +66,10 @@ pub async fn run(args: MockArgs) -> ExitCode {
         tls: args.tls.then_some(s301_mocks::tls::TlsMode {
             require_client_cert: args.tls_client_auth,
         }),
+        blink: args.blink,
+        screen_mode: args.screen_mode,
+        pointer_start: args.pointer_start,
+        pointer_sprite: args.pointer_sprite,
         ..MockConfig::default()
     };
     let mock = match MockTerminal::start(cfg).await {

@@ -1421,3 +1421,29 @@ async fn a_malformed_or_huge_pointer_shape_is_a_violation_naming_it() {
     let d = cursor_violation(Rect::new(0, 0, 65535, 65535)).await;
     assert!(d.contains("Cursor width*height"), "{d}");
 }
+
+#[tokio::test]
+async fn mock_terminal_sends_its_pointer_shape_instead_of_drawing_it() {
+    use s301_mocks::{MockConfig, MockTerminal, PointerSprite};
+    let mock = MockTerminal::start(MockConfig {
+        pointer_sprite: PointerSprite::UnlessCursorEncoding,
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut c = open(&mock.screen_url(), None).await.unwrap();
+    let full = c.request(false, None).await.unwrap();
+    let u = update_answering(&mut c, full).await;
+    assert!(covers(&u.rects, 1024, 768));
+    let shape = c.cursor().expect("the mock sent its pointer shape");
+    assert_eq!(
+        (shape.width, shape.height, shape.hot_x, shape.hot_y),
+        (12, 19, 0, 0)
+    );
+    assert_eq!(shape.pixels.len(), 12 * 19);
+    assert_eq!(shape.pixels[0], Some(0));
+    // The image is the terminal's own, without the pointer.
+    assert!(c.snapshot() == mock.screen());
+    c.close(CloseHow::Clean).await;
+    mock.shutdown().await;
+}
