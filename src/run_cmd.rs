@@ -1,6 +1,6 @@
 //! `s301 run`: load the declaration and scenario, bring up the terminal
-//! (a declared one, or the built-in mock in process), run the checks, write
-//! the report, print the summary and choose the exit status.
+//! (a declared one, or the built-in mock in process), run the checks, finish
+//! and seal the record, print the summary and choose the exit status.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,10 +13,13 @@ use s301_harness::catalog::{CheckId, ConditionId};
 use s301_harness::checks::{catalog, CheckCtx, Shared};
 use s301_harness::data::{DataChannel, DataError, REPORTS_PATH};
 use s301_harness::declaration::Declaration;
+use s301_harness::integrity::hook;
 use s301_harness::liveness::{self, LostTerminal, TerminalWatch};
 use s301_harness::record::transcript::{Transcript, TRANSCRIPT_FILE};
-use s301_harness::report::ReportWriter;
-use s301_harness::runner::{self, AbortSignal, RunConfig, RunSink, Selection};
+use s301_harness::report::{json, ReportWriter};
+use s301_harness::runner::{
+    self, AbortSignal, RunConfig, RunEvent, RunOutcome, RunSink, Selection,
+};
 use s301_harness::scenario::Scenario;
 use s301_mocks::{MockConfig, MockHandle, MockTerminal};
 
@@ -171,7 +174,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
             .count()
     ));
     let mut progress = Progress::for_stdout();
-    let mut writer = ReportWriter::new(&out_dir);
+    // Provisional records only: the final report.json is written by
+    // record::finish, in the order that keeps `completed` sealed.
+    let mut writer = ProvisionalOnly(ReportWriter::new(&out_dir));
     let mut screenshots = s301_harness::record::ScreenshotSink::new(&out_dir, ctx.clone());
     let cfg = RunConfig {
         run_id,
@@ -186,6 +191,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
             [&mut writer, &mut screenshots, &mut progress, &mut watch];
         runner::run(catalog(), ctx.clone(), cfg, &mut sinks).await
     };
+    hook::point("checks-done");
     if let Some(d) = &target.data {
         d.set_transcript(None);
     }
@@ -197,16 +203,14 @@ pub async fn run(args: RunArgs) -> ExitCode {
     // Screenshots went to evidence/<CHECK-ID>/*.png as each check finished;
     // any left (a write that failed then, a check cut short) go now.
     let images = std::mem::take(&mut ctx.shared.lock().unwrap_or_else(|p| p.into_inner()).images);
-    let derive = move |d: &Path, r: &s301_harness::report::Report| {
-        s301_harness::record::write_derived(d, &images, r)
-    };
+    let evidence = move |d: &Path| s301_harness::record::write_evidence(d, &images);
     let mut outcome = outcome;
     let lost = lost.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if let Some(l) = &lost {
         liveness::blame(&mut outcome, l);
     }
     // Witness questions are asked while the terminal is still up; the final
-    // report.json is written and the directory sealed last.
+    // report.json is put in place last, once the seal covers it.
     let finished = record::finish(
         &out_dir,
         &outcome,
@@ -220,7 +224,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
                 .or_else(|| abort_handle.reason()),
             sign_key: sign_key.as_ref(),
             abort: &abort_handle,
-            derived: Some(&derive),
+            evidence: Some(&evidence),
         },
     );
     // Ctrl-C stays watched through the witness questions.
@@ -228,29 +232,50 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let label = target.label.clone();
     target.shutdown().await;
 
-    let written = writer.take_result();
-    let report: Result<PathBuf, String> = match (written, &finished) {
-        (_, Ok(f)) => Ok(f.path.clone()),
-        (Some(Err(e)), Err(_)) => Err(format!("{}: {e}", out_dir.display())),
-        (_, Err(e)) => Err(e.clone()),
+    // The summary shows the record as report.json holds it.
+    let shown = as_recorded(outcome, &finished.report);
+    let report: Result<&Path, String> = match &finished.sealed {
+        Ok(_) => Ok(finished.path.as_path()),
+        Err(e) => Err(format!(
+            "{e}; {} keeps the provisional record, marked aborted",
+            json::REPORT_FILE
+        )),
     };
     crate::out(&summary::render(
-        &outcome,
+        &shown,
         &label,
-        report
-            .as_ref()
-            .map(PathBuf::as_path)
-            .map_err(String::as_str),
+        report.as_ref().map(|p| *p).map_err(String::as_str),
     ));
-    let finished = match finished {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("s301: error: the record was not completed: {e}");
-            return ExitCode::from(EXIT_INCONCLUSIVE);
-        }
-    };
     crate::out(&record::epilogue(&finished));
+    if let Err(e) = &finished.sealed {
+        eprintln!("s301: error: the record was not completed: {e}");
+    }
     ExitCode::from(record::exit_code(&finished.report))
+}
+
+/// The run sink that writes the provisional `report.json` after every
+/// finished check and leaves the final one to [`record::finish`].
+struct ProvisionalOnly(ReportWriter);
+
+impl RunSink for ProvisionalOnly {
+    fn on_event(&mut self, event: &RunEvent<'_>) {
+        if !matches!(event, RunEvent::RunFinished(_)) {
+            self.0.on_event(event);
+        }
+    }
+}
+
+/// `outcome` with the status and condition verdicts of the record as
+/// written (witness answers, an unsealed record marked aborted), so that
+/// the summary says what report.json says.
+fn as_recorded(mut outcome: RunOutcome, report: &s301_harness::report::Report) -> RunOutcome {
+    outcome.status = report.run.status;
+    for c in &mut outcome.conditions {
+        if let Some(r) = report.conditions.iter().find(|r| r.id == c.id) {
+            c.verdict = r.verdict;
+        }
+    }
+    outcome
 }
 
 /// The run's shared values before any check: the encryption policy TLS-01 reads.
