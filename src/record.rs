@@ -16,12 +16,16 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::SigningKey;
 use s301_harness::integrity::{self, hook, IntegrityError};
 use s301_harness::report::{json, outputs, Report};
-use s301_harness::runner::{AbortSignal, RunOutcome, RunStatus};
+use s301_harness::runner::{AbortSignal, RunInfo, RunOutcome, RunStatus};
 use s301_harness::scenario::Scenario;
 use s301_harness::verdict::ConditionVerdict;
 use s301_harness::witness::{self, WitnessAnswer};
 
 use crate::{EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS};
+
+/// Why `report.json` says aborted before any check ran: what stays when
+/// s301 is killed while it loads the declaration and brings up the terminal.
+pub const SETUP_REASON: &str = "the run did not start: s301 stopped (killed or crashed) while it loaded the declaration and brought up the terminal, before any check ran";
 
 /// Why `report.json` says aborted while the record is being finished: what
 /// stays when s301 is killed, crashes or runs out of disk space after the
@@ -100,6 +104,16 @@ fn mark_unwritten(report: &mut Report, what: &str) {
         Some(first) => format!("{first}; then {why}"),
         None => why,
     });
+}
+
+/// Writes the record of a run that is about to start, for a run killed
+/// before its first check: every selected check not run, the run aborted
+/// with [`SETUP_REASON`].
+pub fn write_initial(dir: &Path, info: &RunInfo) -> std::io::Result<PathBuf> {
+    let outcome = RunOutcome::interim(info, &std::collections::BTreeMap::new());
+    let mut report = Report::from_outcome(&outcome);
+    report.run.abort_reason = Some(SETUP_REASON.to_string());
+    json::write_report(dir, &report)
 }
 
 /// Asks the scenario's witness steps (unless the run was aborted), then
@@ -447,5 +461,17 @@ mod tests {
         let reason = u.run.abort_reason.unwrap();
         assert!(reason.starts_with("the record was not sealed"), "{reason}");
         assert!(reason.contains("SIGHUP"), "{reason}");
+    }
+
+    #[test]
+    fn the_initial_record_says_nothing_ran() {
+        let dir = scratch("initial");
+        let info = passing_outcome().info;
+        write_initial(&dir, &info).unwrap();
+        let r = on_disk(&dir);
+        assert_eq!(r.run.status, RunStatus::Aborted);
+        assert_eq!(r.run.abort_reason.as_deref(), Some(SETUP_REASON));
+        assert_eq!(r.run.never_ran.len(), info.selected.len());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

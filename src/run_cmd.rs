@@ -1,6 +1,7 @@
-//! `s301 run`: load the declaration and scenario, bring up the terminal
-//! (a declared one, or the built-in mock in process), run the checks, finish
-//! and seal the record, print the summary and choose the exit status.
+//! `s301 run`: make the run directory ready, load
+//! the declaration and scenario, bring up the terminal (a declared one, or
+//! the built-in mock in process), run the checks, finish and seal the
+//! record, print the summary and choose the exit status.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ use s301_harness::liveness::{self, LostTerminal, TerminalWatch};
 use s301_harness::record::transcript::{Transcript, TRANSCRIPT_FILE};
 use s301_harness::report::{json, ReportWriter};
 use s301_harness::runner::{
-    self, AbortSignal, RunConfig, RunEvent, RunOutcome, RunSink, Selection,
+    self, AbortSignal, RunConfig, RunEvent, RunInfo, RunOutcome, RunSink, Selection,
 };
 use s301_harness::scenario::Scenario;
 use s301_mocks::{MockConfig, MockHandle, MockTerminal};
@@ -27,6 +28,8 @@ use crate::cli::RunArgs;
 use crate::progress::Progress;
 use crate::record;
 use crate::{summary, EXIT_INCONCLUSIVE, EXIT_USAGE};
+
+mod out_dir;
 
 /// How often to try the in-process setup when a just-reserved port was taken.
 const SETUP_ATTEMPTS: usize = 3;
@@ -72,7 +75,29 @@ fn fail(e: SetupError) -> ExitCode {
 }
 
 /// Runs `s301 run`.
+///
+/// The run directory
+/// (`--out`, or `runs/<run-id>` with the id chosen first thing) is checked
+/// and given a first record (every check not run, the run aborted) once
+/// the command line, scenario, key and declaration file have been read,
+/// and before the terminal is brought up. An error in
+/// what was read is a usage error with nothing written; a setup error
+/// after the directory was made ready removes it again (nothing was run).
 pub async fn run(args: RunArgs) -> ExitCode {
+    let abort = AbortSignal::new();
+    let ctrl_c = tokio::spawn(watch_ctrl_c(abort.clone()));
+    let code = run_watched(args, abort).await;
+    // Ctrl-C stays watched through the witness questions.
+    ctrl_c.abort();
+    code
+}
+
+async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
+    let run_id = runner::fresh_run_id();
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(&run_id));
     let selection = match Selection::from_lists(&args.only, &args.skip) {
         Ok(s) => s,
         Err(e) => return fail(SetupError::Usage(e.to_string())),
@@ -92,52 +117,57 @@ pub async fn run(args: RunArgs) -> ExitCode {
         },
         None => None,
     };
-    let wants_data = CheckId::ALL.iter().any(|id| {
-        selection.includes(*id)
-            && matches!(id.condition(), ConditionId::C1_3_1 | ConditionId::C1_3_2)
-    });
-    let target = match &args.terminal {
-        Some(path) => declared_terminal(path, &scenario, wants_data).await,
-        None => built_in_mock(&scenario, wants_data).await,
+    let declaration = match &args.terminal {
+        Some(p) => match Declaration::load(p) {
+            Ok(d) => Some(d),
+            Err(e) => return fail(SetupError::Usage(e.to_string())),
+        },
+        None => None,
     };
-    let target = match target {
-        Ok(t) => t,
-        Err(e) => return fail(e),
-    };
-    let tls = match target.declaration.tls_settings() {
-        Ok(t) => t,
-        Err(e) => {
-            target.shutdown().await;
-            return fail(SetupError::Usage(e.to_string()));
-        }
-    };
-    // transcript.jsonl: every console's messages, queued until the run
-    // directory is known (s301_harness::record::transcript).
-    let (transcript, transcript_queue) = Transcript::pending();
-    // The data channel's HTTP exchanges go to the same transcript.
-    if let Some(d) = &target.data {
-        d.set_transcript(Some(transcript.clone()));
-    }
-    let screen: Arc<dyn ScreenBinding> = match RfbBinding::from_decl(&target.declaration.screen) {
-        Ok(b) => Arc::new(b.with_tls(tls).with_transcript(Some(transcript))),
-        Err(e) => {
-            let origin = args
-                .terminal
-                .as_ref()
-                .map_or("built-in mock declaration".to_string(), |p| {
-                    p.display().to_string()
-                });
-            target.shutdown().await;
-            return fail(SetupError::Usage(format!("{origin}: {e}")));
-        }
-    };
-
     let seed = args.seed.unwrap_or_else(runner::random_seed);
-    let run_id = runner::fresh_run_id();
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(&run_id));
+    let inputs: Vec<&Path> = [&args.terminal, &args.scenario, &args.sign_key]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::as_path)
+        .collect();
+    let run_dir = match out_dir::prepare(&out_dir, args.force, &inputs) {
+        Ok(d) => d,
+        Err(e) => return fail(SetupError::Usage(e.to_string())),
+    };
+    let first = RunInfo {
+        id: run_id.clone(),
+        started_at: time::OffsetDateTime::now_utc(),
+        seed,
+        scenario: scenario.name.clone(),
+        partial: selection.is_partial(),
+        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+        // The built-in mock's declaration exists only once it has started.
+        terminal: declaration
+            .as_ref()
+            .map_or(serde_json::Value::Null, Declaration::redacted),
+        selected: CheckId::ALL
+            .iter()
+            .copied()
+            .filter(|id| selection.includes(*id))
+            .collect(),
+        catalog: CheckId::ALL.to_vec(),
+    };
+    if let Err(e) = record::write_initial(&out_dir, &first) {
+        run_dir.discard();
+        return fail(SetupError::Usage(format!(
+            "cannot write into the run directory {}: {e}",
+            out_dir.display()
+        )));
+    }
+    hook::point("initial");
+    let target = match set_up(&args, declaration, &scenario, &selection).await {
+        Ok(t) => t,
+        Err(e) => {
+            run_dir.discard();
+            return fail(e);
+        }
+    };
+    let (target, screen, transcript_queue) = target;
     let ctx = Arc::new(CheckCtx {
         declaration: Arc::new(target.declaration.clone()),
         scenario: Arc::new(scenario.clone()),
@@ -146,7 +176,6 @@ pub async fn run(args: RunArgs) -> ExitCode {
         data: target.data.clone(),
         shared: Mutex::new(shared_values(args.require_encryption)),
     });
-    let abort = AbortSignal::new();
     let transcript_writer = {
         let a = abort.clone();
         let path = out_dir.join(TRANSCRIPT_FILE);
@@ -158,7 +187,6 @@ pub async fn run(args: RunArgs) -> ExitCode {
             }
         }
     };
-    let ctrl_c = tokio::spawn(watch_ctrl_c(abort.clone()));
     // A terminal that dies mid-run aborts the run (see s301_harness::liveness).
     let mut watch = TerminalWatch::new(&target.declaration, abort.clone());
     let lost = watch.finding();
@@ -227,8 +255,6 @@ pub async fn run(args: RunArgs) -> ExitCode {
             evidence: Some(&evidence),
         },
     );
-    // Ctrl-C stays watched through the witness questions.
-    ctrl_c.abort();
     let label = target.label.clone();
     target.shutdown().await;
 
@@ -251,6 +277,62 @@ pub async fn run(args: RunArgs) -> ExitCode {
         eprintln!("s301: error: the record was not completed: {e}");
     }
     ExitCode::from(record::exit_code(&finished.report))
+}
+
+/// The terminal under test, its screen binding and the transcript queue.
+type SetUp = (
+    Target,
+    Arc<dyn ScreenBinding>,
+    s301_harness::record::transcript::PendingWriter,
+);
+
+/// Loads the declaration (or starts the built-in mock) and builds the
+/// screen binding, its transcript queued until the run starts.
+async fn set_up(
+    args: &RunArgs,
+    declaration: Option<Declaration>,
+    scenario: &Scenario,
+    selection: &Selection,
+) -> Result<SetUp, SetupError> {
+    let wants_data = CheckId::ALL.iter().any(|id| {
+        selection.includes(*id)
+            && matches!(id.condition(), ConditionId::C1_3_1 | ConditionId::C1_3_2)
+    });
+    let target = match (&args.terminal, declaration) {
+        (Some(path), Some(d)) => declared_terminal(path, d, scenario, wants_data).await?,
+        _ => built_in_mock(scenario, wants_data).await?,
+    };
+    let tls = match target.declaration.tls_settings() {
+        Ok(t) => t,
+        Err(e) => {
+            target.shutdown().await;
+            return Err(SetupError::Usage(e.to_string()));
+        }
+    };
+    // transcript.jsonl: every console's messages, queued until the run
+    // directory is known (s301_harness::record::transcript).
+    let (transcript, transcript_queue) = Transcript::pending();
+    // The data channel's HTTP exchanges go to the same transcript.
+    if let Some(d) = &target.data {
+        d.set_transcript(Some(transcript.clone()));
+    }
+    match RfbBinding::from_decl(&target.declaration.screen) {
+        Ok(b) => {
+            let screen: Arc<dyn ScreenBinding> =
+                Arc::new(b.with_tls(tls).with_transcript(Some(transcript)));
+            Ok((target, screen, transcript_queue))
+        }
+        Err(e) => {
+            let origin = args
+                .terminal
+                .as_ref()
+                .map_or("built-in mock declaration".to_string(), |p| {
+                    p.display().to_string()
+                });
+            target.shutdown().await;
+            Err(SetupError::Usage(format!("{origin}: {e}")))
+        }
+    }
 }
 
 /// The run sink that writes the provisional `report.json` after every
@@ -318,12 +400,14 @@ async fn interrupted() -> bool {
     tokio::signal::ctrl_c().await.is_ok()
 }
 
+/// Brings up the data channel of a declared terminal (the declaration
+/// loaded from `path` already).
 async fn declared_terminal(
     path: &Path,
+    declaration: Declaration,
     scenario: &Scenario,
     wants_data: bool,
 ) -> Result<Target, SetupError> {
-    let declaration = Declaration::load(path).map_err(|e| SetupError::Usage(e.to_string()))?;
     let tls = declaration
         .tls_settings()
         .map_err(|e| SetupError::Usage(format!("{}: {e}", path.display())))?;

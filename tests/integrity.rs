@@ -282,6 +282,7 @@ timeout_ms = 20000
 /// there on it must say completed and verify.
 const KILL_POINTS: &[&str] = &[
     "tmp:report.json",
+    "initial",
     "checks-done",
     "provisional",
     "witness",
