@@ -42,11 +42,11 @@ static HELD: AtomicBool = AtomicBool::new(false);
 fn config() -> &'static Config {
     CONFIG.get_or_init(|| {
         let var = |k| std::env::var(k).ok().filter(|v: &String| !v.is_empty());
-        let hold = var(HOLD_ENV).map(|v| match v.rsplit_once('@') {
-            Some((p, n)) if n.parse::<usize>().is_ok() => {
-                (p.to_string(), n.parse::<usize>().unwrap_or(1))
-            }
-            _ => (v, 1),
+        let hold = var(HOLD_ENV).map(|v| {
+            let counted = v
+                .rsplit_once('@')
+                .and_then(|(p, n)| Some((p.to_string(), n.parse::<usize>().ok()?)));
+            counted.unwrap_or((v, 1))
         });
         Config {
             kill: var(KILL_ENV),
