@@ -1,4 +1,4 @@
-//! `s301 run`: make the run directory ready, load
+//! `s301 run`: watch the stop signals, make the run directory ready, load
 //! the declaration and scenario, bring up the terminal (a declared one, or
 //! the built-in mock in process), run the checks, finish and seal the
 //! record, print the summary and choose the exit status.
@@ -30,6 +30,7 @@ use crate::record;
 use crate::{summary, EXIT_INCONCLUSIVE, EXIT_USAGE};
 
 mod out_dir;
+pub(crate) mod signals;
 
 /// How often to try the in-process setup when a just-reserved port was taken.
 const SETUP_ATTEMPTS: usize = 3;
@@ -76,19 +77,29 @@ fn fail(e: SetupError) -> ExitCode {
 
 /// Runs `s301 run`.
 ///
-/// The run directory
+/// The stop signals are watched before anything else. The run directory
 /// (`--out`, or `runs/<run-id>` with the id chosen first thing) is checked
 /// and given a first record (every check not run, the run aborted) once
 /// the command line, scenario, key and declaration file have been read,
-/// and before the terminal is brought up. An error in
+/// and before the terminal is brought up: a signal at any moment after
+/// the handlers are in ends in a sealed, aborted record there. An error in
 /// what was read is a usage error with nothing written; a setup error
 /// after the directory was made ready removes it again (nothing was run).
 pub async fn run(args: RunArgs) -> ExitCode {
     let abort = AbortSignal::new();
-    let ctrl_c = tokio::spawn(watch_ctrl_c(abort.clone()));
+    let signals = match signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            return fail(SetupError::Environment(format!(
+                "cannot watch for Ctrl-C, SIGTERM and SIGHUP: {e}"
+            )))
+        }
+    };
+    let watcher = tokio::spawn(signals::watch_run(signals, abort.clone()));
+    hook::point("setup");
     let code = run_watched(args, abort).await;
-    // Ctrl-C stays watched through the witness questions.
-    ctrl_c.abort();
+    // The signals stay watched through the witness questions and the seal.
+    watcher.abort();
     code
 }
 
@@ -368,36 +379,6 @@ fn shared_values(require_encryption: bool) -> Shared {
         serde_json::Value::Bool(require_encryption),
     );
     shared
-}
-
-/// First Ctrl-C (or SIGTERM): abort the run (checks are cancelled, the
-/// report is still written). Second Ctrl-C: leave at once.
-async fn watch_ctrl_c(abort: AbortSignal) {
-    if !interrupted().await {
-        return;
-    }
-    eprintln!("\ns301: interrupted: stopping the running checks and writing the report (Ctrl-C again to quit now)");
-    abort.abort_because("interrupted by Ctrl-C or SIGTERM");
-    if tokio::signal::ctrl_c().await.is_ok() {
-        eprintln!("s301: quit without a report");
-        std::process::exit(i32::from(EXIT_INCONCLUSIVE));
-    }
-}
-
-/// Waits for Ctrl-C, or on Unix also SIGTERM (what CI runners send on a
-/// timeout). False if no signal can be watched.
-async fn interrupted() -> bool {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            return tokio::select! {
-                r = tokio::signal::ctrl_c() => r.is_ok(),
-                _ = term.recv() => true,
-            };
-        }
-    }
-    tokio::signal::ctrl_c().await.is_ok()
 }
 
 /// Brings up the data channel of a declared terminal (the declaration
