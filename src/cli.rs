@@ -86,9 +86,13 @@ pub struct RunArgs {
     /// Scenario (TOML) with durations and bounds. Default: the built-in scenarios/default.toml.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
-    /// Run directory for report.json. Default: runs/<run-id>/.
+    /// Run directory for report.json. Default: runs/<run-id>/. Must be empty or missing.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// With --out: first clear the directory of an earlier run (one holding report.json or
+    /// manifest.json); everything in it is removed.
+    #[arg(long, requires = "out")]
+    pub force: bool,
     /// Seed for every random choice (recorded in the report; reuse it to replay).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,

@@ -1,5 +1,5 @@
 //! `s301 mock`: the mock terminal on its own. Prints its declaration (TOML)
-//! on stdout, then serves until Ctrl-C.
+//! on stdout, then serves until Ctrl-C, SIGTERM or SIGHUP.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -9,6 +9,7 @@ use s301_harness::data::REPORTS_PATH;
 use s301_mocks::{DeclOptions, MockConfig, MockTerminal};
 
 use crate::cli::MockArgs;
+use crate::run_cmd::signals::{self, StopSignals};
 use crate::{EXIT_INCONCLUSIVE, EXIT_PASS, EXIT_USAGE};
 
 /// The last line printed after the declaration: readers of stdout can stop there.
@@ -16,8 +17,11 @@ pub const SERVING_LINE: &str = "# s301 mock: serving; stop with Ctrl-C";
 
 /// Runs `s301 mock`.
 pub async fn run(args: MockArgs) -> ExitCode {
+    // Watched from the start: a stop signal during setup still lets the
+    // mock remove its --tls private keys.
+    let signals = signals::install();
     if let Some(case) = args.hostile {
-        return run_hostile(case, &args).await;
+        return run_hostile(case, &args, signals).await;
     }
     let password = match &args.password_env {
         None => None,
@@ -126,20 +130,34 @@ pub async fn run(args: MockArgs) -> ExitCode {
     let _ = out.flush();
     drop(out);
 
-    let stopped = tokio::signal::ctrl_c().await;
+    let stopped = wait_for_stop(signals).await;
     eprintln!("s301 mock: stopping");
+    // Shutting down removes the --tls PEM directory too.
     mock.shutdown().await;
-    match stopped {
-        Ok(()) => ExitCode::from(EXIT_PASS),
+    stopped
+}
+
+/// Waits for Ctrl-C, SIGTERM or SIGHUP: any of them stops the mock cleanly.
+async fn wait_for_stop(signals: std::io::Result<StopSignals>) -> ExitCode {
+    let mut signals = match signals {
+        Ok(s) => s,
         Err(e) => {
-            eprintln!("s301: error: cannot wait for Ctrl-C: {e}");
-            ExitCode::from(EXIT_INCONCLUSIVE)
+            eprintln!("s301: error: cannot watch for Ctrl-C, SIGTERM and SIGHUP: {e}");
+            return ExitCode::from(EXIT_INCONCLUSIVE);
         }
+    };
+    match signals.recv().await {
+        Some(_) => ExitCode::from(EXIT_PASS),
+        None => ExitCode::from(EXIT_INCONCLUSIVE),
     }
 }
 
 /// `s301 mock --hostile NAME`: serves the hostile screen until Ctrl-C.
-async fn run_hostile(case: s301_mocks::hostile::Hostile, args: &MockArgs) -> ExitCode {
+async fn run_hostile(
+    case: s301_mocks::hostile::Hostile,
+    args: &MockArgs,
+    signals: std::io::Result<StopSignals>,
+) -> ExitCode {
     let h = match s301_mocks::hostile::HostileTerminal::start(case, args.listen).await {
         Ok(h) => h,
         Err(e) => {
@@ -156,16 +174,10 @@ async fn run_hostile(case: s301_mocks::hostile::Hostile, args: &MockArgs) -> Exi
     let _ = writeln!(out, "{SERVING_LINE}");
     let _ = out.flush();
     drop(out);
-    let stopped = tokio::signal::ctrl_c().await;
+    let stopped = wait_for_stop(signals).await;
     eprintln!("s301 mock: stopping");
     h.shutdown().await;
-    match stopped {
-        Ok(()) => ExitCode::from(EXIT_PASS),
-        Err(e) => {
-            eprintln!("s301: error: cannot wait for Ctrl-C: {e}");
-            ExitCode::from(EXIT_INCONCLUSIVE)
-        }
-    }
+    stopped
 }
 
 /// Where the mock pushes without `--push-to`: the reports path on a port of

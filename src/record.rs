@@ -1,27 +1,41 @@
 //! Finishing a run's record: the witness questions, the final `report.json`
-//! (abort reason, operator, department, witness answers), then the seal
-//! (`manifest.json`, and `manifest.sig` with `--sign-key`).
+//! (abort reason, operator, department, witness answers), the outputs
+//! derived from it, then the seal (`manifest.json`, and `manifest.sig`
+//! with `--sign-key`).
 //!
-//! Order matters: everything else in the run directory must be written
-//! before [`finish`] seals it, because the manifest lists every file and
-//! is written last.
+//! `report.json` says `completed` only in a sealed directory. While the
+//! record is finished it says `aborted`, with [`SEALING_REASON`]; the
+//! outputs and the final `report.json` are staged under temporary names,
+//! the seal is written as the directory will be once they are in place,
+//! and the final `report.json` is renamed into place last. The order, and
+//! the test hook points along it, are in `docs/integrity.md`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
-use s301_harness::integrity;
-use s301_harness::report::{json, Report};
-use s301_harness::runner::{AbortSignal, RunOutcome, RunStatus};
+use s301_harness::integrity::{self, hook, IntegrityError};
+use s301_harness::report::{json, outputs, Report};
+use s301_harness::runner::{AbortSignal, RunInfo, RunOutcome, RunStatus};
 use s301_harness::scenario::Scenario;
 use s301_harness::verdict::ConditionVerdict;
 use s301_harness::witness::{self, WitnessAnswer};
 
 use crate::{EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS};
 
-/// Writes outputs derived from the final `report.json` into the run
-/// directory; an error names the file that could not be written.
-pub type DerivedOutputs = dyn Fn(&Path, &Report) -> Result<(), String>;
+/// Why `report.json` says aborted before any check ran: what stays when
+/// s301 is killed while it loads the declaration and brings up the terminal.
+pub const SETUP_REASON: &str = "the run did not start: s301 stopped (killed or crashed) while it loaded the declaration and brought up the terminal, before any check ran";
+
+/// Why `report.json` says aborted while the record is being finished: what
+/// stays when s301 is killed, crashes or runs out of disk space after the
+/// checks and before the seal is complete. The verdicts in such a record
+/// were reached, but its outputs and seal are incomplete.
+pub const SEALING_REASON: &str = "the record was not sealed: s301 stopped (killed, crashed or out of disk space) after the checks, while it asked the witness questions or wrote and sealed the record; the verdicts were reached but the record is incomplete";
+
+/// Writes the evidence not yet on disk (screenshots, per-check transcript
+/// slices) into the run directory; an error names what could not be written.
+pub type Evidence = dyn Fn(&Path) -> Result<(), String>;
 
 /// What the operator gave on the command line, and how the run ended.
 pub struct Finish<'a> {
@@ -33,33 +47,80 @@ pub struct Finish<'a> {
     pub abort_reason: Option<String>,
     /// `--sign-key`, loaded.
     pub sign_key: Option<&'a SigningKey>,
-    /// Writes the outputs derived from the final report (JUnit, HTML,
-    /// declaration ...) into the run directory, before the seal.
-    pub derived: Option<&'a DerivedOutputs>,
+    /// Writes the remaining evidence, before the outputs that list it.
+    pub evidence: Option<&'a Evidence>,
     /// The run's abort signal: raised while witness questions wait, it
     /// stops them (the remaining ones are recorded as not asked).
     pub abort: &'a AbortSignal,
 }
 
-/// The finished record.
+/// Why a record could not be finished. `report.json` then stays marked
+/// aborted.
+#[derive(Debug, thiserror::Error)]
+pub enum FinishError {
+    /// `report.json` (provisional or final) could not be written.
+    #[error("{}: {source}", path.display())]
+    Report {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The seal could not be written or the staged files put in place.
+    #[error("the record could not be sealed: {0}")]
+    Seal(#[from] IntegrityError),
+}
+
+/// A finished (or unfinishable) record.
 pub struct Finished {
-    /// The final report, as written.
+    /// The record as `report.json` holds it now: the final report when
+    /// sealed, else the same marked aborted.
     pub report: Report,
     /// Its path.
     pub path: PathBuf,
     /// Lines about the witness answers, for the summary.
     pub witness_text: String,
+    /// The manifest's path, or why the record is not sealed.
+    pub sealed: Result<PathBuf, FinishError>,
 }
 
-/// Asks the scenario's witness steps (unless the run was aborted), writes the
-/// final `report.json` atomically and seals the directory. An error names
-/// the file that could not be written.
-pub fn finish(
-    dir: &Path,
-    outcome: &RunOutcome,
-    scenario: &Scenario,
-    f: &Finish<'_>,
-) -> Result<Finished, String> {
+/// `report` as a record that is not sealed yet: marked aborted with
+/// `reason`, keeping an abort reason it had.
+fn unsealed(report: &Report, reason: &str) -> Report {
+    let mut r = report.clone();
+    r.run.status = RunStatus::Aborted;
+    r.run.abort_reason = Some(match &report.run.abort_reason {
+        Some(first) => format!("{reason} (the run itself was aborted: {first})"),
+        None => reason.to_string(),
+    });
+    r
+}
+
+/// Marks `report` aborted because a record file could not be written.
+fn mark_unwritten(report: &mut Report, what: &str) {
+    let why = format!("a record file could not be written: {what}");
+    report.run.status = RunStatus::Aborted;
+    report.run.abort_reason = Some(match report.run.abort_reason.take() {
+        Some(first) => format!("{first}; then {why}"),
+        None => why,
+    });
+}
+
+/// Writes the record of a run that is about to start, for a run killed
+/// before its first check: every selected check not run, the run aborted
+/// with [`SETUP_REASON`].
+pub fn write_initial(dir: &Path, info: &RunInfo) -> std::io::Result<PathBuf> {
+    let outcome = RunOutcome::interim(info, &std::collections::BTreeMap::new());
+    let mut report = Report::from_outcome(&outcome);
+    report.run.abort_reason = Some(SETUP_REASON.to_string());
+    json::write_report(dir, &report)
+}
+
+/// Asks the scenario's witness steps (unless the run was aborted), then
+/// writes and seals the record in the order described in the module
+/// documentation. Never panics; what could not be done is in
+/// [`Finished::sealed`].
+pub fn finish(dir: &Path, outcome: &RunOutcome, scenario: &Scenario, f: &Finish<'_>) -> Finished {
     let mut report = Report::from_outcome(outcome);
     report.run.operator = f.operator.map(str::to_string);
     report.run.department = f.department.map(str::to_string);
@@ -67,15 +128,89 @@ pub fn finish(
         report.run.abort_reason = Some(
             f.abort_reason
                 .clone()
-                .unwrap_or_else(|| "interrupted (Ctrl-C or SIGTERM)".to_string()),
+                .unwrap_or_else(|| "interrupted (Ctrl-C, SIGTERM or SIGHUP)".to_string()),
         );
     }
-    ask_witnesses(dir, outcome, scenario, f.operator, f.abort, &mut report);
-    let mut witness_text = String::new();
+    let path = dir.join(json::REPORT_FILE);
+    let mut finished = Finished {
+        report: unsealed(&report, SEALING_REASON),
+        path: path.clone(),
+        witness_text: String::new(),
+        sealed: Ok(dir.join(integrity::MANIFEST_FILE)),
+    };
+    let report_err = |source| FinishError::Report {
+        path: path.clone(),
+        source,
+    };
+    if let Err(e) = json::write_report(dir, &finished.report) {
+        // report.json stays as the run left it after its last check.
+        finished.report = unsealed(&report, s301_harness::report::INTERIM_ABORT_REASON);
+        finished.sealed = Err(report_err(e));
+        return finished;
+    }
+    hook::point("provisional");
+    if ask_witnesses(dir, outcome, scenario, f.operator, f.abort, &mut report) {
+        finished.report = unsealed(&report, SEALING_REASON);
+        if let Err(e) = json::write_report(dir, &finished.report) {
+            finished.sealed = Err(report_err(e));
+            return finished;
+        }
+    }
+    finished.witness_text = witness_lines(&report);
+    hook::point("witness");
+    // A record file that cannot be written makes the record incomplete:
+    // say so in report.json (aborted, with the reason) and still seal.
+    if let Some(evidence) = f.evidence {
+        if let Err(e) = evidence(dir) {
+            mark_unwritten(&mut report, &e);
+        }
+    }
+    hook::point("evidence");
+    // Staged outputs that fail part-way are removed: none may show a
+    // verdict the record then does not have.
+    let mut staged = match outputs::stage_all(dir, &report) {
+        Ok(s) => s,
+        Err(e) => {
+            mark_unwritten(&mut report, &e.to_string());
+            Vec::new()
+        }
+    };
+    match json::stage(&path, json::to_string(&report).as_bytes()) {
+        Ok(s) => staged.push(s),
+        Err(e) => {
+            drop(staged);
+            finished.sealed = Err(report_err(e));
+            return finished;
+        }
+    }
+    hook::point("staged");
+    match integrity::seal_staged(dir, f.sign_key, staged) {
+        Ok(manifest) => {
+            finished.report = report;
+            finished.sealed = Ok(manifest);
+            hook::point("sealed");
+        }
+        Err(e) => {
+            let e = FinishError::Seal(e);
+            // Say why in report.json too, if the disk still takes it.
+            finished.report = unsealed(&report, &e.to_string());
+            if let Err(w) = json::write_report(dir, &finished.report) {
+                tracing::warn!("report.json keeps the provisional reason: {w}");
+                finished.report = unsealed(&report, SEALING_REASON);
+            }
+            finished.sealed = Err(e);
+        }
+    }
+    finished
+}
+
+/// One line per witness answer, for the summary.
+fn witness_lines(report: &Report) -> String {
+    let mut text = String::new();
     for c in &report.conditions {
         for w in &c.witness {
             let _ = writeln!(
-                witness_text,
+                text,
                 "  witness {} ({}): {}{}",
                 w.id,
                 c.id,
@@ -92,29 +227,14 @@ pub fn finish(
             );
         }
     }
-    let report_err = |e: std::io::Error| format!("{}: {e}", dir.join(json::REPORT_FILE).display());
-    let path = json::write_report(dir, &report).map_err(report_err)?;
-    if let Some(derive) = f.derived {
-        // A record file that cannot be written makes the record incomplete:
-        // say so in report.json (aborted, with the reason) and still seal.
-        if let Err(e) = derive(dir, &report) {
-            report.run.status = RunStatus::Aborted;
-            report.run.abort_reason = Some(format!("a record file could not be written: {e}"));
-            json::write_report(dir, &report).map_err(report_err)?;
-        }
-    }
-    integrity::seal(dir, f.sign_key).map_err(|e| e.to_string())?;
-    Ok(Finished {
-        report,
-        path,
-        witness_text,
-    })
+    text
 }
 
 /// Asks (or records as not asked) every witness step of a selected
 /// condition and applies the answers to `report`. An interruption (the
 /// abort signal) while questions wait ends the questions: the one waiting
-/// and the rest are `error`, and the run is recorded as aborted.
+/// and the rest are `error`, and the run is recorded as aborted. False
+/// when there was no step to ask or record.
 fn ask_witnesses(
     dir: &Path,
     outcome: &RunOutcome,
@@ -122,7 +242,7 @@ fn ask_witnesses(
     operator: Option<&str>,
     abort: &AbortSignal,
     report: &mut Report,
-) {
+) -> bool {
     let steps: Vec<_> = scenario
         .witness
         .iter()
@@ -134,7 +254,7 @@ fn ask_witnesses(
         })
         .collect();
     if steps.is_empty() {
-        return;
+        return false;
     }
     let mut records = Vec::new();
     if outcome.status == RunStatus::Aborted {
@@ -166,6 +286,7 @@ fn ask_witnesses(
         }
     }
     witness::apply(report, records);
+    true
 }
 
 /// What the summary does not show: the abort reason, the witness answers,
@@ -182,17 +303,20 @@ pub fn epilogue(f: &Finished) -> String {
         let _ = writeln!(s, "Witness confirmations");
         s.push_str(&f.witness_text);
     }
-    let dir = f.path.parent().unwrap_or(Path::new("."));
-    let _ = writeln!(
-        s,
-        "Sealed: {}{}",
-        dir.join(integrity::MANIFEST_FILE).display(),
-        if dir.join(integrity::SIGNATURE_FILE).exists() {
-            " (signed)"
-        } else {
-            ""
-        }
-    );
+    // An unsealed record is explained by the summary's report line.
+    if let Ok(manifest) = &f.sealed {
+        let dir = f.path.parent().unwrap_or(Path::new("."));
+        let _ = writeln!(
+            s,
+            "Sealed: {}{}",
+            manifest.display(),
+            if dir.join(integrity::SIGNATURE_FILE).exists() {
+                " (signed)"
+            } else {
+                ""
+            }
+        );
+    }
     s
 }
 
@@ -264,7 +388,7 @@ mod tests {
         d
     }
 
-    fn finish_with(dir: &Path, derived: &DerivedOutputs) -> Finished {
+    fn finish_with(dir: &Path, evidence: &Evidence) -> Finished {
         let scenario = Scenario::parse("name = \"t\"\n", "t.toml").unwrap();
         let abort = AbortSignal::new();
         finish(
@@ -276,31 +400,41 @@ mod tests {
                 department: Some("dept"),
                 abort_reason: None,
                 sign_key: None,
-                derived: Some(derived),
+                evidence: Some(evidence),
                 abort: &abort,
             },
         )
-        .unwrap()
+    }
+
+    fn on_disk(dir: &Path) -> Report {
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap()
     }
 
     #[test]
-    fn derived_outputs_are_written_before_the_seal() {
-        let dir = scratch("derived");
-        let f = finish_with(&dir, &|d, _| {
-            std::fs::write(d.join("junit.xml"), "<testsuites/>").map_err(|e| e.to_string())
+    fn a_sealed_record_holds_the_outputs_and_says_completed() {
+        let dir = scratch("sealed");
+        let f = finish_with(&dir, &|d| {
+            std::fs::create_dir_all(d.join("evidence/ST-02")).map_err(|e| e.to_string())?;
+            std::fs::write(d.join("evidence/ST-02/full.png"), b"png").map_err(|e| e.to_string())
         });
+        assert!(f.sealed.is_ok(), "{:?}", f.sealed.err());
         assert_eq!(exit_code(&f.report), EXIT_PASS);
         assert_eq!(f.report.run.operator.as_deref(), Some("op"));
+        assert_eq!(on_disk(&dir), f.report);
+        assert_eq!(f.report.run.status, RunStatus::Completed);
         let v = integrity::verify(&dir, None).unwrap();
         assert!(v.is_ok(), "{v:?}");
-        assert_eq!(v.files, 2);
+        // report.json, the screenshot and the four outputs.
+        assert_eq!(v.files, 6);
+        assert!(epilogue(&f).contains("Sealed: "), "{}", epilogue(&f));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
-    fn a_failed_derived_write_marks_the_record_aborted_and_still_seals_it() {
+    fn failed_evidence_marks_the_record_aborted_and_still_seals_it() {
         let dir = scratch("failed");
-        let f = finish_with(&dir, &|_, _| Err("junit.xml: disk full".to_string()));
+        let f = finish_with(&dir, &|_| Err("evidence/ST-02: disk full".to_string()));
+        assert!(f.sealed.is_ok());
         assert_eq!(f.report.run.status, RunStatus::Aborted);
         assert!(f
             .report
@@ -310,10 +444,34 @@ mod tests {
             .unwrap()
             .contains("disk full"));
         assert_eq!(exit_code(&f.report), EXIT_INCONCLUSIVE);
-        let on_disk: Report =
-            serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
-        assert_eq!(on_disk.run.status, RunStatus::Aborted);
+        assert_eq!(on_disk(&dir).run.status, RunStatus::Aborted);
         assert!(integrity::verify(&dir, None).unwrap().is_ok());
+        // The outputs render the aborted record, like report.json.
+        let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+        assert!(html.contains("aborted"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_unsealed_record_keeps_the_first_abort_reason() {
+        let mut r = Report::from_outcome(&passing_outcome());
+        r.run.abort_reason = Some("interrupted by SIGHUP".into());
+        let u = unsealed(&r, SEALING_REASON);
+        assert_eq!(u.run.status, RunStatus::Aborted);
+        let reason = u.run.abort_reason.unwrap();
+        assert!(reason.starts_with("the record was not sealed"), "{reason}");
+        assert!(reason.contains("SIGHUP"), "{reason}");
+    }
+
+    #[test]
+    fn the_initial_record_says_nothing_ran() {
+        let dir = scratch("initial");
+        let info = passing_outcome().info;
+        write_initial(&dir, &info).unwrap();
+        let r = on_disk(&dir);
+        assert_eq!(r.run.status, RunStatus::Aborted);
+        assert_eq!(r.run.abort_reason.as_deref(), Some(SETUP_REASON));
+        assert_eq!(r.run.never_ran.len(), info.selected.len());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,6 +1,7 @@
-//! `s301 run`: load the declaration and scenario, bring up the terminal
-//! (a declared one, or the built-in mock in process), run the checks, write
-//! the report, print the summary and choose the exit status.
+//! `s301 run`: watch the stop signals, make the run directory ready, load
+//! the declaration and scenario, bring up the terminal (a declared one, or
+//! the built-in mock in process), run the checks, finish and seal the
+//! record, print the summary and choose the exit status.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,10 +14,13 @@ use s301_harness::catalog::{CheckId, ConditionId};
 use s301_harness::checks::{catalog, CheckCtx, Shared};
 use s301_harness::data::{DataChannel, DataError, REPORTS_PATH};
 use s301_harness::declaration::Declaration;
+use s301_harness::integrity::hook;
 use s301_harness::liveness::{self, LostTerminal, TerminalWatch};
 use s301_harness::record::transcript::{Transcript, TRANSCRIPT_FILE};
-use s301_harness::report::ReportWriter;
-use s301_harness::runner::{self, AbortSignal, RunConfig, RunSink, Selection};
+use s301_harness::report::{json, ReportWriter};
+use s301_harness::runner::{
+    self, AbortSignal, RunConfig, RunEvent, RunInfo, RunOutcome, RunSink, Selection,
+};
 use s301_harness::scenario::Scenario;
 use s301_mocks::{MockConfig, MockHandle, MockTerminal};
 
@@ -24,6 +28,9 @@ use crate::cli::RunArgs;
 use crate::progress::Progress;
 use crate::record;
 use crate::{summary, EXIT_INCONCLUSIVE, EXIT_USAGE};
+
+mod out_dir;
+pub(crate) mod signals;
 
 /// How often to try the in-process setup when a just-reserved port was taken.
 const SETUP_ATTEMPTS: usize = 3;
@@ -69,7 +76,39 @@ fn fail(e: SetupError) -> ExitCode {
 }
 
 /// Runs `s301 run`.
+///
+/// The stop signals are watched before anything else. The run directory
+/// (`--out`, or `runs/<run-id>` with the id chosen first thing) is checked
+/// and given a first record (every check not run, the run aborted) once
+/// the command line, scenario, key and declaration file have been read,
+/// and before the terminal is brought up: a signal at any moment after
+/// the handlers are in ends in a sealed, aborted record there. An error in
+/// what was read is a usage error with nothing written; a setup error
+/// after the directory was made ready removes it again (nothing was run).
 pub async fn run(args: RunArgs) -> ExitCode {
+    let abort = AbortSignal::new();
+    let signals = match signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            return fail(SetupError::Environment(format!(
+                "cannot watch for Ctrl-C, SIGTERM and SIGHUP: {e}"
+            )))
+        }
+    };
+    let watcher = tokio::spawn(signals::watch_run(signals, abort.clone()));
+    hook::point("setup");
+    let code = run_watched(args, abort).await;
+    // The signals stay watched through the witness questions and the seal.
+    watcher.abort();
+    code
+}
+
+async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
+    let run_id = runner::fresh_run_id();
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(&run_id));
     let selection = match Selection::from_lists(&args.only, &args.skip) {
         Ok(s) => s,
         Err(e) => return fail(SetupError::Usage(e.to_string())),
@@ -89,52 +128,57 @@ pub async fn run(args: RunArgs) -> ExitCode {
         },
         None => None,
     };
-    let wants_data = CheckId::ALL.iter().any(|id| {
-        selection.includes(*id)
-            && matches!(id.condition(), ConditionId::C1_3_1 | ConditionId::C1_3_2)
-    });
-    let target = match &args.terminal {
-        Some(path) => declared_terminal(path, &scenario, wants_data).await,
-        None => built_in_mock(&scenario, wants_data).await,
+    let declaration = match &args.terminal {
+        Some(p) => match Declaration::load(p) {
+            Ok(d) => Some(d),
+            Err(e) => return fail(SetupError::Usage(e.to_string())),
+        },
+        None => None,
     };
-    let target = match target {
-        Ok(t) => t,
-        Err(e) => return fail(e),
-    };
-    let tls = match target.declaration.tls_settings() {
-        Ok(t) => t,
-        Err(e) => {
-            target.shutdown().await;
-            return fail(SetupError::Usage(e.to_string()));
-        }
-    };
-    // transcript.jsonl: every console's messages, queued until the run
-    // directory is known (s301_harness::record::transcript).
-    let (transcript, transcript_queue) = Transcript::pending();
-    // The data channel's HTTP exchanges go to the same transcript.
-    if let Some(d) = &target.data {
-        d.set_transcript(Some(transcript.clone()));
-    }
-    let screen: Arc<dyn ScreenBinding> = match RfbBinding::from_decl(&target.declaration.screen) {
-        Ok(b) => Arc::new(b.with_tls(tls).with_transcript(Some(transcript))),
-        Err(e) => {
-            let origin = args
-                .terminal
-                .as_ref()
-                .map_or("built-in mock declaration".to_string(), |p| {
-                    p.display().to_string()
-                });
-            target.shutdown().await;
-            return fail(SetupError::Usage(format!("{origin}: {e}")));
-        }
-    };
-
     let seed = args.seed.unwrap_or_else(runner::random_seed);
-    let run_id = runner::fresh_run_id();
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(&run_id));
+    let inputs: Vec<&Path> = [&args.terminal, &args.scenario, &args.sign_key]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::as_path)
+        .collect();
+    let run_dir = match out_dir::prepare(&out_dir, args.force, &inputs) {
+        Ok(d) => d,
+        Err(e) => return fail(SetupError::Usage(e.to_string())),
+    };
+    let first = RunInfo {
+        id: run_id.clone(),
+        started_at: time::OffsetDateTime::now_utc(),
+        seed,
+        scenario: scenario.name.clone(),
+        partial: selection.is_partial(),
+        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+        // The built-in mock's declaration exists only once it has started.
+        terminal: declaration
+            .as_ref()
+            .map_or(serde_json::Value::Null, Declaration::redacted),
+        selected: CheckId::ALL
+            .iter()
+            .copied()
+            .filter(|id| selection.includes(*id))
+            .collect(),
+        catalog: CheckId::ALL.to_vec(),
+    };
+    if let Err(e) = record::write_initial(&out_dir, &first) {
+        run_dir.discard();
+        return fail(SetupError::Usage(format!(
+            "cannot write into the run directory {}: {e}",
+            out_dir.display()
+        )));
+    }
+    hook::point("initial");
+    let target = match set_up(&args, declaration, &scenario, &selection).await {
+        Ok(t) => t,
+        Err(e) => {
+            run_dir.discard();
+            return fail(e);
+        }
+    };
+    let (target, screen, transcript_queue) = target;
     let ctx = Arc::new(CheckCtx {
         declaration: Arc::new(target.declaration.clone()),
         scenario: Arc::new(scenario.clone()),
@@ -143,7 +187,6 @@ pub async fn run(args: RunArgs) -> ExitCode {
         data: target.data.clone(),
         shared: Mutex::new(shared_values(args.require_encryption)),
     });
-    let abort = AbortSignal::new();
     let transcript_writer = {
         let a = abort.clone();
         let path = out_dir.join(TRANSCRIPT_FILE);
@@ -155,7 +198,6 @@ pub async fn run(args: RunArgs) -> ExitCode {
             }
         }
     };
-    let ctrl_c = tokio::spawn(watch_ctrl_c(abort.clone()));
     // A terminal that dies mid-run aborts the run (see s301_harness::liveness).
     let mut watch = TerminalWatch::new(&target.declaration, abort.clone());
     let lost = watch.finding();
@@ -171,7 +213,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
             .count()
     ));
     let mut progress = Progress::for_stdout();
-    let mut writer = ReportWriter::new(&out_dir);
+    // Provisional records only: the final report.json is written by
+    // record::finish, in the order that keeps `completed` sealed.
+    let mut writer = ProvisionalOnly(ReportWriter::new(&out_dir));
     let mut screenshots = s301_harness::record::ScreenshotSink::new(&out_dir, ctx.clone());
     let cfg = RunConfig {
         run_id,
@@ -186,6 +230,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
             [&mut writer, &mut screenshots, &mut progress, &mut watch];
         runner::run(catalog(), ctx.clone(), cfg, &mut sinks).await
     };
+    hook::point("checks-done");
     if let Some(d) = &target.data {
         d.set_transcript(None);
     }
@@ -197,16 +242,14 @@ pub async fn run(args: RunArgs) -> ExitCode {
     // Screenshots went to evidence/<CHECK-ID>/*.png as each check finished;
     // any left (a write that failed then, a check cut short) go now.
     let images = std::mem::take(&mut ctx.shared.lock().unwrap_or_else(|p| p.into_inner()).images);
-    let derive = move |d: &Path, r: &s301_harness::report::Report| {
-        s301_harness::record::write_derived(d, &images, r)
-    };
+    let evidence = move |d: &Path| s301_harness::record::write_evidence(d, &images);
     let mut outcome = outcome;
     let lost = lost.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if let Some(l) = &lost {
         liveness::blame(&mut outcome, l);
     }
     // Witness questions are asked while the terminal is still up; the final
-    // report.json is written and the directory sealed last.
+    // report.json is put in place last, once the seal covers it.
     let finished = record::finish(
         &out_dir,
         &outcome,
@@ -220,37 +263,112 @@ pub async fn run(args: RunArgs) -> ExitCode {
                 .or_else(|| abort_handle.reason()),
             sign_key: sign_key.as_ref(),
             abort: &abort_handle,
-            derived: Some(&derive),
+            evidence: Some(&evidence),
         },
     );
-    // Ctrl-C stays watched through the witness questions.
-    ctrl_c.abort();
     let label = target.label.clone();
     target.shutdown().await;
 
-    let written = writer.take_result();
-    let report: Result<PathBuf, String> = match (written, &finished) {
-        (_, Ok(f)) => Ok(f.path.clone()),
-        (Some(Err(e)), Err(_)) => Err(format!("{}: {e}", out_dir.display())),
-        (_, Err(e)) => Err(e.clone()),
+    // The summary shows the record as report.json holds it.
+    let shown = as_recorded(outcome, &finished.report);
+    let report: Result<&Path, String> = match &finished.sealed {
+        Ok(_) => Ok(finished.path.as_path()),
+        Err(e) => Err(format!(
+            "{e}; {} keeps the provisional record, marked aborted",
+            json::REPORT_FILE
+        )),
     };
     crate::out(&summary::render(
-        &outcome,
+        &shown,
         &label,
-        report
-            .as_ref()
-            .map(PathBuf::as_path)
-            .map_err(String::as_str),
+        report.as_ref().map(|p| *p).map_err(String::as_str),
     ));
-    let finished = match finished {
-        Ok(f) => f,
+    crate::out(&record::epilogue(&finished));
+    if let Err(e) = &finished.sealed {
+        eprintln!("s301: error: the record was not completed: {e}");
+    }
+    ExitCode::from(record::exit_code(&finished.report))
+}
+
+/// The terminal under test, its screen binding and the transcript queue.
+type SetUp = (
+    Target,
+    Arc<dyn ScreenBinding>,
+    s301_harness::record::transcript::PendingWriter,
+);
+
+/// Loads the declaration (or starts the built-in mock) and builds the
+/// screen binding, its transcript queued until the run starts.
+async fn set_up(
+    args: &RunArgs,
+    declaration: Option<Declaration>,
+    scenario: &Scenario,
+    selection: &Selection,
+) -> Result<SetUp, SetupError> {
+    let wants_data = CheckId::ALL.iter().any(|id| {
+        selection.includes(*id)
+            && matches!(id.condition(), ConditionId::C1_3_1 | ConditionId::C1_3_2)
+    });
+    let target = match (&args.terminal, declaration) {
+        (Some(path), Some(d)) => declared_terminal(path, d, scenario, wants_data).await?,
+        _ => built_in_mock(scenario, wants_data).await?,
+    };
+    let tls = match target.declaration.tls_settings() {
+        Ok(t) => t,
         Err(e) => {
-            eprintln!("s301: error: the record was not completed: {e}");
-            return ExitCode::from(EXIT_INCONCLUSIVE);
+            target.shutdown().await;
+            return Err(SetupError::Usage(e.to_string()));
         }
     };
-    crate::out(&record::epilogue(&finished));
-    ExitCode::from(record::exit_code(&finished.report))
+    // transcript.jsonl: every console's messages, queued until the run
+    // directory is known (s301_harness::record::transcript).
+    let (transcript, transcript_queue) = Transcript::pending();
+    // The data channel's HTTP exchanges go to the same transcript.
+    if let Some(d) = &target.data {
+        d.set_transcript(Some(transcript.clone()));
+    }
+    match RfbBinding::from_decl(&target.declaration.screen) {
+        Ok(b) => {
+            let screen: Arc<dyn ScreenBinding> =
+                Arc::new(b.with_tls(tls).with_transcript(Some(transcript)));
+            Ok((target, screen, transcript_queue))
+        }
+        Err(e) => {
+            let origin = args
+                .terminal
+                .as_ref()
+                .map_or("built-in mock declaration".to_string(), |p| {
+                    p.display().to_string()
+                });
+            target.shutdown().await;
+            Err(SetupError::Usage(format!("{origin}: {e}")))
+        }
+    }
+}
+
+/// The run sink that writes the provisional `report.json` after every
+/// finished check and leaves the final one to [`record::finish`].
+struct ProvisionalOnly(ReportWriter);
+
+impl RunSink for ProvisionalOnly {
+    fn on_event(&mut self, event: &RunEvent<'_>) {
+        if !matches!(event, RunEvent::RunFinished(_)) {
+            self.0.on_event(event);
+        }
+    }
+}
+
+/// `outcome` with the status and condition verdicts of the record as
+/// written (witness answers, an unsealed record marked aborted), so that
+/// the summary says what report.json says.
+fn as_recorded(mut outcome: RunOutcome, report: &s301_harness::report::Report) -> RunOutcome {
+    outcome.status = report.run.status;
+    for c in &mut outcome.conditions {
+        if let Some(r) = report.conditions.iter().find(|r| r.id == c.id) {
+            c.verdict = r.verdict;
+        }
+    }
+    outcome
 }
 
 /// The run's shared values before any check: the encryption policy TLS-01 reads.
@@ -263,42 +381,14 @@ fn shared_values(require_encryption: bool) -> Shared {
     shared
 }
 
-/// First Ctrl-C (or SIGTERM): abort the run (checks are cancelled, the
-/// report is still written). Second Ctrl-C: leave at once.
-async fn watch_ctrl_c(abort: AbortSignal) {
-    if !interrupted().await {
-        return;
-    }
-    eprintln!("\ns301: interrupted: stopping the running checks and writing the report (Ctrl-C again to quit now)");
-    abort.abort_because("interrupted by Ctrl-C or SIGTERM");
-    if tokio::signal::ctrl_c().await.is_ok() {
-        eprintln!("s301: quit without a report");
-        std::process::exit(i32::from(EXIT_INCONCLUSIVE));
-    }
-}
-
-/// Waits for Ctrl-C, or on Unix also SIGTERM (what CI runners send on a
-/// timeout). False if no signal can be watched.
-async fn interrupted() -> bool {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            return tokio::select! {
-                r = tokio::signal::ctrl_c() => r.is_ok(),
-                _ = term.recv() => true,
-            };
-        }
-    }
-    tokio::signal::ctrl_c().await.is_ok()
-}
-
+/// Brings up the data channel of a declared terminal (the declaration
+/// loaded from `path` already).
 async fn declared_terminal(
     path: &Path,
+    declaration: Declaration,
     scenario: &Scenario,
     wants_data: bool,
 ) -> Result<Target, SetupError> {
-    let declaration = Declaration::load(path).map_err(|e| SetupError::Usage(e.to_string()))?;
     let tls = declaration
         .tls_settings()
         .map_err(|e| SetupError::Usage(format!("{}: {e}", path.display())))?;

@@ -6,6 +6,7 @@
 
 mod support;
 
+use support::process::{self, RecordState};
 use support::{condition, read_report, s301, scratch, text, BIN};
 
 use std::io::{BufRead, BufReader, Write};
@@ -271,5 +272,167 @@ timeout_ms = 20000
     assert!(stdout.contains("指令台の画面"), "{stdout}");
     let v = s301(&["verify", out_dir.to_str().unwrap()]);
     assert_eq!(v.status.code(), Some(0), "{}", text(&v.stdout));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The points where `S301_TEST_KILL_AT` can stop a run, in the order a run
+/// reaches them (see docs/integrity.md, "How a run ends"); the first
+/// `tmp:report.json` is inside the write of the first record, before any
+/// check. Up to `commit:report.json` the record must say aborted; from
+/// there on it must say completed and verify.
+const KILL_POINTS: &[&str] = &[
+    "tmp:report.json",
+    "initial",
+    "checks-done",
+    "provisional",
+    "witness",
+    "evidence",
+    "tmp:junit.xml",
+    "tmp:declaration.md",
+    "tmp:declaration.csv",
+    "tmp:report.html",
+    "staged",
+    "tmp:manifest.json",
+    "manifest",
+    "tmp:manifest.sig",
+    "signature",
+    "commit:junit.xml",
+    "commit:declaration.md",
+    "commit:declaration.csv",
+    "commit:report.html",
+    "commit:report.json",
+    "sealed",
+];
+
+/// A passing, signed run killed at every point of its end: whatever is
+/// left on disk never says `completed` unless `s301 verify --pubkey`
+/// passes, and says `aborted` (readable JSON, with a reason) otherwise.
+#[test]
+fn a_run_killed_at_any_point_of_its_end_never_claims_an_unsealed_completion() {
+    let dir = scratch("integrity", "kill-points");
+    let prefix = dir.join("lab");
+    assert!(s301(&["keygen", "--out", prefix.to_str().unwrap()])
+        .status
+        .success());
+    let (key, pubkey) = (dir.join("lab.key"), dir.join("lab.pub"));
+    let sealed_from = KILL_POINTS
+        .iter()
+        .position(|p| *p == "commit:report.json")
+        .unwrap();
+    for (i, point) in KILL_POINTS.iter().enumerate() {
+        let out_dir = dir.join(format!("run-{i}"));
+        let run = process::spawn(
+            &[
+                "run",
+                "--scenario",
+                CI_SCENARIO,
+                "--seed",
+                "5",
+                "--only",
+                "ST-01,ST-02",
+                "--out",
+                out_dir.to_str().unwrap(),
+                "--sign-key",
+                key.to_str().unwrap(),
+            ],
+            &[("S301_TEST_KILL_AT", point)],
+        );
+        let (status, output) = run.finish(Duration::from_secs(120));
+        assert_eq!(status.code(), None, "{point}: not killed:\n{output}");
+        assert!(
+            output.contains(&format!("killed at {point}")),
+            "{point}:\n{output}"
+        );
+        let state = process::assert_honest(&out_dir, Some(&pubkey), point);
+        let expected = if i >= sealed_from {
+            RecordState::CompletedAndSealed
+        } else if i == 0 {
+            // Killed inside the very first write: no record yet, and none claimed.
+            RecordState::Absent
+        } else {
+            RecordState::Aborted
+        };
+        assert_eq!(state, expected, "{point}:\n{output}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A tmpfs mounted for a test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `kib` KiB at `dir`; the mount error when it cannot.
+    fn mount(dir: &Path, kib: u32) -> Result<Tmpfs, String> {
+        std::fs::create_dir_all(dir).unwrap();
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if o.status.success() {
+            Ok(Tmpfs(dir.to_path_buf()))
+        } else {
+            Err(text(&o.stderr))
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// `--out` on a file system too small for the record, at several sizes:
+/// the run exits non-zero, leaves no temporary file, and its record never
+/// says completed without verifying. A size with room to spare passes.
+#[test]
+fn a_full_disk_never_leaves_a_completed_record_that_does_not_verify() {
+    let dir = scratch("integrity", "full-disk");
+    // The record of this run takes about 110 KiB (4 KiB pages).
+    for kib in [4, 12, 24, 40, 56, 72, 88, 100, 108, 116, 124, 140, 3400] {
+        let mnt = dir.join(format!("fs-{kib}k"));
+        let fs = match Tmpfs::mount(&mnt, kib) {
+            Ok(fs) => fs,
+            Err(e) => {
+                eprintln!("skipped: cannot mount a tmpfs here (needs root): {e}");
+                return;
+            }
+        };
+        let out_dir = mnt.join("run");
+        let run = process::spawn(
+            &[
+                "run",
+                "--scenario",
+                CI_SCENARIO,
+                "--seed",
+                "5",
+                "--only",
+                "ST-01,ST-02",
+                "--out",
+                out_dir.to_str().unwrap(),
+            ],
+            &[],
+        );
+        let (status, output) = run.finish(Duration::from_secs(120));
+        let context = format!("{kib} KiB");
+        let state = process::assert_honest(&out_dir, None, &context);
+        let code = status.code();
+        assert!(code.is_some(), "{context}: died by a signal:\n{output}");
+        assert_eq!(
+            code == Some(0),
+            state == RecordState::CompletedAndSealed,
+            "{context}: exit {code:?} but the record is {state:?}:\n{output}"
+        );
+        if kib <= 100 {
+            assert_ne!(code, Some(0), "{context}:\n{output}");
+        }
+        if kib >= 3400 {
+            assert_eq!(code, Some(0), "{context}:\n{output}");
+        }
+        let temps = process::temp_files(&mnt);
+        assert!(temps.is_empty(), "{context}: left {temps:?}:\n{output}");
+        drop(fs);
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -109,8 +109,13 @@ impl TestPki {
     /// Writes the PEM files into `dir` (`ca.pem`, `terminal.pem`,
     /// `terminal.key`, `client.pem`, `client.key`, `receiver.pem`,
     /// `receiver.key`).
+    ///
+    /// The directory is created owner-only (0700) when missing; the `.key`
+    /// files are created owner-only (0600) from the start, never widened
+    /// and narrowed afterwards, so no other user can read a key at any
+    /// moment.
     pub fn write_to(&self, dir: &Path) -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
+        private_dir_builder().recursive(true).create(dir)?;
         for (name, text) in [
             ("ca.pem", &self.ca),
             ("terminal.pem", &self.server.cert),
@@ -120,7 +125,15 @@ impl TestPki {
             ("receiver.pem", &self.receiver.cert),
             ("receiver.key", &self.receiver.key),
         ] {
-            std::fs::write(dir.join(name), text)?;
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            if name.ends_with(".key") {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o600);
+            }
+            let mut f = opts.open(dir.join(name))?;
+            std::io::Write::write_all(&mut f, text.as_bytes())?;
         }
         Ok(())
     }
@@ -190,7 +203,19 @@ impl TestPki {
     }
 }
 
-/// A private directory for the PEM files, removed on drop.
+/// A directory builder making owner-only (0700) directories on Unix.
+fn private_dir_builder() -> std::fs::DirBuilder {
+    #[allow(unused_mut)] // only Unix sets a mode
+    let mut b = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b
+}
+
+/// A private directory for the PEM files (owner-only), removed on drop.
 #[derive(Debug)]
 pub struct PemDir {
     path: PathBuf,
@@ -205,7 +230,8 @@ impl PemDir {
             rand::random::<u64>()
         );
         let path = std::env::temp_dir().join(unique);
-        std::fs::create_dir_all(&path)?;
+        // A fresh name: refuse to reuse anything already there.
+        private_dir_builder().create(&path)?;
         Ok(PemDir { path })
     }
 
@@ -360,6 +386,15 @@ mod tests {
         let dir = PemDir::create().unwrap();
         pki.write_to(dir.path()).unwrap();
         assert!(dir.path().join("client.key").exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(dir.path()), 0o700);
+            for key in ["terminal.key", "client.key", "receiver.key"] {
+                assert_eq!(mode(&dir.path().join(key)), 0o600, "{key}");
+            }
+        }
         let section = TestPki::declaration_section(dir.path(), true);
         assert!(section.contains("receiver_key"), "{section}");
         let kept = dir.path().to_path_buf();

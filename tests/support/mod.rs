@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod process;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -60,7 +62,7 @@ fn find<'a>(report: &'a Value, list: &str, id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{id} missing from the report's {list}"))
 }
 
-/// A standalone mock process, killed when dropped.
+/// A standalone mock process, stopped when dropped.
 pub struct MockProcess {
     /// The child, for tests that kill the terminal mid-run.
     pub child: Child,
@@ -69,7 +71,21 @@ pub struct MockProcess {
 }
 
 impl Drop for MockProcess {
+    /// SIGTERM first, so that a `--tls` mock removes its key directory;
+    /// SIGKILL if it has not stopped within 5 s.
     fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            let until = std::time::Instant::now() + Duration::from_secs(5);
+            while let Ok(None) = self.child.try_wait() {
+                if std::time::Instant::now() >= until {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

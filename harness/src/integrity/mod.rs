@@ -16,17 +16,19 @@
 //!
 //! Key files are described in [`keys`].
 
+pub mod hook;
 pub mod keys;
+mod seal;
+
+pub use seal::{seal, seal_staged};
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-
-use crate::report::json::write_atomic;
 
 /// The manifest's file name inside the run directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -252,36 +254,6 @@ impl Manifest {
     }
 }
 
-/// Seals a finished run directory: writes `manifest.json` and, with a key,
-/// `manifest.sig`, both atomically. Call it after every other file is written.
-pub fn seal(dir: &Path, key: Option<&SigningKey>) -> Result<PathBuf, IntegrityError> {
-    let manifest = Manifest::build(dir)?;
-    let bytes = manifest.to_bytes();
-    let path = dir.join(MANIFEST_FILE);
-    // A stale signature from an earlier seal must never sit beside a new manifest.
-    let sig_path = dir.join(SIGNATURE_FILE);
-    match std::fs::remove_file(&sig_path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_err(&sig_path)(e)),
-    }
-    write_atomic(&path, &bytes).map_err(io_err(&path))?;
-    if let Some(key) = key {
-        let sig = SignatureFile {
-            format: SIGNATURE_FORMAT.to_string(),
-            algorithm: "ed25519".to_string(),
-            signed_file: MANIFEST_FILE.to_string(),
-            signed_sha256: hex(&Sha256::digest(&bytes)),
-            public_key: hex(key.verifying_key().as_bytes()),
-            signature: hex(&key.sign(&bytes).to_bytes()),
-        };
-        let mut text = serde_json::to_string_pretty(&sig).unwrap_or_default();
-        text.push('\n');
-        write_atomic(&sig_path, text.as_bytes()).map_err(io_err(&sig_path))?;
-    }
-    Ok(path)
-}
-
 /// How a file differs from the manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Difference {
@@ -464,6 +436,7 @@ fn check_signature(
 #[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 mod tests {
     use super::*;
+    use ed25519_dalek::SigningKey;
 
     fn scratch(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("s301-integrity-{tag}-{}", std::process::id()));

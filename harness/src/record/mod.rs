@@ -120,7 +120,7 @@ pub fn write_images<'a>(
 /// Writes the screenshots a check kept as soon as that check finishes, so
 /// a run that dies later (killed, out of disk) still leaves them on disk.
 /// What it could not write stays in the shared state for the end of the
-/// run ([`write_derived`]) to try again.
+/// run ([`write_evidence`]) to try again.
 pub struct ScreenshotSink {
     dir: PathBuf,
     ctx: std::sync::Arc<CheckCtx>,
@@ -168,18 +168,18 @@ impl crate::runner::RunSink for ScreenshotSink {
     }
 }
 
-/// Everything a run directory holds besides `report.json` and the seal:
-/// the screenshots as PNG, the per-check transcript slices, then the outputs
-/// derived from `report` (JUnit, HTML, 適合宣言). An error names the file.
-pub fn write_derived(
+/// The evidence a run directory holds besides `report.json`, the outputs
+/// derived from it and the seal: the screenshots not yet written, as PNG,
+/// and the per-check slices of the transcript. Written in place at the end
+/// of a run, before the outputs are staged (they list and embed these
+/// files). An error names the folder.
+pub fn write_evidence(
     dir: &Path,
     images: &std::collections::BTreeMap<String, Framebuffer>,
-    report: &crate::report::Report,
 ) -> Result<(), String> {
     let evidence = dir.join(EVIDENCE_DIR);
     write_images(dir, images).map_err(|e| format!("{}: {e}", evidence.display()))?;
     transcript::split_by_check(dir).map_err(|e| format!("{}: {e}", evidence.display()))?;
-    crate::report::outputs::write_all(dir, report).map_err(|e| e.to_string())?;
     Ok(())
 }
 

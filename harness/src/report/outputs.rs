@@ -1,7 +1,8 @@
 //! The human and CI outputs of a run directory, derived from `report.json`
 //! and the evidence folders: `junit.xml`, `report.html`, `declaration.md`,
-//! `declaration.csv`. [`write_all`] writes them all (atomically) at the end
-//! of a run; [`render`] produces one of them again for `s301 report`.
+//! `declaration.csv`. [`stage_all`] renders and stages them all at the end of
+//! a run, for the seal to put in place; [`write_all`] writes them at once;
+//! [`render`] produces one of them again for `s301 report`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -150,18 +151,33 @@ pub fn render(format: Format, report: &Report, ev: &EvidenceIndex) -> Result<Str
 /// Writes every output into `dir` (atomically, one file at a time) and
 /// returns their paths.
 pub fn write_all(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, OutputError> {
-    let ev = EvidenceIndex::scan(dir);
     let mut written = Vec::new();
-    for f in Format::ALL {
-        let text = render(f, report, &ev)?;
-        let path = dir.join(f.file_name());
-        json::write_atomic(&path, text.as_bytes()).map_err(|source| OutputError::Write {
+    for s in stage_all(dir, report)? {
+        let path = s.dest().to_path_buf();
+        s.commit().map_err(|source| OutputError::Write {
             path: path.clone(),
             source,
         })?;
         written.push(path);
     }
     Ok(written)
+}
+
+/// Renders every output and stages it in `dir` (written and flushed under
+/// a temporary name, see [`json::stage`]) without putting any in place, in
+/// the order of [`Format::ALL`]: the end of a run renames them only once
+/// the seal covers them. On an error the outputs staged so far are removed.
+pub fn stage_all(dir: &Path, report: &Report) -> Result<Vec<json::Staged>, OutputError> {
+    let ev = EvidenceIndex::scan(dir);
+    let mut staged = Vec::new();
+    for f in Format::ALL {
+        let text = render(f, report, &ev)?;
+        let path = dir.join(f.file_name());
+        let s = json::stage(&path, text.as_bytes())
+            .map_err(|source| OutputError::Write { path, source })?;
+        staged.push(s);
+    }
+    Ok(staged)
 }
 
 /// Reads `dir/report.json` (bounded: a report past 256 MiB is refused).
@@ -199,6 +215,29 @@ mod tests {
             let on_disk = std::fs::read_to_string(dir.join(f.file_name())).unwrap();
             assert_eq!(render(f, &loaded, &ev).unwrap(), on_disk, "{f:?}");
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn staged_outputs_are_not_in_place_until_committed() {
+        let dir = json::tests::scratch_dir("outputs-staged");
+        let r = Report::from_outcome(&sample_outcome());
+        json::write_report(&dir, &r).unwrap();
+        let staged = stage_all(&dir, &r).unwrap();
+        assert_eq!(staged.len(), Format::ALL.len());
+        for f in Format::ALL {
+            assert!(!dir.join(f.file_name()).exists(), "{f:?}");
+        }
+        drop(staged);
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            ["report.json"],
+            "dropped staged outputs leave nothing"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
