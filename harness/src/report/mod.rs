@@ -335,10 +335,15 @@ pub const INTERIM_ABORT_REASON: &str = "the run did not finish: s301 stopped (ki
 crashed) before it wrote the final record; this is the record as it stood after the last \
 finished check, and the checks marked not run never finished";
 
+/// Why a record written when the checks finished is not `completed` yet:
+/// the outputs and the seal come after it.
+pub const UNSEALED_REASON: &str = "the checks finished, but the record is not sealed yet (the outputs and manifest.json are written after it)";
+
 /// The run sink that writes `report.json` into a directory: a provisional
 /// one (marked aborted, see [`INTERIM_ABORT_REASON`]) after every finished
 /// check, so a run killed outright still leaves a readable record, then
-/// the final one when the run finishes (aborted runs included).
+/// the whole run's verdicts when it finishes, still marked aborted
+/// ([`UNSEALED_REASON`]): only sealing the record may mark it completed.
 pub struct ReportWriter {
     dir: PathBuf,
     written: Option<std::io::Result<PathBuf>>,
@@ -388,7 +393,15 @@ impl RunSink for ReportWriter {
             }
             RunEvent::CheckStarted { .. } => {}
             RunEvent::RunFinished(outcome) => {
-                let report = Report::from_outcome(outcome);
+                // Never `completed` from here: a record is completed only
+                // once every output and the seal are written (the CLI's
+                // record::finish does that). This writer leaves the whole
+                // run's verdicts, still marked aborted.
+                let mut report = Report::from_outcome(outcome);
+                if report.run.status == RunStatus::Completed {
+                    report.run.status = RunStatus::Aborted;
+                    report.run.abort_reason = Some(UNSEALED_REASON.to_string());
+                }
                 self.written = Some(json::write_report(&self.dir, &report));
             }
         }
@@ -556,6 +569,14 @@ pub(crate) mod tests {
         assert_eq!(path, dir.join("report.json"));
         let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(v["run"]["id"], "20261127T171500Z-00ff");
+        // The run completed, but nothing sealed the record: it must not
+        // say completed.
+        assert_eq!(o.status, RunStatus::Completed);
+        assert_eq!(v["run"]["status"], "aborted");
+        assert!(v["run"]["abort_reason"]
+            .as_str()
+            .unwrap()
+            .contains("not sealed"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
