@@ -235,10 +235,17 @@ fn share_screen_mock_fails_ex01_through_a_declaration_file() {
 #[test]
 fn stall_after_mock_fails_st04_through_a_declaration_file() {
     let dir = scratch("cli", "stall-after");
-    let mock = support::spawn_mock(&["--fault", "stall-after", "--stall-after-ms", "300"]);
+    // The stall comes well after the first full update, even on a loaded
+    // machine, and well before the sustained transfer ends.
+    let mock = support::spawn_mock(&["--fault", "stall-after", "--stall-after-ms", "1500"]);
     let path = write(&dir, "terminal.toml", &mock.declaration);
     let out_dir = dir.join("run");
-    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ci.toml");
+    let scenario_path = write(
+        &dir,
+        "scenario.toml",
+        "name = \"stall\"\n\n[screen]\nsustain_ms = 4000\nupdate_timeout_ms = 2000\n",
+    );
+    let scenario = scenario_path.to_str().unwrap();
     let out = s301(&[
         "run",
         "--terminal",

@@ -70,7 +70,8 @@ pub fn render(d: &DeclInput, harness_listen: Option<&str>) -> String {
         s.push_str(&format!("password_env = {}\n", quote(env)));
     }
     s.push_str("\n[operation]\nsupported = true\n\n");
-    s.push_str("# A click in the pad draws a marker and bumps the click counter.\n");
+    s.push_str("# A click in the pad draws a marker and bumps the click counter (with\n");
+    s.push_str("# --screen-mode pointer-follow, the crosshair follows the pointer there).\n");
     s.push_str("[[operation.probe]]\nkind = \"click\"\n");
     s.push_str(&format!(
         "x = {cx}\ny = {cy}\nwatch = {}\n\n",
