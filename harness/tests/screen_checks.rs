@@ -385,8 +385,9 @@ async fn every_pixel_format_choice_gives_the_terminals_image() {
             .expect("shared state")
             .images
             .get("ST-02/full")
-            .cloned()
-            .expect("ST-02 screenshot");
+            .expect("ST-02 screenshot")
+            .decode("ST-02/full")
+            .expect("ST-02 screenshot decodes");
         assert_eq!((shot.width(), shot.height()), (320, 240));
         let mismatched = desktop
             .pixels()
