@@ -116,7 +116,11 @@ pub async fn run(args: RunArgs) -> ExitCode {
         d.set_transcript(Some(transcript.clone()));
     }
     let screen: Arc<dyn ScreenBinding> = match RfbBinding::from_decl(&target.declaration.screen) {
-        Ok(b) => Arc::new(b.with_tls(tls).with_transcript(Some(transcript))),
+        Ok(b) => Arc::new(
+            b.with_tls(tls)
+                .with_transcript(Some(transcript))
+                .with_max_pixels(scenario.screen.max_pixels),
+        ),
         Err(e) => {
             let origin = args
                 .terminal

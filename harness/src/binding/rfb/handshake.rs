@@ -7,7 +7,7 @@
 //! - the connection closes or resets: `Refused` ("connection closed by terminal");
 //! - a security failure with a reason: `Refused` with that reason;
 //! - malformed bytes, an unsupported version, no usable security type, a bad
-//!   ServerInit: `Protocol`;
+//!   ServerInit, a screen over the limits: `Protocol`;
 //! - nothing within the deadline: `Timeout`.
 
 use s301_rfb::auth::vnc_auth_response;
@@ -199,7 +199,7 @@ pub async fn client_handshake(
             return Err(OpenError::Refused {
                 stage: Stage::Security,
                 reason: reason_text(&reason, "security failure without a reason"),
-            })
+            });
         }
         SecurityOffer::Types(types) => types,
     };
@@ -253,13 +253,25 @@ pub async fn client_handshake(
         }
     }
 
-    // ClientInit (exclusive) and ServerInit.
+    // ClientInit (exclusive) and ServerInit. The screen size is judged
+    // first, so a refusal names both sides and the limit.
     let mut out = Vec::with_capacity(1);
     ClientInit { shared: false }.write(&mut out);
     conn.write(Stage::Init, &out).await?;
     let init = conn
-        .read_msg(Stage::Init, |r| ServerInit::read(r, limits))
-        .await?;
+        .read_msg(Stage::Init, |r| {
+            let mut peek = r.clone();
+            let (width, height) = (peek.u16()?, peek.u16()?);
+            match screen_over_limits(width, height, limits) {
+                Some(reason) => Ok(Err(reason)),
+                None => ServerInit::read(r, limits).map(Ok),
+            }
+        })
+        .await?
+        .map_err(|reason| OpenError::Protocol {
+            stage: Stage::Init,
+            reason,
+        })?;
     Ok(Handshake {
         version,
         server_version,
@@ -267,4 +279,76 @@ pub async fn client_handshake(
         security: chosen,
         init,
     })
+}
+
+/// Why a `width` x `height` screen is refused under `limits`, naming the
+/// announced size and the limit, or `None` when it is accepted.
+pub fn screen_over_limits(width: u16, height: u16, limits: &Limits) -> Option<String> {
+    let pixels = u64::from(width) * u64::from(height);
+    if width == 0 || height == 0 {
+        Some(format!(
+            "the terminal announced an empty {width}x{height} screen in ServerInit"
+        ))
+    } else if width > limits.max_width || height > limits.max_height {
+        Some(format!(
+            "the terminal announced a {width}x{height} screen ({pixels} pixels); the harness \
+             accepts a width and height of at most {}x{}",
+            limits.max_width, limits.max_height
+        ))
+    } else if pixels > limits.max_pixels {
+        Some(format!(
+            "the terminal announced a {width}x{height} screen ({pixels} pixels), over the \
+             scenario's limit of {} ([screen] max_pixels)",
+            pixel_count(limits.max_pixels)
+        ))
+    } else {
+        None
+    }
+}
+
+/// `"16777216 pixels (4096x4096)"`; the square only when there is one.
+fn pixel_count(n: u64) -> String {
+    let side = n.isqrt();
+    if side * side == n {
+        format!("{n} pixels ({side}x{side})")
+    } else {
+        format!("{n} pixels")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_screen_over_the_limit_is_named_with_the_limit() {
+        let limits = Limits {
+            max_pixels: 4096 * 4096,
+            ..Limits::DEFAULT
+        };
+        assert_eq!(screen_over_limits(3840, 2160, &limits), None);
+        assert_eq!(screen_over_limits(4096, 4096, &limits), None);
+        assert_eq!(
+            screen_over_limits(16384, 4096, &limits).as_deref(),
+            Some(
+                "the terminal announced a 16384x4096 screen (67108864 pixels), over the \
+                 scenario's limit of 16777216 pixels (4096x4096) ([screen] max_pixels)"
+            )
+        );
+        let wide = screen_over_limits(65535, 10, &limits).unwrap_or_default();
+        assert!(
+            wide.contains("65535x10") && wide.contains("16384x16384"),
+            "{wide}"
+        );
+        let odd = Limits {
+            max_pixels: 1920 * 1200,
+            ..Limits::DEFAULT
+        };
+        let e = screen_over_limits(1920, 1201, &odd).unwrap_or_default();
+        assert!(
+            e.ends_with("limit of 2304000 pixels ([screen] max_pixels)"),
+            "{e}"
+        );
+        assert!(screen_over_limits(0, 5, &limits).is_some());
+    }
 }

@@ -7,6 +7,9 @@
 //! (32-bit true colour) and SetEncodings (the harness's preference list).
 //! After that a task of its own ([`session`]) owns the connection and turns
 //! the terminal's bytes into [`ConsoleEvent`](crate::binding::ConsoleEvent)s.
+//!
+//! A screen larger than the scenario's `[screen] max_pixels` fails the open
+//! (ST-01 names both sizes), so the harness's memory stays bounded.
 
 pub mod handshake;
 pub mod session;
@@ -67,7 +70,8 @@ pub fn harness_encodings() -> Vec<i32> {
 
 impl RfbBinding {
     /// A binding for `url` (`ws://`, `wss://` or `rfb://`), with an optional
-    /// VNC password and the default limits.
+    /// VNC password and the default limits: the codec's, with screens up to
+    /// the default scenario's `[screen] max_pixels` (4096x4096).
     pub fn new(url: &str, password: Option<&str>) -> Result<RfbBinding, BindingError> {
         let url = ScreenUrl::parse(url).map_err(|e| BindingError::Url {
             url: e.url,
@@ -77,7 +81,10 @@ impl RfbBinding {
             url,
             password: password.map(|p| p.as_bytes().to_vec()),
             password_env: None,
-            limits: Limits::DEFAULT,
+            limits: Limits {
+                max_pixels: crate::scenario::DEFAULT_MAX_PIXELS,
+                ..Limits::DEFAULT
+            },
             tls: None,
             transcript: None,
             pixel_format: PixelFormatChoice::default(),
@@ -130,6 +137,14 @@ impl RfbBinding {
     /// The same binding with other limits.
     pub fn with_limits(mut self, limits: Limits) -> RfbBinding {
         self.limits = limits;
+        self
+    }
+
+    /// The same binding accepting screens of at most `max_pixels` pixels
+    /// (the scenario's `[screen] max_pixels`), never more than the codec's
+    /// own bound.
+    pub fn with_max_pixels(mut self, max_pixels: u64) -> RfbBinding {
+        self.limits.max_pixels = max_pixels.clamp(1, Limits::DEFAULT.max_pixels);
         self
     }
 
@@ -342,11 +357,16 @@ impl ScreenBinding for RfbBinding {
             // A console that never opened (refused, timed out) has no
             // session to log it: record the attempt and why it failed here.
             if let (Err(e), Some(t)) = (&opened, &self.transcript) {
+                let fields = serde_json::json!({
+                    "url": self.url.raw,
+                    "error": e.to_string(),
+                    "max_pixels": self.limits.max_pixels,
+                });
                 t.log(
                     label,
                     crate::record::transcript::Direction::Recv,
                     "OpenFailed",
-                    serde_json::json!({"url": self.url.raw, "error": e.to_string()}),
+                    fields,
                 );
             }
             opened
