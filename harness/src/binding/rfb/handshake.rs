@@ -9,6 +9,9 @@
 //! - malformed bytes, an unsupported version, no usable security type, a bad
 //!   ServerInit, a screen over the limits: `Protocol`;
 //! - nothing within the deadline: `Timeout`.
+//!
+//! [`Conn::auth`] tells the binding how far security got, so it can tell an
+//! authentication failure (never to be repeated) from a busy terminal.
 
 use s301_rfb::auth::vnc_auth_response;
 use s301_rfb::error::ReadError;
@@ -40,6 +43,26 @@ pub struct Conn {
     started: Instant,
     deadline: Instant,
     max_buf: usize,
+    /// How far the security stage got.
+    pub auth: AuthStep,
+}
+
+/// How far the security stage of one handshake got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthStep {
+    /// Not reached, or still under way.
+    #[default]
+    NotReached,
+    /// The terminal refused at the security stage itself: no security type,
+    /// a reason instead (TigerVNC's "Too many security failures").
+    RefusedBeforeCredentials,
+    /// VNC Authentication's response went out.
+    CredentialsSent,
+    /// SecurityResult failed after the response went out: the credentials
+    /// were refused (or the terminal refuses this console there).
+    CredentialsRefused,
+    /// Security passed (SecurityResult OK, or security type None).
+    Passed,
 }
 
 /// What the handshake settled.
@@ -87,6 +110,7 @@ impl Conn {
             started,
             deadline,
             max_buf: longest + 64 + READ_CHUNK,
+            auth: AuthStep::NotReached,
         }
     }
 
@@ -196,6 +220,7 @@ pub async fn client_handshake(
         .await?;
     let offered = match offer {
         SecurityOffer::Failed { reason } => {
+            conn.auth = AuthStep::RefusedBeforeCredentials;
             return Err(OpenError::Refused {
                 stage: Stage::Security,
                 reason: reason_text(&reason, "security failure without a reason"),
@@ -236,6 +261,7 @@ pub async fn client_handshake(
             .await?;
         let response = vnc_auth_response(password.unwrap_or_default(), &challenge);
         conn.write(Stage::SecurityResult, &response).await?;
+        conn.auth = AuthStep::CredentialsSent;
     }
 
     // SecurityResult: always from 3.8 on; before that only after VNC Auth.
@@ -246,12 +272,17 @@ pub async fn client_handshake(
             })
             .await?;
         if let SecurityResult::Failed { reason } = result {
+            if conn.auth == AuthStep::CredentialsSent {
+                conn.auth = AuthStep::CredentialsRefused;
+            }
             return Err(OpenError::Refused {
                 stage: Stage::SecurityResult,
                 reason: reason_text(reason.as_deref().unwrap_or_default(), "security failed"),
             });
         }
     }
+
+    conn.auth = AuthStep::Passed;
 
     // ClientInit (exclusive) and ServerInit. The screen size is judged
     // first, so a refusal names both sides and the limit.

@@ -8,10 +8,14 @@
 //! After that a task of its own ([`session`]) owns the connection and turns
 //! the terminal's bytes into [`ConsoleEvent`](crate::binding::ConsoleEvent)s.
 //!
-//! A screen larger than the scenario's `[screen] max_pixels` fails the open
-//! (ST-01 names both sizes), so the harness's memory stays bounded.
+//! Two rules protect the terminal and the harness. A screen larger than the
+//! scenario's `[screen] max_pixels` fails the open (ST-01 names both), so
+//! the harness's memory stays bounded. And credentials that failed once are
+//! never sent again ([`latch`]): every later open fails at once with the
+//! same error, so the terminal never locks the console out.
 
 pub mod handshake;
+pub mod latch;
 pub mod session;
 pub mod transport;
 pub mod url;
@@ -27,6 +31,7 @@ use s301_rfb::{Framebuffer, Limits};
 use tokio::time::Instant;
 
 use self::handshake::{client_handshake, type_label, Conn};
+use self::latch::AuthLatch;
 use self::transport::{connect_tcp, upgrade, Transport, TransportError, SUBPROTOCOL};
 use self::url::{Scheme, ScreenUrl};
 use crate::binding::{
@@ -47,6 +52,7 @@ pub struct RfbBinding {
     tls: Option<Arc<TlsSettings>>,
     transcript: Option<crate::record::Transcript>,
     pixel_format: PixelFormatChoice,
+    latch: AuthLatch,
 }
 
 impl std::fmt::Debug for RfbBinding {
@@ -88,6 +94,7 @@ impl RfbBinding {
             tls: None,
             transcript: None,
             pixel_format: PixelFormatChoice::default(),
+            latch: AuthLatch::default(),
         })
     }
 
@@ -148,6 +155,12 @@ impl RfbBinding {
         self
     }
 
+    /// The first authentication failure of this binding, if any: every
+    /// later open fails with it without connecting (see [`latch`]).
+    pub fn auth_failure(&self) -> Option<latch::AuthFailure> {
+        self.latch.latched()
+    }
+
     /// The parsed URL.
     pub fn url(&self) -> &ScreenUrl {
         &self.url
@@ -184,8 +197,8 @@ impl RfbBinding {
             .map(|e| format!("{}({})", e.name(), e.code()))
             .collect();
         format!(
-            "RFB 3.3/3.7/3.8 viewer at {} over {transport}; security: None, or {password}; \
-             ClientInit exclusive; pixel format {}; encodings {}; limits: screen up to {}x{} \
+            "RFB 3.3/3.7/3.8 viewer at {} over {transport}; security: None, or {password} \
+             (never sent again after a failed authentication); ClientInit exclusive; pixel format {}; encodings {}; limits: screen up to {}x{} \
              and {} pixels, name up to {} bytes, cut text up to {} bytes",
             self.url.raw,
             match self.pixel_format.fixed() {
@@ -203,6 +216,9 @@ impl RfbBinding {
 
     /// Opens a console (see [`ScreenBinding::open`]).
     pub async fn open_console(&self, label: &str, timeout: Duration) -> Result<Console, OpenError> {
+        if let Some(failed) = self.latch.latched() {
+            return Err(failed.error);
+        }
         let started = Instant::now();
         let deadline = started + timeout;
         let tls_settings = match (&self.url.scheme, &self.tls) {
@@ -237,7 +253,15 @@ impl RfbBinding {
         let connect_ms = started.elapsed().as_secs_f64() * 1000.0;
 
         let mut conn = Conn::new(transport, &self.limits, started, deadline);
-        let hs = client_handshake(&mut conn, self.password.as_deref(), &self.limits).await?;
+        let hs = client_handshake(&mut conn, self.password.as_deref(), &self.limits).await;
+        if let Some(f) = self.latch.record(label, conn.auth, hs.as_ref().err()) {
+            tracing::warn!(
+                console = label,
+                "authentication failed ({}); no later console of this run sends credentials",
+                f.error
+            );
+        }
+        let hs = hs?;
         let fb = Framebuffer::new(hs.init.width, hs.init.height, &self.limits).map_err(|e| {
             OpenError::Protocol {
                 stage: Stage::Init,
@@ -353,15 +377,19 @@ impl ScreenBinding for RfbBinding {
         timeout: Duration,
     ) -> BoxFuture<'a, Result<Console, OpenError>> {
         Box::pin(async move {
+            let latched = self.latch.latched();
             let opened = self.open_console(label, timeout).await;
             // A console that never opened (refused, timed out) has no
             // session to log it: record the attempt and why it failed here.
             if let (Err(e), Some(t)) = (&opened, &self.transcript) {
-                let fields = serde_json::json!({
+                let mut fields = serde_json::json!({
                     "url": self.url.raw,
                     "error": e.to_string(),
                     "max_pixels": self.limits.max_pixels,
                 });
+                if let Some(f) = &latched {
+                    fields["not_connected"] = serde_json::Value::String(f.explain());
+                }
                 t.log(
                     label,
                     crate::record::transcript::Direction::Recv,
