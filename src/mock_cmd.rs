@@ -52,12 +52,13 @@ pub async fn run(args: MockArgs) -> ExitCode {
         input_delay: Duration::from_millis(args.input_delay_ms),
         stall_after: Duration::from_millis(args.stall_after_ms),
         hostile_data: args.hostile_data,
+        width: args.width,
+        height: args.height,
         password,
         push_to: args.push_to.clone(),
         tls: args.tls.then_some(s301_mocks::tls::TlsMode {
             require_client_cert: args.tls_client_auth,
         }),
-        ..MockConfig::default()
     };
     let mock = match MockTerminal::start(cfg).await {
         Ok(m) => m,
@@ -114,7 +115,10 @@ pub async fn run(args: MockArgs) -> ExitCode {
 
 /// `s301 mock --hostile NAME`: serves the hostile screen until Ctrl-C.
 async fn run_hostile(case: s301_mocks::hostile::Hostile, args: &MockArgs) -> ExitCode {
-    let h = match s301_mocks::hostile::HostileTerminal::start(case, args.listen).await {
+    let screen = (args.width, args.height);
+    let h = match s301_mocks::hostile::HostileTerminal::start_with_screen(case, args.listen, screen)
+        .await
+    {
         Ok(h) => h,
         Err(e) => {
             eprintln!("s301: error: cannot start the hostile terminal: {e}");

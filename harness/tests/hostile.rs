@@ -86,6 +86,8 @@ fn expected(case: Hostile) -> (CheckId, &'static [&'static str]) {
         Hostile::HugeCutText => (CheckId::St01, &["cut"]),
         Hostile::WsTextFrame => (CheckId::St01, &["text"]),
         Hostile::WsHugeFrame => (CheckId::St01, &["frame", "size", "ms"]),
+        // Answers every round in RRE, requested or not.
+        Hostile::RreFlood => (CheckId::St02, &["rre"]),
     }
 }
 
