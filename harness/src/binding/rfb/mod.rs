@@ -198,8 +198,9 @@ impl RfbBinding {
             .collect();
         format!(
             "RFB 3.3/3.7/3.8 viewer at {} over {transport}; security: None, or {password} \
-             (never sent again after a failed authentication); ClientInit exclusive; pixel format {}; encodings {}; limits: screen up to {}x{} \
-             and {} pixels, name up to {} bytes, cut text up to {} bytes",
+             (never sent again after a failed authentication); ClientInit exclusive; \
+             pixel format {}; encodings {}; limits: screen up to {}x{} and {} pixels, \
+             name up to {} bytes, cut text up to {} bytes",
             self.url.raw,
             match self.pixel_format.fixed() {
                 None => "native (as announced in ServerInit)".to_string(),
