@@ -145,6 +145,13 @@ pub struct MockArgs {
     /// 127.0.0.1, which the printed declaration's [harness] listen names.
     #[arg(long, value_name = "URL")]
     pub push_to: Option<String>,
+    /// Screen width in pixels (the mock's desktop, or a hostile screen that
+    /// serves one such as rre-flood).
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub width: u16,
+    /// Screen height in pixels.
+    #[arg(long, value_name = "N", default_value_t = 768)]
+    pub height: u16,
     /// Require VNC Authentication with the password held in this environment variable.
     #[arg(long, value_name = "VAR")]
     pub password_env: Option<String>,

@@ -65,6 +65,8 @@ pub async fn run(args: MockArgs) -> ExitCode {
         input_delay: Duration::from_millis(args.input_delay_ms),
         stall_after: Duration::from_millis(args.stall_after_ms),
         hostile_data: args.hostile_data,
+        width: args.width,
+        height: args.height,
         password,
         push_to: Some(push_to.clone()),
         tls: args.tls.then_some(s301_mocks::tls::TlsMode {
@@ -158,7 +160,10 @@ async fn run_hostile(
     args: &MockArgs,
     signals: std::io::Result<StopSignals>,
 ) -> ExitCode {
-    let h = match s301_mocks::hostile::HostileTerminal::start(case, args.listen).await {
+    let screen = (args.width, args.height);
+    let h = match s301_mocks::hostile::HostileTerminal::start_with_screen(case, args.listen, screen)
+        .await
+    {
         Ok(h) => h,
         Err(e) => {
             eprintln!(

@@ -329,8 +329,11 @@ async fn set_up(
     }
     match RfbBinding::from_decl(&target.declaration.screen) {
         Ok(b) => {
-            let screen: Arc<dyn ScreenBinding> =
-                Arc::new(b.with_tls(tls).with_transcript(Some(transcript)));
+            let screen: Arc<dyn ScreenBinding> = Arc::new(
+                b.with_tls(tls)
+                    .with_transcript(Some(transcript))
+                    .with_max_pixels(scenario.screen.max_pixels),
+            );
             Ok((target, screen, transcript_queue))
         }
         Err(e) => {

@@ -183,6 +183,44 @@ fn unknown_check_id_is_a_usage_error() {
     assert!(err.contains("XX-99"), "{err}");
 }
 
+/// The scenario's `[screen] max_pixels` reaches the binding: a limit just
+/// under the built-in mock's 1024x768 fails ST-01, naming both figures.
+#[test]
+fn a_screen_over_the_scenarios_max_pixels_fails_st01_naming_size_and_limit() {
+    let dir = scratch("cli", "max-pixels");
+    let scenario = write(
+        &dir,
+        "small.toml",
+        "name = \"small\"\n[screen]\nmax_pixels = 786431\n",
+    );
+    let out_dir = dir.join("run");
+    let out = s301(&[
+        "run",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--only",
+        "ST-01",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report = read_report(&out_dir);
+    let st01 = check(&report, "ST-01");
+    assert_eq!(st01["verdict"], "fail");
+    let detail = st01["detail"].as_str().unwrap();
+    for want in [
+        "1024x768",
+        "786432 pixels",
+        "786431 pixels",
+        "[screen] max_pixels",
+    ] {
+        assert!(detail.contains(want), "{want} missing from: {detail}");
+    }
+    let reason = st01["evidence"]["open_error"]["reason"].as_str().unwrap();
+    assert!(reason.contains("786431"), "{reason}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn missing_declaration_file_is_a_usage_error() {
     let out = s301(&["run", "--terminal", "/nonexistent/s301/terminal.toml"]);

@@ -32,7 +32,16 @@ pub struct ScreenScenario {
     pub contention_max_hold_ms: u64,
     /// EX-03: how long a trial may take before it is judged.
     pub contention_trial_timeout_ms: u64,
+    /// Largest screen (width x height, in pixels) a terminal may announce
+    /// in ServerInit or DesktopSize; ST-01 fails above it. Bounds the
+    /// harness's memory: each console's framebuffer is 4 bytes a pixel.
+    pub max_pixels: u64,
 }
+
+/// The default of `[screen] max_pixels`: 4096x4096 (16 Mpixel, a 64 MiB
+/// framebuffer), above any single display a dedicated terminal drives
+/// (3840x2160 is 8.3 Mpixel).
+pub const DEFAULT_MAX_PIXELS: u64 = 4096 * 4096;
 
 impl Default for ScreenScenario {
     fn default() -> Self {
@@ -47,6 +56,7 @@ impl Default for ScreenScenario {
             contention_max_offset_ms: 30,
             contention_max_hold_ms: 60,
             contention_trial_timeout_ms: 3000,
+            max_pixels: DEFAULT_MAX_PIXELS,
         }
     }
 }
@@ -252,6 +262,16 @@ impl Scenario {
                 return Err(doc.error_at(key, format!("{v} is too many; at most {MAX_COUNT}")));
             }
         }
+        let codec_max = s301_rfb::Limits::DEFAULT.max_pixels;
+        if self.screen.max_pixels == 0 || self.screen.max_pixels > codec_max {
+            return Err(doc.error_at(
+                "screen.max_pixels",
+                format!(
+                    "{} is out of range: between 1 and {codec_max} (the codec's own bound, 8192x8192)",
+                    self.screen.max_pixels
+                ),
+            ));
+        }
         if let Err((key, message)) = crate::witness::validate(&self.witness) {
             return Err(doc.error_at(&key, message));
         }
@@ -356,6 +376,21 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.key, "operation.latency_p50_ms");
         assert_eq!(e.line, Some(3));
+    }
+
+    #[test]
+    fn max_pixels_defaults_to_4096_squared_and_is_bounded_by_the_codec() {
+        let sc = Scenario::parse("name = \"x\"\n", "s.toml").unwrap();
+        assert_eq!(sc.screen.max_pixels, 4096 * 4096);
+        let sc =
+            Scenario::parse("name = \"x\"\n[screen]\nmax_pixels = 2073600\n", "s.toml").unwrap();
+        assert_eq!(sc.screen.max_pixels, 1920 * 1080);
+        for bad in ["0", "67108865"] {
+            let src = format!("name = \"x\"\n[screen]\nmax_pixels = {bad}\n");
+            let e = Scenario::parse(&src, "s.toml").unwrap_err();
+            assert_eq!(e.key, "screen.max_pixels", "{e}");
+            assert_eq!(e.line, Some(3));
+        }
     }
 
     #[test]

@@ -56,6 +56,7 @@ fn scenario() -> Scenario {
             contention_max_offset_ms: 20,
             contention_max_hold_ms: 40,
             contention_trial_timeout_ms: 1000,
+            ..ScreenScenario::default()
         },
         operation: OperationScenario {
             change_timeout_ms: 500,
@@ -86,6 +87,8 @@ fn expected(case: Hostile) -> (CheckId, &'static [&'static str]) {
         Hostile::HugeCutText => (CheckId::St01, &["cut"]),
         Hostile::WsTextFrame => (CheckId::St01, &["text"]),
         Hostile::WsHugeFrame => (CheckId::St01, &["frame", "size", "ms"]),
+        // Answers every round in RRE, requested or not.
+        Hostile::RreFlood => (CheckId::St02, &["rre"]),
     }
 }
 

@@ -44,6 +44,7 @@ fn scenario() -> Scenario {
             contention_max_offset_ms: 30,
             contention_max_hold_ms: 60,
             contention_trial_timeout_ms: 3000,
+            ..ScreenScenario::default()
         },
         operation: OperationScenario {
             change_timeout_ms: 3000,
@@ -386,8 +387,9 @@ async fn every_pixel_format_choice_gives_the_terminals_image() {
             .expect("shared state")
             .images
             .get("ST-02/full")
-            .cloned()
-            .expect("ST-02 screenshot");
+            .expect("ST-02 screenshot")
+            .decode("ST-02/full")
+            .expect("ST-02 screenshot decodes");
         assert_eq!((shot.width(), shot.height()), (320, 240));
         let mismatched = desktop
             .pixels()

@@ -52,6 +52,7 @@ fn scenario() -> Scenario {
             contention_max_offset_ms: 30,
             contention_max_hold_ms: 60,
             contention_trial_timeout_ms: 1500,
+            ..ScreenScenario::default()
         },
         operation: OperationScenario {
             change_timeout_ms: 1000,

@@ -47,6 +47,14 @@ pub enum Hostile {
     WsTextFrame,
     /// A binary WebSocket frame announcing 100 MiB (header only).
     WsHugeFrame,
+    /// A screen (1024x768 unless started with another size, e.g. the
+    /// harness's 4096x4096 limit) whose every FramebufferUpdateRequest is answered
+    /// at once by one RRE rectangle of a new colour over the requested
+    /// area: 20 bytes that repaint every requested pixel, as fast as the
+    /// harness asks. For measuring the harness's memory and time under a
+    /// screen that never stops changing; it never sends an encoding other
+    /// than RRE, requested or not.
+    RreFlood,
 }
 
 impl Hostile {
@@ -61,6 +69,7 @@ impl Hostile {
         Hostile::HugeCutText,
         Hostile::WsTextFrame,
         Hostile::WsHugeFrame,
+        Hostile::RreFlood,
     ];
 
     /// The case's name (as on the command line).
@@ -75,6 +84,7 @@ impl Hostile {
             Hostile::HugeCutText => "huge-cut-text",
             Hostile::WsTextFrame => "ws-text-frame",
             Hostile::WsHugeFrame => "ws-huge-frame",
+            Hostile::RreFlood => "rre-flood",
         }
     }
 
@@ -92,6 +102,9 @@ impl Hostile {
 /// The hostile terminal.
 pub struct HostileTerminal;
 
+/// The screen [`Hostile::RreFlood`] announces unless told otherwise.
+pub const RRE_FLOOD_SCREEN: (u16, u16) = (1024, 768);
+
 /// A running hostile terminal.
 pub struct HostileHandle {
     addr: SocketAddr,
@@ -103,10 +116,21 @@ pub struct HostileHandle {
 impl HostileTerminal {
     /// Binds `listen` and serves `case` to every connection.
     pub async fn start(case: Hostile, listen: SocketAddr) -> std::io::Result<HostileHandle> {
+        Self::start_with_screen(case, listen, RRE_FLOOD_SCREEN).await
+    }
+
+    /// Like [`Self::start`]; the cases that serve a working screen
+    /// ([`Hostile::RreFlood`]) announce `screen` (width, height). The
+    /// others keep the size their misbehaviour needs.
+    pub async fn start_with_screen(
+        case: Hostile,
+        listen: SocketAddr,
+        screen: (u16, u16),
+    ) -> std::io::Result<HostileHandle> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, case, stopped));
+        let task = tokio::spawn(accept_loop(listener, case, screen, stopped));
         Ok(HostileHandle {
             addr,
             case,
@@ -152,7 +176,12 @@ impl HostileHandle {
     }
 }
 
-async fn accept_loop(listener: TcpListener, case: Hostile, mut stopped: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    case: Hostile,
+    screen: (u16, u16),
+    mut stopped: watch::Receiver<bool>,
+) {
     let mut conns = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
@@ -163,7 +192,7 @@ async fn accept_loop(listener: TcpListener, case: Hostile, mut stopped: watch::R
                 conns.spawn(async move {
                     tokio::select! {
                         _ = stop.changed() => {}
-                        _ = tokio::time::timeout(HOLD, serve(sock, case)) => {}
+                        _ = tokio::time::timeout(HOLD, serve(sock, case, screen)) => {}
                     }
                 });
             }
@@ -175,7 +204,7 @@ async fn accept_loop(listener: TcpListener, case: Hostile, mut stopped: watch::R
 
 /// Serves one connection; returns when the harness goes away (a write or
 /// read fails) or the case is over.
-async fn serve(mut s: TcpStream, case: Hostile) -> std::io::Result<()> {
+async fn serve(mut s: TcpStream, case: Hostile, screen: (u16, u16)) -> std::io::Result<()> {
     match case {
         Hostile::WsTextFrame | Hostile::WsHugeFrame => {
             upgrade(&mut s).await?;
@@ -257,9 +286,83 @@ async fn serve(mut s: TcpStream, case: Hostile) -> std::io::Result<()> {
                     m.extend_from_slice(b"just the beginning of two gibibytes");
                     s.write_all(&m).await?;
                 }
+                Hostile::RreFlood => {
+                    let (w, h) = screen;
+                    s.write_all(&server_init(w, h, 7)).await?;
+                    s.write_all(b"hostile").await?;
+                    return rre_flood(s).await;
+                }
                 _ => {}
             }
             drain(&mut s).await
+        }
+    }
+}
+
+/// Answers every FramebufferUpdateRequest with one RRE rectangle over the
+/// requested area in the next colour, following the client's messages
+/// (and its pixel size from SetPixelFormat) until it goes away.
+async fn rre_flood(mut s: TcpStream) -> std::io::Result<()> {
+    let mut inbuf: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let mut bytes_per_pixel = 4usize;
+    let mut colour: u32 = 0;
+    loop {
+        // One whole client message at the front of `inbuf`, or read more.
+        let need = match inbuf.first() {
+            None => None,
+            Some(0) => Some(20),
+            Some(2) => inbuf
+                .get(2..4)
+                .map(|n| 4 + 4 * usize::from(u16::from_be_bytes([n[0], n[1]])))
+                .or(Some(4)),
+            Some(3) => Some(10),
+            Some(4) => Some(8),
+            Some(5) => Some(6),
+            Some(6) => inbuf
+                .get(4..8)
+                .map(|n| 8 + u32::from_be_bytes([n[0], n[1], n[2], n[3]]) as usize)
+                .or(Some(8)),
+            Some(_) => return Ok(()),
+        };
+        match need {
+            Some(n) if inbuf.len() >= n => {
+                let msg: Vec<u8> = inbuf.drain(..n).collect();
+                match msg.first() {
+                    Some(0) => {
+                        bytes_per_pixel = usize::from(msg.get(4).copied().unwrap_or(32) / 8).max(1)
+                    }
+                    Some(3) => {
+                        let at = |i: usize| {
+                            u16::from_be_bytes([
+                                msg.get(i).copied().unwrap_or(0),
+                                msg.get(i + 1).copied().unwrap_or(0),
+                            ])
+                        };
+                        colour = colour.wrapping_add(0x0012_3457);
+                        let mut u = update_header(1);
+                        u.extend_from_slice(&rect_header(at(2), at(4), at(6), at(8), 2));
+                        u.extend_from_slice(&0u32.to_be_bytes()); // no sub-rectangles
+                        u.extend_from_slice(
+                            colour
+                                .to_le_bytes()
+                                .get(..bytes_per_pixel.min(4))
+                                .unwrap_or(&[]),
+                        );
+                        s.write_all(&u).await?;
+                    }
+                    _ => {}
+                }
+            }
+            // A cut text too long to keep: this server only plays screens.
+            Some(n) if n > 1024 * 1024 => return Ok(()),
+            _ => {
+                let n = s.read(&mut chunk).await?;
+                if n == 0 {
+                    return Ok(());
+                }
+                inbuf.extend_from_slice(chunk.get(..n).unwrap_or(&[]));
+            }
         }
     }
 }

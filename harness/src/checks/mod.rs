@@ -91,8 +91,9 @@ pub struct CheckDef {
 pub struct Shared {
     /// Named JSON values.
     pub values: std::collections::BTreeMap<String, Value>,
-    /// Named images (screenshots), for the report writers.
-    pub images: std::collections::BTreeMap<String, s301_rfb::Framebuffer>,
+    /// Screenshots taken by the running check, as PNG (on disk once the run
+    /// directory is known): see [`crate::record::screenshots`].
+    pub images: crate::record::Screenshots,
 }
 
 /// Everything a check may use. Checks get bindings, never sockets.

@@ -1,14 +1,16 @@
 //! What a run records while it runs, besides the verdicts: the screenshots
-//! checks take (written as PNG under `evidence/<CHECK-ID>/`) and the
-//! transcript of everything exchanged with the terminal
-//! (`transcript.jsonl`, sliced per check into the evidence folders).
+//! checks take (written as PNG under `evidence/<CHECK-ID>/`, see
+//! [`screenshots`]) and the transcript of everything exchanged with the
+//! terminal (`transcript.jsonl`, sliced per check into the evidence folders).
 //!
 //! The runner runs each check inside [`in_check`], so code deep in a binding
 //! or a check can ask [`current_check`] which check it is working for
 //! without threading the id through every call.
 
+pub mod screenshots;
 pub mod transcript;
 
+use std::borrow::Borrow;
 use std::path::{Path, PathBuf};
 
 use s301_rfb::{Framebuffer, Rect};
@@ -16,12 +18,15 @@ use s301_rfb::{Framebuffer, Rect};
 use crate::catalog::CheckId;
 use crate::checks::CheckCtx;
 use crate::report::outputs::EVIDENCE_DIR;
-use crate::report::{json, png};
+use crate::report::png;
 
+pub use screenshots::{Screenshot, ScreenshotError, Screenshots};
 pub use transcript::{Transcript, TranscriptEntry};
 
-/// Most screenshots a run keeps in memory (a 1024x768 frame is 3 MiB);
-/// later ones are dropped and the drop is logged.
+/// Most screenshots held at once (one check's, until it finishes); later
+/// ones are dropped and the drop is logged. Held screenshots cost their
+/// path, or their PNG bytes before the run directory is known (see
+/// [`screenshots::MAX_HELD_BYTES`]), never their pixels.
 pub const MAX_IMAGES: usize = 96;
 
 tokio::task_local! {
@@ -40,9 +45,13 @@ pub fn current_check() -> Option<CheckId> {
 }
 
 /// Keeps a screenshot of the current check as `<CHECK-ID>/<name>` in
-/// `ctx.shared.images` (written later as `evidence/<CHECK-ID>/<name>.png`).
-/// Outside a check, or past [`MAX_IMAGES`], nothing is kept.
-pub fn snapshot(ctx: &CheckCtx, name: &str, fb: Framebuffer) {
+/// `ctx.shared.images`: encoded as PNG at once and, once the run directory
+/// is known, written as `evidence/<CHECK-ID>/<name>.png` before this
+/// returns. Takes the image by value or by reference, so a caller can hand
+/// over a console's framebuffer without copying it
+/// (`console.with_framebuffer(|fb| snapshot(ctx, name, fb))`). Outside a
+/// check, or past [`MAX_IMAGES`], nothing is kept.
+pub fn snapshot(ctx: &CheckCtx, name: &str, fb: impl Borrow<Framebuffer>) {
     let Some(id) = current_check() else {
         return;
     };
@@ -66,7 +75,8 @@ pub fn snapshot(ctx: &CheckCtx, name: &str, fb: Framebuffer) {
 }
 
 /// Keeps the part of `fb` around `r` (the rectangle plus a margin) with `r`
-/// outlined: the before/after crops of an operation probe.
+/// outlined: the before/after crops of an operation probe. Only the crop is
+/// copied.
 pub fn snapshot_around(ctx: &CheckCtx, name: &str, fb: &Framebuffer, r: Rect) {
     const MARGIN: u16 = 16;
     let area = Rect {
@@ -75,46 +85,18 @@ pub fn snapshot_around(ctx: &CheckCtx, name: &str, fb: &Framebuffer, r: Rect) {
         w: r.w.saturating_add(2 * MARGIN),
         h: r.h.saturating_add(2 * MARGIN),
     };
-    let Some(crop) = png::outlined(fb, r).crop(area) else {
+    let Some(crop) = png::outlined_crop(fb, area, r) else {
         return;
     };
     snapshot(ctx, name, crop);
 }
 
-/// Why a screenshot key cannot name a file: not `<CHECK-ID>/<name>` with a
-/// catalog id and a name of letters, digits, `-` and `_`.
-fn evidence_path(key: &str) -> Option<(CheckId, String)> {
-    let (check, name) = key.split_once('/')?;
-    let id = CheckId::parse(check)?;
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    ok.then(|| (id, name.to_string()))
-}
-
-/// Writes every image as `dir/evidence/<CHECK-ID>/<name>.png` (atomically)
-/// and returns the paths written. Keys that do not name a check are
+/// Writes every screenshot still held in memory as
+/// `dir/evidence/<CHECK-ID>/<name>.png` (atomically) and returns the
+/// evidence files of all of them. Keys that do not name a check are
 /// skipped with a warning.
-pub fn write_images<'a>(
-    dir: &Path,
-    images: impl IntoIterator<Item = (&'a String, &'a Framebuffer)>,
-) -> std::io::Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
-    for (key, fb) in images {
-        let Some((id, name)) = evidence_path(key) else {
-            tracing::warn!("screenshot key {key:?} names no check; not written");
-            continue;
-        };
-        let folder = dir.join(EVIDENCE_DIR).join(id.as_str());
-        std::fs::create_dir_all(&folder)?;
-        let bytes = png::encode(fb).map_err(std::io::Error::other)?;
-        let path = folder.join(format!("{name}.png"));
-        json::write_atomic(&path, &bytes)?;
-        written.push(path);
-    }
-    Ok(written)
+pub fn write_images(dir: &Path, images: &Screenshots) -> std::io::Result<Vec<PathBuf>> {
+    images.write_all(dir)
 }
 
 /// Writes the screenshots a check kept as soon as that check finishes, so
@@ -128,23 +110,27 @@ pub struct ScreenshotSink {
 
 impl ScreenshotSink {
     /// A sink writing under `dir/evidence/` the images checks of `ctx` keep.
+    /// From now on screenshots go to disk as they are taken
+    /// ([`Screenshots::write_to`]); the sink writes what could not be.
     pub fn new(dir: &Path, ctx: std::sync::Arc<CheckCtx>) -> ScreenshotSink {
+        ctx.shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .images
+            .write_to(dir);
         ScreenshotSink {
             dir: dir.to_path_buf(),
             ctx,
         }
     }
 
-    /// Takes the images of `id` out of the shared state and writes them.
+    /// Takes the images of `id` out of the shared state and writes those
+    /// not on disk yet.
     fn flush(&self, id: CheckId) {
         let prefix = format!("{}/", id.as_str());
-        let taken: std::collections::BTreeMap<String, Framebuffer> = {
+        let taken = {
             let mut shared = self.ctx.shared.lock().unwrap_or_else(|p| p.into_inner());
-            let (taken, kept) = std::mem::take(&mut shared.images)
-                .into_iter()
-                .partition(|(k, _)| k.starts_with(&prefix));
-            shared.images = kept;
-            taken
+            shared.images.take_prefix(&prefix)
         };
         if taken.is_empty() {
             return;
@@ -173,10 +159,7 @@ impl crate::runner::RunSink for ScreenshotSink {
 /// and the per-check slices of the transcript. Written in place at the end
 /// of a run, before the outputs are staged (they list and embed these
 /// files). An error names the folder.
-pub fn write_evidence(
-    dir: &Path,
-    images: &std::collections::BTreeMap<String, Framebuffer>,
-) -> Result<(), String> {
+pub fn write_evidence(dir: &Path, images: &Screenshots) -> Result<(), String> {
     let evidence = dir.join(EVIDENCE_DIR);
     write_images(dir, images).map_err(|e| format!("{}: {e}", evidence.display()))?;
     transcript::split_by_check(dir).map_err(|e| format!("{}: {e}", evidence.display()))?;
@@ -201,22 +184,10 @@ mod tests {
     }
 
     #[test]
-    fn keys_must_name_a_check_and_a_plain_file_name() {
-        assert_eq!(
-            evidence_path("ST-02/full"),
-            Some((CheckId::St02, "full".into()))
-        );
-        assert_eq!(evidence_path("XX-01/full"), None);
-        assert_eq!(evidence_path("ST-02/../../etc"), None);
-        assert_eq!(evidence_path("ST-02/"), None);
-        assert_eq!(evidence_path("ST-02"), None);
-    }
-
-    #[test]
     fn images_are_written_as_pngs_under_their_check() {
-        let dir = json::tests::scratch_dir("record-images");
+        let dir = crate::report::json::tests::scratch_dir("record-images");
         let fb = Framebuffer::new(8, 4, &Limits::default()).unwrap();
-        let mut m = std::collections::BTreeMap::new();
+        let mut m = Screenshots::default();
         m.insert("ST-02/full".to_string(), fb.clone());
         m.insert("bogus".to_string(), fb);
         let paths = write_images(&dir, &m).unwrap();

@@ -7,8 +7,11 @@
 //! - the connection closes or resets: `Refused` ("connection closed by terminal");
 //! - a security failure with a reason: `Refused` with that reason;
 //! - malformed bytes, an unsupported version, no usable security type, a bad
-//!   ServerInit: `Protocol`;
+//!   ServerInit, a screen over the limits: `Protocol`;
 //! - nothing within the deadline: `Timeout`.
+//!
+//! [`Conn::auth`] tells the binding how far security got, so it can tell an
+//! authentication failure (never to be repeated) from a busy terminal.
 
 use s301_rfb::auth::vnc_auth_response;
 use s301_rfb::error::ReadError;
@@ -40,6 +43,26 @@ pub struct Conn {
     started: Instant,
     deadline: Instant,
     max_buf: usize,
+    /// How far the security stage got.
+    pub auth: AuthStep,
+}
+
+/// How far the security stage of one handshake got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthStep {
+    /// Not reached, or still under way.
+    #[default]
+    NotReached,
+    /// The terminal refused at the security stage itself: no security type,
+    /// a reason instead (TigerVNC's "Too many security failures").
+    RefusedBeforeCredentials,
+    /// VNC Authentication's response went out.
+    CredentialsSent,
+    /// SecurityResult failed after the response went out: the credentials
+    /// were refused (or the terminal refuses this console there).
+    CredentialsRefused,
+    /// Security passed (SecurityResult OK, or security type None).
+    Passed,
 }
 
 /// What the handshake settled.
@@ -87,6 +110,7 @@ impl Conn {
             started,
             deadline,
             max_buf: longest + 64 + READ_CHUNK,
+            auth: AuthStep::NotReached,
         }
     }
 
@@ -196,10 +220,11 @@ pub async fn client_handshake(
         .await?;
     let offered = match offer {
         SecurityOffer::Failed { reason } => {
+            conn.auth = AuthStep::RefusedBeforeCredentials;
             return Err(OpenError::Refused {
                 stage: Stage::Security,
                 reason: reason_text(&reason, "security failure without a reason"),
-            })
+            });
         }
         SecurityOffer::Types(types) => types,
     };
@@ -236,6 +261,7 @@ pub async fn client_handshake(
             .await?;
         let response = vnc_auth_response(password.unwrap_or_default(), &challenge);
         conn.write(Stage::SecurityResult, &response).await?;
+        conn.auth = AuthStep::CredentialsSent;
     }
 
     // SecurityResult: always from 3.8 on; before that only after VNC Auth.
@@ -246,6 +272,9 @@ pub async fn client_handshake(
             })
             .await?;
         if let SecurityResult::Failed { reason } = result {
+            if conn.auth == AuthStep::CredentialsSent {
+                conn.auth = AuthStep::CredentialsRefused;
+            }
             return Err(OpenError::Refused {
                 stage: Stage::SecurityResult,
                 reason: reason_text(reason.as_deref().unwrap_or_default(), "security failed"),
@@ -253,13 +282,27 @@ pub async fn client_handshake(
         }
     }
 
-    // ClientInit (exclusive) and ServerInit.
+    conn.auth = AuthStep::Passed;
+
+    // ClientInit (exclusive) and ServerInit. The screen size is judged
+    // first, so a refusal names both sides and the limit.
     let mut out = Vec::with_capacity(1);
     ClientInit { shared: false }.write(&mut out);
     conn.write(Stage::Init, &out).await?;
     let init = conn
-        .read_msg(Stage::Init, |r| ServerInit::read(r, limits))
-        .await?;
+        .read_msg(Stage::Init, |r| {
+            let mut peek = r.clone();
+            let (width, height) = (peek.u16()?, peek.u16()?);
+            match screen_over_limits(width, height, limits) {
+                Some(reason) => Ok(Err(reason)),
+                None => ServerInit::read(r, limits).map(Ok),
+            }
+        })
+        .await?
+        .map_err(|reason| OpenError::Protocol {
+            stage: Stage::Init,
+            reason,
+        })?;
     Ok(Handshake {
         version,
         server_version,
@@ -267,4 +310,76 @@ pub async fn client_handshake(
         security: chosen,
         init,
     })
+}
+
+/// Why a `width` x `height` screen is refused under `limits`, naming the
+/// announced size and the limit, or `None` when it is accepted.
+pub fn screen_over_limits(width: u16, height: u16, limits: &Limits) -> Option<String> {
+    let pixels = u64::from(width) * u64::from(height);
+    if width == 0 || height == 0 {
+        Some(format!(
+            "the terminal announced an empty {width}x{height} screen in ServerInit"
+        ))
+    } else if width > limits.max_width || height > limits.max_height {
+        Some(format!(
+            "the terminal announced a {width}x{height} screen ({pixels} pixels); the harness \
+             accepts a width and height of at most {}x{}",
+            limits.max_width, limits.max_height
+        ))
+    } else if pixels > limits.max_pixels {
+        Some(format!(
+            "the terminal announced a {width}x{height} screen ({pixels} pixels), over the \
+             scenario's limit of {} ([screen] max_pixels)",
+            pixel_count(limits.max_pixels)
+        ))
+    } else {
+        None
+    }
+}
+
+/// `"16777216 pixels (4096x4096)"`; the square only when there is one.
+fn pixel_count(n: u64) -> String {
+    let side = n.isqrt();
+    if side * side == n {
+        format!("{n} pixels ({side}x{side})")
+    } else {
+        format!("{n} pixels")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_screen_over_the_limit_is_named_with_the_limit() {
+        let limits = Limits {
+            max_pixels: 4096 * 4096,
+            ..Limits::DEFAULT
+        };
+        assert_eq!(screen_over_limits(3840, 2160, &limits), None);
+        assert_eq!(screen_over_limits(4096, 4096, &limits), None);
+        assert_eq!(
+            screen_over_limits(16384, 4096, &limits).as_deref(),
+            Some(
+                "the terminal announced a 16384x4096 screen (67108864 pixels), over the \
+                 scenario's limit of 16777216 pixels (4096x4096) ([screen] max_pixels)"
+            )
+        );
+        let wide = screen_over_limits(65535, 10, &limits).unwrap_or_default();
+        assert!(
+            wide.contains("65535x10") && wide.contains("16384x16384"),
+            "{wide}"
+        );
+        let odd = Limits {
+            max_pixels: 1920 * 1200,
+            ..Limits::DEFAULT
+        };
+        let e = screen_over_limits(1920, 1201, &odd).unwrap_or_default();
+        assert!(
+            e.ends_with("limit of 2304000 pixels ([screen] max_pixels)"),
+            "{e}"
+        );
+        assert!(screen_over_limits(0, 5, &limits).is_some());
+    }
 }

@@ -10,8 +10,15 @@
 //! the terminal's bytes into [`ConsoleEvent`](crate::binding::ConsoleEvent)s;
 //! a pointer shape the terminal sends goes to
 //! [`Console::cursor`](crate::binding::Console::cursor).
+//!
+//! Two rules protect the terminal and the harness. A screen larger than the
+//! scenario's `[screen] max_pixels` fails the open (ST-01 names both), so
+//! the harness's memory stays bounded. And credentials that failed once are
+//! never sent again ([`latch`]): every later open fails at once with the
+//! same error, so the terminal never locks the console out.
 
 pub mod handshake;
+pub mod latch;
 pub mod session;
 pub mod transport;
 pub mod url;
@@ -27,6 +34,7 @@ use s301_rfb::{Framebuffer, Limits};
 use tokio::time::Instant;
 
 use self::handshake::{client_handshake, type_label, Conn};
+use self::latch::AuthLatch;
 use self::transport::{connect_tcp, upgrade, Transport, TransportError, SUBPROTOCOL};
 use self::url::{Scheme, ScreenUrl};
 use crate::binding::{
@@ -47,6 +55,7 @@ pub struct RfbBinding {
     tls: Option<Arc<TlsSettings>>,
     transcript: Option<crate::record::Transcript>,
     pixel_format: PixelFormatChoice,
+    latch: AuthLatch,
 }
 
 impl std::fmt::Debug for RfbBinding {
@@ -70,7 +79,8 @@ pub fn harness_encodings() -> Vec<i32> {
 
 impl RfbBinding {
     /// A binding for `url` (`ws://`, `wss://` or `rfb://`), with an optional
-    /// VNC password and the default limits.
+    /// VNC password and the default limits: the codec's, with screens up to
+    /// the default scenario's `[screen] max_pixels` (4096x4096).
     pub fn new(url: &str, password: Option<&str>) -> Result<RfbBinding, BindingError> {
         let url = ScreenUrl::parse(url).map_err(|e| BindingError::Url {
             url: e.url,
@@ -80,10 +90,14 @@ impl RfbBinding {
             url,
             password: password.map(|p| p.as_bytes().to_vec()),
             password_env: None,
-            limits: Limits::DEFAULT,
+            limits: Limits {
+                max_pixels: crate::scenario::DEFAULT_MAX_PIXELS,
+                ..Limits::DEFAULT
+            },
             tls: None,
             transcript: None,
             pixel_format: PixelFormatChoice::default(),
+            latch: AuthLatch::default(),
         })
     }
 
@@ -136,6 +150,20 @@ impl RfbBinding {
         self
     }
 
+    /// The same binding accepting screens of at most `max_pixels` pixels
+    /// (the scenario's `[screen] max_pixels`), never more than the codec's
+    /// own bound.
+    pub fn with_max_pixels(mut self, max_pixels: u64) -> RfbBinding {
+        self.limits.max_pixels = max_pixels.clamp(1, Limits::DEFAULT.max_pixels);
+        self
+    }
+
+    /// The first authentication failure of this binding, if any: every
+    /// later open fails with it without connecting (see [`latch`]).
+    pub fn auth_failure(&self) -> Option<latch::AuthFailure> {
+        self.latch.latched()
+    }
+
     /// The parsed URL.
     pub fn url(&self) -> &ScreenUrl {
         &self.url
@@ -172,10 +200,10 @@ impl RfbBinding {
             .map(|e| format!("{}({})", e.name(), e.code()))
             .collect();
         format!(
-            "RFB 3.3/3.7/3.8 viewer at {} over {transport}; security: None, or {password}; \
-             ClientInit exclusive; pixel format {}; encodings {}; limits: screen up to {}x{} \
-             and {} pixels, name up to {} bytes, cut text up to {} bytes, pointer shapes up \
-             to {} pixels",
+            "RFB 3.3/3.7/3.8 viewer at {} over {transport}; security: None, or {password} \
+             (never sent again after a failed authentication); ClientInit exclusive; \
+             pixel format {}; encodings {}; limits: screen up to {}x{} and {} pixels, \
+             name up to {} bytes, cut text up to {} bytes, pointer shapes up to {} pixels",
             self.url.raw,
             match self.pixel_format.fixed() {
                 None => "native (as announced in ServerInit)".to_string(),
@@ -193,6 +221,9 @@ impl RfbBinding {
 
     /// Opens a console (see [`ScreenBinding::open`]).
     pub async fn open_console(&self, label: &str, timeout: Duration) -> Result<Console, OpenError> {
+        if let Some(failed) = self.latch.latched() {
+            return Err(failed.error);
+        }
         let started = Instant::now();
         let deadline = started + timeout;
         let tls_settings = match (&self.url.scheme, &self.tls) {
@@ -227,7 +258,15 @@ impl RfbBinding {
         let connect_ms = started.elapsed().as_secs_f64() * 1000.0;
 
         let mut conn = Conn::new(transport, &self.limits, started, deadline);
-        let hs = client_handshake(&mut conn, self.password.as_deref(), &self.limits).await?;
+        let hs = client_handshake(&mut conn, self.password.as_deref(), &self.limits).await;
+        if let Some(f) = self.latch.record(label, conn.auth, hs.as_ref().err()) {
+            tracing::warn!(
+                console = label,
+                "authentication failed ({}); no later console of this run sends credentials",
+                f.error
+            );
+        }
+        let hs = hs?;
         let fb = Framebuffer::new(hs.init.width, hs.init.height, &self.limits).map_err(|e| {
             OpenError::Protocol {
                 stage: Stage::Init,
@@ -344,15 +383,24 @@ impl ScreenBinding for RfbBinding {
         timeout: Duration,
     ) -> BoxFuture<'a, Result<Console, OpenError>> {
         Box::pin(async move {
+            let latched = self.latch.latched();
             let opened = self.open_console(label, timeout).await;
             // A console that never opened (refused, timed out) has no
             // session to log it: record the attempt and why it failed here.
             if let (Err(e), Some(t)) = (&opened, &self.transcript) {
+                let mut fields = serde_json::json!({
+                    "url": self.url.raw,
+                    "error": e.to_string(),
+                    "max_pixels": self.limits.max_pixels,
+                });
+                if let Some(f) = &latched {
+                    fields["not_connected"] = serde_json::Value::String(f.explain());
+                }
                 t.log(
                     label,
                     crate::record::transcript::Direction::Recv,
                     "OpenFailed",
-                    serde_json::json!({"url": self.url.raw, "error": e.to_string()}),
+                    fields,
                 );
             }
             opened
