@@ -76,7 +76,6 @@ pub async fn run(args: MockArgs) -> ExitCode {
         screen_mode: args.screen_mode,
         pointer_start: args.pointer_start,
         pointer_sprite: args.pointer_sprite,
-        ..MockConfig::default()
     };
     let mock = match MockTerminal::start(cfg).await {
         Ok(m) => m,
