@@ -996,11 +996,9 @@ fn input_refused_by_the_server_fails_op01_and_op02() {
 
 /// The hard case: input refused, but the xterm's blinking cursor changes
 /// the watched region by itself. The change is not the input's doing, so
-/// OP-01 and OP-02 must still fail. Today's OP-01/OP-02 take the blink for
-/// the input's effect and pass: ignored until their watch tells changes
-/// that come by themselves from the input's (a control period).
+/// OP-01 and OP-02 must still fail (before the control period, the blink
+/// made them pass).
 #[test]
-#[ignore = "OP-01/OP-02 take a blinking cursor for the input's effect until the control-period rewrite"]
 fn input_refused_with_a_blinking_cursor_still_fails_op01_and_op02() {
     if !tools_present("input_off_blink") {
         return;
@@ -1008,6 +1006,19 @@ fn input_refused_with_a_blinking_cursor_still_fails_op01_and_op02() {
     let report = input_case("input-off-blink", false, true);
     assert_verdict(&report, "OP-01", "fail");
     assert_verdict(&report, "OP-02", "fail");
+}
+
+/// Input accepted with the cursor blinking: the typed text and the eyes
+/// following the pointer are reactions; the blink, found in the control
+/// period, is left out and named.
+#[test]
+fn input_accepted_with_a_blinking_cursor_passes_op01_and_op02() {
+    if !tools_present("input_on_blink") {
+        return;
+    }
+    let report = input_case("input-on-blink", true, true);
+    assert_verdict(&report, "OP-01", "pass");
+    assert_verdict(&report, "OP-02", "pass");
 }
 
 /// The same with libvncserver: x11vnc `-viewonly` ignores every input.
