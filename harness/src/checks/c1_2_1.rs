@@ -300,12 +300,14 @@ async fn st02_run(ctx: &CheckCtx) -> Outcome {
             full_round(&mut t, &mut round, sc).await;
         }
         if i == 0 && round.fatal.is_none() {
-            let shot = t.snapshot();
-            ctx.shared
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .images
-                .insert(SCREENSHOT_KEY.into(), shot);
+            // Encoded straight from the console's framebuffer: no copy.
+            t.with_framebuffer(|fb| {
+                ctx.shared
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .images
+                    .insert(SCREENSHOT_KEY.into(), fb)
+            });
         }
         let stop = round.fatal.is_some();
         rounds.push(round);
@@ -899,7 +901,7 @@ async fn ex01_run(ctx: &CheckCtx) -> Outcome {
         Exclusivity::Refuse => ex01_refuse(ctx, &mut a, b, b_start, &mut st).await,
         Exclusivity::Takeover => ex01_takeover(ctx, &mut a, b, b_start, &mut st).await,
     }
-    crate::record::snapshot(ctx, "A-after-decision", a.snapshot());
+    a.keep_screenshot(ctx, "A-after-decision");
     st.logs.push(a.close(CloseHow::Clean).await);
     let v = violations(&st.logs);
     let evidence = json!({
@@ -998,7 +1000,7 @@ async fn ex01_refuse(
                     sc.exclusivity_timeout_ms
                 )),
             }
-            crate::record::snapshot(ctx, "B-at-decision", b.snapshot());
+            b.keep_screenshot(ctx, "B-at-decision");
             st.logs.push(b.close(CloseHow::Clean).await);
         }
     }
@@ -1131,7 +1133,7 @@ async fn ex01_takeover(
             ));
         }
     }
-    crate::record::snapshot(ctx, "B-at-decision", b.snapshot());
+    b.keep_screenshot(ctx, "B-at-decision");
     st.logs.push(b.close(CloseHow::Clean).await);
 }
 
@@ -1192,7 +1194,7 @@ async fn ex02_phase(
             return (end, facts);
         }
     };
-    crate::record::snapshot(ctx, &format!("{name}-A-before-leaving"), a.snapshot());
+    a.keep_screenshot(ctx, &format!("{name}-A-before-leaving"));
     let mut logs = vec![a.close(how).await];
     let left = Instant::now();
     let deadline = left + ms(sc.exclusivity_timeout_ms);
@@ -1224,7 +1226,7 @@ async fn ex02_phase(
                 match r {
                     Ok(u) => {
                         facts.insert("served_ms".into(), json!(round_ms(ms_between(left, u.at))));
-                        crate::record::snapshot(ctx, &format!("{name}-B-served"), b.snapshot());
+                        b.keep_screenshot(ctx, &format!("{name}-B-served"));
                         logs.push(b.close(CloseHow::Clean).await);
                         break PhaseEnd::Served;
                     }

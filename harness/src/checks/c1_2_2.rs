@@ -337,9 +337,9 @@ async fn op03_body(ctx: &CheckCtx, a: &mut Tracked, probes: &[&Probe], tl: &Time
             }
             let w = hw.watch(a, first, period).await;
             ev["watch"] = change_json(&w);
-            crate::record::snapshot(ctx, "A-holder-after-watch", a.snapshot());
+            a.keep_screenshot(ctx, "A-holder-after-watch");
             if let Some(bt) = b.take() {
-                crate::record::snapshot(ctx, "B-unserved-after-watch", bt.snapshot());
+                bt.keep_screenshot(ctx, "B-unserved-after-watch");
                 let served = bt.served();
                 ev["b"]["served"] = json!(served);
                 bt.close(CloseHow::Clean).await;
@@ -433,8 +433,8 @@ async fn op03_takeover(
     ev["a"] = json!({"closed_seen": a.is_closed(), "probes_sent": sent_inputs});
     let w = hw.watch(b, first, period).await;
     ev["watch"] = change_json(&w);
-    crate::record::snapshot(ctx, "B-holder-after-watch", b.snapshot());
-    crate::record::snapshot(ctx, "A-displaced-after-watch", a.snapshot());
+    b.keep_screenshot(ctx, "B-holder-after-watch");
+    a.keep_screenshot(ctx, "A-displaced-after-watch");
     match w {
         Watch::Changed { pixels, bbox, .. } => Outcome::fail(
             format!("input from displaced console A was applied: new holder B's screen changed in {pixels} pixels within {bbox}"),

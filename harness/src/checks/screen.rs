@@ -343,9 +343,11 @@ impl Tracked {
         self.updates
     }
 
-    /// A copy of the console's framebuffer.
-    pub fn snapshot(&self) -> Framebuffer {
-        self.console.snapshot()
+    /// Keeps a screenshot of the console's screen as `name` of the current
+    /// check, encoded from the framebuffer in place (no copy of it).
+    pub fn keep_screenshot(&self, ctx: &CheckCtx, name: &str) {
+        self.console
+            .with_framebuffer(|fb| crate::record::snapshot(ctx, name, fb));
     }
 
     /// Runs `f` on the console's framebuffer in place (keep it short: the
