@@ -1,8 +1,9 @@
 //! ST-04 against a terminal that floods valid 1x1 updates as fast as it can
 //! and never reads a request: no request is answered (an answer is an update
 //! that began after the request and paints the requested area), so ST-04
-//! fails and its detail does not claim answers. The same harness passes a
-//! terminal that answers each request.
+//! fails and its detail does not claim answers, also when the flood happens
+//! to paint the requested area (its updates keep coming while no request is
+//! open). The same harness passes a terminal that answers each request.
 
 use std::sync::{Arc, Mutex};
 
@@ -52,11 +53,22 @@ fn raw_update(x: u16, y: u16, w: u16, h: u16, colour: u32) -> Vec<u8> {
     v
 }
 
-/// Serves one console: `flood` sends 1x1 updates without ever reading;
-/// otherwise every FramebufferUpdateRequest gets its whole area painted.
-async fn serve(mut s: TcpStream, flood: bool) -> std::io::Result<()> {
+/// How the test terminal sends updates.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    /// 1x1 updates as fast as it can, never reading a request.
+    Flood,
+    /// Updates that repaint the whole screen, as fast as it can, never
+    /// reading a request: each one paints any requested area.
+    FloodWhole,
+    /// One update per FramebufferUpdateRequest, painting its area.
+    Honest,
+}
+
+/// Serves one console in `mode`.
+async fn serve(mut s: TcpStream, mode: Mode) -> std::io::Result<()> {
     handshake(&mut s).await?;
-    if flood {
+    if let Mode::Flood | Mode::FloodWhole = mode {
         let (mut r, mut w) = s.into_split();
         // Read (and drop) whatever comes, so writes never block on a full
         // receive buffer of the harness's requests.
@@ -66,8 +78,11 @@ async fn serve(mut s: TcpStream, flood: bool) -> std::io::Result<()> {
         });
         let mut i = 0u32;
         loop {
-            let (x, y) = ((i % 256) as u16, ((i / 256) % 256) as u16);
-            w.write_all(&raw_update(x, y, 1, 1, i)).await?;
+            let u = match mode {
+                Mode::FloodWhole => raw_update(0, 0, 256, 256, i),
+                _ => raw_update((i % 256) as u16, ((i / 256) % 256) as u16, 1, 1, i),
+            };
+            w.write_all(&u).await?;
             i = i.wrapping_add(1);
             tokio::time::sleep(std::time::Duration::from_micros(200)).await;
         }
@@ -116,12 +131,12 @@ async fn serve(mut s: TcpStream, flood: bool) -> std::io::Result<()> {
 }
 
 /// Runs ST-01 then ST-04 against a server of the given kind.
-async fn st04_against(flood: bool) -> (Outcome, Outcome) {
+async fn st04_against(mode: Mode) -> (Outcome, Outcome) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let server = tokio::spawn(async move {
         while let Ok((s, _)) = listener.accept().await {
-            tokio::spawn(serve(s, flood));
+            tokio::spawn(serve(s, mode));
         }
     });
     let decl = Declaration::parse(
@@ -156,7 +171,7 @@ async fn st04_against(flood: bool) -> (Outcome, Outcome) {
 
 #[tokio::test]
 async fn a_flood_of_unrequested_updates_answers_no_request() {
-    let (st01, st04) = st04_against(true).await;
+    let (st01, st04) = st04_against(Mode::Flood).await;
     assert_eq!(st01.verdict, Verdict::Pass, "{}", st01.detail);
     assert_eq!(st04.verdict, Verdict::Fail, "{}", st04.detail);
     assert!(st04.detail.contains("not answered"), "{}", st04.detail);
@@ -169,8 +184,26 @@ async fn a_flood_of_unrequested_updates_answers_no_request() {
 }
 
 #[tokio::test]
+async fn a_flood_that_happens_to_paint_the_area_answers_no_request_either() {
+    let (st01, st04) = st04_against(Mode::FloodWhole).await;
+    assert_eq!(st01.verdict, Verdict::Pass, "{}", st01.detail);
+    assert_eq!(st04.verdict, Verdict::Fail, "{}", st04.detail);
+    assert!(
+        st04.detail.contains("while no request was open"),
+        "{}",
+        st04.detail
+    );
+    assert!(!st04.detail.contains("answered"), "{}", st04.detail);
+    assert!(
+        st04.evidence["unasked_updates"].as_u64() > Some(0),
+        "{}",
+        st04.evidence
+    );
+}
+
+#[tokio::test]
 async fn a_terminal_that_answers_each_request_passes() {
-    let (st01, st04) = st04_against(false).await;
+    let (st01, st04) = st04_against(Mode::Honest).await;
     assert_eq!(st01.verdict, Verdict::Pass, "{}", st01.detail);
     assert_eq!(st04.verdict, Verdict::Pass, "{}", st04.detail);
     assert!(

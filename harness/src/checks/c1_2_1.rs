@@ -703,8 +703,28 @@ async fn st04_run(ctx: &CheckCtx) -> Outcome {
     let mut bytes = 0u64;
     let mut out_of_bounds = 0u64;
     let mut failure: Option<Outcome> = None;
+    // Updates that arrive while no request is open: a terminal that sends
+    // them does not wait to be asked, so no update of it can be told to
+    // answer a request.
+    let mut unasked = 0u64;
     while Instant::now() < end {
-        tokio::time::sleep_until(next_tick.into()).await;
+        while let Ev::Update(u) = t.next(next_tick).await {
+            updates += 1;
+            unasked += 1;
+            bytes += u.bytes;
+        }
+        if t.is_closed() {
+            let r = t.gone_reason().await;
+            failure = Some(closed_outcome(
+                &format!(
+                    "the session ended after {} ms",
+                    round_ms(ms_between(start, Instant::now()))
+                ),
+                &r,
+                Value::Null,
+            ));
+            break;
+        }
         let sent = match t.request(false, Some(area)).await {
             Ok(s) => s,
             Err(_) => {
@@ -802,6 +822,7 @@ async fn st04_run(ctx: &CheckCtx) -> Outcome {
         "answered": latencies.len(),
         "updates": updates,
         "unmatched_updates": unmatched,
+        "unasked_updates": unasked,
         "updates_per_s": round_ms(updates as f64 / secs),
         "bytes": bytes,
         "bytes_per_s": (bytes as f64 / secs).round(),
@@ -813,6 +834,14 @@ async fn st04_run(ctx: &CheckCtx) -> Outcome {
         "out_of_bounds_rects": out_of_bounds,
         "timeline": tl.evidence(),
     });
+    if failure.is_none() && unasked > 0 {
+        failure = Some(Outcome::fail(
+            format!(
+                "the terminal sent {unasked} updates while no request was open: it does not wait to be asked, so none of its updates can be taken as the answer to a request"
+            ),
+            Value::Null,
+        ));
+    }
     match failure {
         Some(f) => Outcome { evidence, ..f },
         None => Outcome::pass(
