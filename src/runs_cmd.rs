@@ -131,7 +131,8 @@ pub fn render(l: &Listing) -> String {
                 )));
                 row.push(printable(&run.scenario));
                 row.push(if run.partial { "partial" } else { "full" }.to_string());
-                row.push(e.state().to_string());
+                // An aborted record must stand out from the completed ones.
+                row.push(if r.aborted() { "ABORTED" } else { "completed" }.to_string());
                 for c in CONDITIONS {
                     let v = r
                         .report
