@@ -42,6 +42,10 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Produce a run directory's HTML, JUnit or 適合宣言 output again from report.json.
     Report(ReportArgs),
+    /// List the run directories under DIR (default runs/), newest first, with verdicts and seals.
+    Runs(crate::runs_cmd::RunsArgs),
+    /// Compare two run directories: verdicts (regressions first), declaration, figures, screenshots.
+    Diff(crate::diff_cmd::DiffArgs),
 }
 
 /// `s301 report`.

@@ -7,12 +7,14 @@
 
 mod checks_cmd;
 mod cli;
+mod diff_cmd;
 mod keygen_cmd;
 mod mock_cmd;
 mod progress;
 mod record;
 mod report_cmd;
 mod run_cmd;
+mod runs_cmd;
 mod summary;
 mod text;
 mod verify_cmd;
@@ -43,6 +45,8 @@ fn main() -> ExitCode {
         cli::Command::Verify(args) => verify_cmd::run(&args),
         cli::Command::Keygen(args) => keygen_cmd::run(&args),
         cli::Command::Report(args) => report_cmd::run(&args),
+        cli::Command::Runs(args) => runs_cmd::run(&args),
+        cli::Command::Diff(args) => diff_cmd::run(&args),
     }
 }
 

@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod checks;
 pub mod data;
 pub mod declaration;
+pub mod history;
 pub mod integrity;
 pub mod liveness;
 pub mod record;
