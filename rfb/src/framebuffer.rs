@@ -5,12 +5,54 @@ use crate::pixel::Rgb;
 use crate::rect::Rect;
 use crate::RfbError;
 
+/// Pixel buffers of at least this many bytes are reserved with at least
+/// [`LARGE_RESERVE`] bytes of capacity.
+pub const LARGE_BUFFER: usize = 1 << 20;
+
+/// The capacity a large pixel buffer reserves: just over the largest
+/// threshold (32 MiB on 64-bit glibc) above which the system allocator
+/// always maps a block of its own and unmaps it when freed. A screen of,
+/// say, 3840x2160 (31.6 MiB) would otherwise fall below that threshold once
+/// it has risen, and every copy freed would stay in the heap, so memory
+/// would grow with each console opened. The capacity beyond the pixels is
+/// address space only: pages never written take no memory.
+pub const LARGE_RESERVE: usize = (32 << 20) + 4096;
+
+/// An empty buffer with room for `n` pixels (see [`LARGE_RESERVE`]).
+fn room_for(n: usize) -> Vec<Rgb> {
+    let px = std::mem::size_of::<Rgb>();
+    if n.saturating_mul(px) < LARGE_BUFFER {
+        Vec::with_capacity(n)
+    } else {
+        Vec::with_capacity(n.max(LARGE_RESERVE / px))
+    }
+}
+
+/// A zeroed buffer of `n` pixels (see [`LARGE_RESERVE`]).
+fn pixel_buffer(n: usize) -> Vec<Rgb> {
+    let mut v = room_for(n);
+    v.resize(n, 0);
+    v
+}
+
 /// A screen image of `width` x `height` canonical pixels (`0x00RRGGBB`).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 pub struct Framebuffer {
     width: u16,
     height: u16,
     pixels: Vec<Rgb>,
+}
+
+impl Clone for Framebuffer {
+    fn clone(&self) -> Self {
+        let mut pixels = room_for(self.pixels.len());
+        pixels.extend_from_slice(&self.pixels);
+        Framebuffer {
+            width: self.width,
+            height: self.height,
+            pixels,
+        }
+    }
 }
 
 impl std::fmt::Debug for Framebuffer {
@@ -26,7 +68,7 @@ impl Framebuffer {
         Ok(Framebuffer {
             width,
             height,
-            pixels: vec![0; usize::from(width) * usize::from(height)],
+            pixels: pixel_buffer(usize::from(width) * usize::from(height)),
         })
     }
 
@@ -60,9 +102,13 @@ impl Framebuffer {
         limits.check_screen(width, height)?;
         self.width = width;
         self.height = height;
-        self.pixels.clear();
-        self.pixels
-            .resize(usize::from(width) * usize::from(height), 0);
+        let n = usize::from(width) * usize::from(height);
+        if n > self.pixels.capacity() {
+            self.pixels = pixel_buffer(n);
+        } else {
+            self.pixels.clear();
+            self.pixels.resize(n, 0);
+        }
         Ok(())
     }
 
@@ -183,7 +229,7 @@ impl Framebuffer {
     /// A copy of the part of `r` inside the screen.
     pub fn crop(&self, r: Rect) -> Option<Framebuffer> {
         let c = r.intersect(&self.bounds())?;
-        let mut pixels = Vec::with_capacity(c.area() as usize);
+        let mut pixels = room_for(c.area() as usize);
         for y in c.y..c.y + c.h {
             let start = usize::from(y) * usize::from(self.width) + usize::from(c.x);
             pixels.extend_from_slice(&self.pixels[start..start + usize::from(c.w)]);
@@ -230,6 +276,19 @@ impl Framebuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn large_buffers_reserve_past_the_allocators_mapping_threshold() {
+        let fb = Framebuffer::new(3840, 2160, &Limits::DEFAULT).unwrap();
+        assert!(fb.pixels.capacity() * 4 >= LARGE_RESERVE);
+        assert_eq!(fb.pixels().len(), 3840 * 2160);
+        assert!(fb.clone().pixels.capacity() * 4 >= LARGE_RESERVE);
+        let crop = fb.crop(Rect::new(0, 0, 1024, 1024)).unwrap();
+        assert!(crop.pixels.capacity() * 4 >= LARGE_RESERVE);
+        // Small images are left as they are.
+        let small = Framebuffer::new(64, 64, &Limits::DEFAULT).unwrap();
+        assert_eq!(small.clone().pixels.capacity(), 64 * 64);
+    }
 
     #[test]
     fn huge_screen_is_refused_before_allocation() {
