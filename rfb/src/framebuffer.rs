@@ -279,14 +279,14 @@ mod tests {
 
     #[test]
     fn large_buffers_reserve_past_the_allocators_mapping_threshold() {
-        let fb = Framebuffer::new(3840, 2160, &Limits::DEFAULT).unwrap();
+        let fb = Framebuffer::new(3840, 2160, &Limits::DEFAULT).expect("a 4K screen is within the limits");
         assert!(fb.pixels.capacity() * 4 >= LARGE_RESERVE);
         assert_eq!(fb.pixels().len(), 3840 * 2160);
         assert!(fb.clone().pixels.capacity() * 4 >= LARGE_RESERVE);
-        let crop = fb.crop(Rect::new(0, 0, 1024, 1024)).unwrap();
+        let crop = fb.crop(Rect::new(0, 0, 1024, 1024)).expect("on screen");
         assert!(crop.pixels.capacity() * 4 >= LARGE_RESERVE);
         // Small images are left as they are.
-        let small = Framebuffer::new(64, 64, &Limits::DEFAULT).unwrap();
+        let small = Framebuffer::new(64, 64, &Limits::DEFAULT).expect("a small screen");
         assert_eq!(small.clone().pixels.capacity(), 64 * 64);
     }
 
