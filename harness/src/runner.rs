@@ -478,7 +478,7 @@ fn nominal_ms(id: CheckId, sc: &Scenario, decl: &Declaration) -> u64 {
         CheckId::Tls01 => a(s.connect_timeout_ms, d.request_timeout_ms),
         CheckId::St02 => a(s.connect_timeout_ms, s.update_timeout_ms),
         CheckId::St03 => a(
-            a(s.connect_timeout_ms, m(probes, trial)),
+            a(a(s.connect_timeout_ms, o.control_ms), m(probes, trial)),
             a(m(s.update_timeout_ms, 3), m(s.quiet_ms, 4)),
         ),
         CheckId::St04 => a(s.connect_timeout_ms, a(s.sustain_ms, s.update_timeout_ms)),

@@ -218,12 +218,15 @@ async fn every_op04_pointer_probe_registers_on_a_hover_screen_within_the_delay()
     assert_eq!(op04.verdict, Verdict::Pass, "{}", op04.detail);
     assert_eq!(op04.evidence["measured"], 20, "{}", op04.evidence);
     assert_eq!(op04.evidence["missed"], 0, "{}", op04.evidence);
-    // No sample can be quicker than the delay the mock puts before applying
-    // input: each is the reaction to its own input, not an earlier change.
-    // (How close p50 comes to the delay is measured by the screen_perf bench.)
+    // No sample comes much sooner than the delay the mock puts before
+    // applying input: each is the reaction to its own input, not a change
+    // left over from the move to the rest point (that would show as a few
+    // ms). The time is taken when the write is confirmed, a little after
+    // the bytes left, so a loaded machine may measure somewhat under the
+    // delay; how close p50 comes to it is measured by the screen_perf bench.
     let min = samples_min(&op04.evidence);
     assert!(
-        min >= DELAY_MS as f64,
+        min >= DELAY_MS as f64 / 2.0,
         "fastest sample {min} ms, injected delay {DELAY_MS} ms"
     );
     // Each sample started from the rest point.

@@ -279,7 +279,8 @@ mod tests {
 
     #[test]
     fn large_buffers_reserve_past_the_allocators_mapping_threshold() {
-        let fb = Framebuffer::new(3840, 2160, &Limits::DEFAULT).expect("a 4K screen is within the limits");
+        let fb = Framebuffer::new(3840, 2160, &Limits::DEFAULT)
+            .expect("a 4K screen is within the limits");
         assert!(fb.pixels.capacity() * 4 >= LARGE_RESERVE);
         assert_eq!(fb.pixels().len(), 3840 * 2160);
         assert!(fb.clone().pixels.capacity() * 4 >= LARGE_RESERVE);

@@ -22,7 +22,9 @@ use super::screen::{
     percentile, probe_json, rect_json, round_ms, session_json, Coverage, Ev, Timeline, Tracked,
     Watch, REOPEN_INTERVAL,
 };
-use super::stimulus::{damage, timing, trial, trial_error_outcome, Exclusions, Patch, Stimulus};
+use super::stimulus::{
+    self, damage, timing, trial, trial_error_outcome, Exclusions, Patch, Stimulus,
+};
 use super::{CheckCtx, CheckDef, Outcome};
 use crate::binding::{BoxFuture, CloseHow, CloseReason, OpenError, ScreenBinding};
 use crate::catalog::CheckId;
@@ -579,6 +581,26 @@ async fn st03_body(
             }
         }
     }
+    // A second control period, after the change: what changes on its own
+    // now (a blinking cursor that moved with the typed text) may differ
+    // between the incremental image and the full update for that reason
+    // alone, so it is left out of the comparison too.
+    let after =
+        match stimulus::control(t, screen, ignore, ms(ctx.scenario.operation.control_ms)).await {
+            Ok(c) => c,
+            Err(r) => {
+                return closed(
+                    "the session ended during the control period after the change",
+                    &r,
+                )
+            }
+        };
+    if after.too_busy() {
+        return Outcome::error(after.busy_detail("ST-03"), json!({"trials": trials}));
+    }
+    if let Some(all) = skip.self_changing.as_mut() {
+        merge_marked(all, &after.mask);
+    }
     // The one copy of the screen this check keeps: the image built from
     // incremental updates.
     let Some(incremental_image) = Patch::capture(t, screen) else {
@@ -629,6 +651,7 @@ async fn st03_body(
         "quiet_reached": quiet,
         "full_update_ms": full_ms,
         "self_changing_excluded": {"pixels": excluded, "bbox": excluded_bbox.map(rect_json)},
+        "control_after": after.json(),
     });
     let Some(_) = full_ms else {
         return Outcome::fail(
