@@ -56,6 +56,7 @@ fn scenario() -> Scenario {
             contention_max_offset_ms: 20,
             contention_max_hold_ms: 40,
             contention_trial_timeout_ms: 1000,
+            ..ScreenScenario::default()
         },
         operation: OperationScenario {
             change_timeout_ms: 500,
