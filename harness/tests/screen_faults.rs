@@ -229,6 +229,16 @@ fn matrix() -> Vec<(Fault, Exclusivity, Expected)> {
             Takeover,
             &[(Ex02, F), (Ex03, F), (Ex04, F)],
         ),
+        // stale-lock-check: the lock checks a newcomer against the console
+        // it last turned away (refused, or displaced before it was shown
+        // anything) instead of the holder, when the newcomer was already
+        // connecting at that moment. That takes three consoles connecting at
+        // once, which only EX-04's storms bring: several are let in beside
+        // the holder. EX-01..EX-03 and OP-03 use two consoles, and a console
+        // that tries again connects after its answer, so none of them meets
+        // the fault.
+        (Fault::StaleLockCheck, Refuse, &[(Ex04, F)]),
+        (Fault::StaleLockCheck, Takeover, &[(Ex04, F)]),
         // ignore-input: no probe changes the screen: OP-01, OP-02 and OP-04
         // (no latency sample can be taken) fail. ST-03 needs input to change
         // the screen before it can compare incremental and full images, so
@@ -355,9 +365,10 @@ async fn each_screen_fault_fails_exactly_its_pinned_checks() {
     let cases = matrix();
     let all = self::cases();
     // Each brief-mapped check is in its fault's pinned set.
-    let mapped: [(Fault, CheckId); 9] = [
+    let mapped: [(Fault, CheckId); 10] = [
         (Fault::ShareScreen, CheckId::Ex01),
         (Fault::StuckLock, CheckId::Ex02),
+        (Fault::StaleLockCheck, CheckId::Ex04),
         (Fault::IgnoreInput, CheckId::Op01),
         (Fault::IgnoreInput, CheckId::Op02),
         (Fault::InputFromDisplaced, CheckId::Op03),
