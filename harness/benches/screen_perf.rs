@@ -5,6 +5,9 @@
 //!   OP-04's p50 lands from 40 ms (the target is within ±5 ms).
 //! - EX-03 throughput: wall time of 100 contention trials under each
 //!   exclusivity policy (the target is under 10 s).
+//! - EX-04 storms: wall time of the check (two storms) with 8, 16 and 64
+//!   consoles under each policy, each storm's arrival and settling time,
+//!   and the process's peak resident memory so far.
 //!
 //! Run with `cargo bench -p s301-harness --bench screen_perf`.
 
@@ -112,6 +115,52 @@ async fn ex03_throughput(policy: Exclusivity) {
     handle.shutdown().await;
 }
 
+/// The process's peak resident set so far (Linux), for the storm figures.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+async fn ex04_storms(policy: Exclusivity, consoles: u32) {
+    let handle = MockTerminal::start(MockConfig {
+        exclusivity: policy,
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("mock starts: {e}"));
+    let mut sc = Scenario::default_embedded().unwrap_or_else(|e| panic!("embedded scenario: {e}"));
+    sc.screen.storm_consoles = consoles;
+    let ctx = ctx_for(&handle, sc);
+    let t0 = Instant::now();
+    let r = run(&ctx, &[CheckId::Ex04]).await;
+    let took = t0.elapsed();
+    let o = &r[0].1;
+    let storms: Vec<String> = o.evidence["storms"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|st| {
+            format!(
+                "{} {} ms + settle {} ms ({} served)",
+                st["wave"].as_str().unwrap_or("?"),
+                st["timings"]["storm_ms"],
+                st["timings"]["settle_ms"],
+                st["served"]
+            )
+        })
+        .collect();
+    println!(
+        "ex04_storm[{policy}, {consoles} consoles]: {:.2} s, verdict {}; {}; peak RSS {:.0} MiB",
+        took.as_secs_f64(),
+        o.verdict.as_str(),
+        storms.join("; "),
+        peak_rss_mib().unwrap_or(f64::NAN)
+    );
+    handle.shutdown().await;
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing
     // useful either: run the figures only when asked to bench.
@@ -129,5 +178,10 @@ fn main() {
         op04_accuracy(true).await;
         ex03_throughput(Exclusivity::Refuse).await;
         ex03_throughput(Exclusivity::Takeover).await;
+        for consoles in [8, 16, 64] {
+            for policy in [Exclusivity::Refuse, Exclusivity::Takeover] {
+                ex04_storms(policy, consoles).await;
+            }
+        }
     });
 }

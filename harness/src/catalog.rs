@@ -160,6 +160,7 @@ check_ids! {
     Ex01 = "EX-01", C1_2_1, "Second console: refused (refuse) or takes over (takeover); never two consoles served";
     Ex02 = "EX-02", C1_2_1, "Release: after the holder leaves, cleanly or by a dropped connection, another console is served";
     Ex03 = "EX-03", C1_2_1, "Contention: seeded trials of two consoles; never both served, always one";
+    Ex04 = "EX-04", C1_2_1, "Storms: many consoles arriving at once and in seeded bursts; never two served, exactly one once they settle, the declared policy kept";
     Op01 = "OP-01", C1_2_2, "Pointer input from the serving console visibly changes the declared region in time";
     Op02 = "OP-02", C1_2_2, "Keyboard input from the serving console visibly changes the declared region in time";
     Op03 = "OP-03", C1_2_2, "Input from a console that is not served is never applied";
@@ -210,7 +211,7 @@ mod tests {
         }
         assert_eq!(CheckId::parse("ex-01"), Some(CheckId::Ex01));
         assert_eq!(CheckId::parse("XX-01"), None);
-        assert_eq!(CheckId::ALL.len(), 20);
+        assert_eq!(CheckId::ALL.len(), 21);
         assert_eq!(CheckId::Tls01.condition(), ConditionId::C2_2_1);
         assert!(ConditionId::C2_2_1.informational());
         assert!(!ConditionId::ALL.contains(&ConditionId::C2_2_1));

@@ -35,7 +35,7 @@ use crate::verdict::{ConditionVerdict, SkipReason, Verdict};
 
 /// The order of the screen lane. Checks of conditions 1-2-1 and 1-2-2 not
 /// listed here (a future addition) run after these, in catalog order.
-pub const SCREEN_ORDER: [CheckId; 12] = [
+pub const SCREEN_ORDER: [CheckId; 13] = [
     CheckId::St01,
     CheckId::St02,
     CheckId::St03,
@@ -48,6 +48,7 @@ pub const SCREEN_ORDER: [CheckId; 12] = [
     CheckId::Ex01,
     CheckId::Ex02,
     CheckId::Ex03,
+    CheckId::Ex04,
 ];
 
 /// No check is cut off before this much time.
@@ -503,6 +504,7 @@ fn nominal_ms(id: CheckId, sc: &Scenario, decl: &Declaration) -> u64 {
                 a(s.contention_max_offset_ms, s.contention_max_hold_ms),
             ),
         ),
+        CheckId::Ex04 => crate::checks::ex04::nominal_ms(s),
         CheckId::Op01 | CheckId::Op02 => a(s.connect_timeout_ms, m(probes, trial)),
         CheckId::Op03 => a(
             m(s.connect_timeout_ms, 2),

@@ -36,6 +36,14 @@ pub struct ScreenScenario {
     /// in ServerInit or DesktopSize; ST-01 fails above it. Bounds the
     /// harness's memory: each console's framebuffer is 4 bytes a pixel.
     pub max_pixels: u64,
+    /// EX-04: consoles in each storm ([`MIN_STORM_CONSOLES`] to
+    /// [`MAX_STORM_CONSOLES`]); never more connections than this at once.
+    pub storm_consoles: u32,
+    /// EX-04: the seeded bursts of the second storm arrive within this.
+    pub storm_window_ms: u64,
+    /// EX-04: longest a served console holds before it leaves (some stay
+    /// until the storm is over).
+    pub storm_max_hold_ms: u64,
 }
 
 /// The default of `[screen] max_pixels`: 4096x4096 (16 Mpixel, a 64 MiB
@@ -57,6 +65,9 @@ impl Default for ScreenScenario {
             contention_max_hold_ms: 60,
             contention_trial_timeout_ms: 3000,
             max_pixels: DEFAULT_MAX_PIXELS,
+            storm_consoles: 8,
+            storm_window_ms: 300,
+            storm_max_hold_ms: 200,
         }
     }
 }
@@ -181,7 +192,7 @@ impl Scenario {
         }
         // (key, value, least allowed): a zero timeout or window is a mistake;
         // a zero arrival offset or hold time is a legitimate choice.
-        let durations: [(&str, u64, u64); 18] = [
+        let durations: [(&str, u64, u64); 20] = [
             (
                 "screen.connect_timeout_ms",
                 self.screen.connect_timeout_ms,
@@ -215,6 +226,8 @@ impl Scenario {
                 self.screen.contention_trial_timeout_ms,
                 1,
             ),
+            ("screen.storm_window_ms", self.screen.storm_window_ms, 0),
+            ("screen.storm_max_hold_ms", self.screen.storm_max_hold_ms, 0),
             (
                 "operation.change_timeout_ms",
                 self.operation.change_timeout_ms,
@@ -272,6 +285,15 @@ impl Scenario {
                 ),
             ));
         }
+        let storm = self.screen.storm_consoles;
+        if !(MIN_STORM_CONSOLES..=MAX_STORM_CONSOLES).contains(&storm) {
+            return Err(doc.error_at(
+                "screen.storm_consoles",
+                format!(
+                    "{storm} consoles: a storm has {MIN_STORM_CONSOLES} to {MAX_STORM_CONSOLES} (two are EX-03's contention trials)"
+                ),
+            ));
+        }
         if let Err((key, message)) = crate::witness::validate(&self.witness) {
             return Err(doc.error_at(&key, message));
         }
@@ -296,6 +318,12 @@ pub const MAX_COUNT: u32 = 100_000;
 
 /// DR-02 fires at least this many concurrent requests in a burst.
 pub const MIN_BURST: u32 = 20;
+
+/// EX-04: fewest consoles in a storm.
+pub const MIN_STORM_CONSOLES: u32 = 3;
+
+/// EX-04: most consoles in a storm (and so most connections at once).
+pub const MAX_STORM_CONSOLES: u32 = 64;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
@@ -391,6 +419,28 @@ mod tests {
             assert_eq!(e.key, "screen.max_pixels", "{e}");
             assert_eq!(e.line, Some(3));
         }
+    }
+
+    #[test]
+    fn storm_console_count_must_be_three_to_sixty_four() {
+        for bad in [0, 2, 65] {
+            let src = format!("name = \"x\"\n[screen]\nstorm_consoles = {bad}\n");
+            let e = Scenario::parse(&src, "s.toml").unwrap_err();
+            assert_eq!(e.key, "screen.storm_consoles");
+            assert_eq!(e.line, Some(3));
+            assert!(e.message.contains("3 to 64"), "{e}");
+        }
+        for good in [3, 64] {
+            let src = format!("name = \"x\"\n[screen]\nstorm_consoles = {good}\nstorm_window_ms = 0\nstorm_max_hold_ms = 0\n");
+            assert_eq!(
+                Scenario::parse(&src, "s.toml")
+                    .unwrap()
+                    .screen
+                    .storm_consoles,
+                good
+            );
+        }
+        assert_eq!(ScreenScenario::default().storm_consoles, 8);
     }
 
     #[test]

@@ -31,7 +31,7 @@ fn scenario() -> Scenario {
             contention_max_offset_ms: 20,
             contention_max_hold_ms: 40,
             contention_trial_timeout_ms: 1500,
-            max_pixels: s301_harness::scenario::DEFAULT_MAX_PIXELS,
+            ..ScreenScenario::default()
         },
         operation: OperationScenario {
             change_timeout_ms: 1000,

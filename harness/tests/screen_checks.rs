@@ -14,7 +14,7 @@ use s301_harness::verdict::Verdict;
 use s301_mocks::{Exclusivity, MockConfig, MockHandle, MockTerminal};
 
 /// The screen checks in execution order.
-const ORDER: [CheckId; 11] = [
+const ORDER: [CheckId; 12] = [
     CheckId::St01,
     CheckId::St02,
     CheckId::St03,
@@ -26,6 +26,7 @@ const ORDER: [CheckId; 11] = [
     CheckId::Ex01,
     CheckId::Ex02,
     CheckId::Ex03,
+    CheckId::Ex04,
 ];
 
 /// Short durations so a whole run takes seconds.
@@ -44,6 +45,9 @@ fn scenario() -> Scenario {
             contention_max_offset_ms: 30,
             contention_max_hold_ms: 60,
             contention_trial_timeout_ms: 3000,
+            storm_consoles: 8,
+            storm_window_ms: 200,
+            storm_max_hold_ms: 150,
             ..ScreenScenario::default()
         },
         operation: OperationScenario {
@@ -407,4 +411,77 @@ async fn every_pixel_format_choice_gives_the_terminals_image() {
         assert!(distinct.len() > 2, "{}: a flat screenshot", choice.as_str());
         handle.shutdown().await;
     }
+}
+
+/// EX-04 alone against a fresh mock under `policy`, storms of `consoles`.
+async fn ex04_with(policy: Exclusivity, consoles: u32) -> Outcome {
+    let handle = MockTerminal::start(MockConfig {
+        exclusivity: policy,
+        ..MockConfig::default()
+    })
+    .await
+    .expect("mock starts");
+    let mut sc = scenario();
+    sc.screen.storm_consoles = consoles;
+    let ctx = ctx_for(&handle, sc);
+    let mut r = run(&ctx, &[CheckId::Ex04]).await;
+    handle.shutdown().await;
+    r.remove(0).1
+}
+
+/// The smallest storm passes under both policies, and its evidence names
+/// every console's arrival, admission, service and leaving, the violations
+/// (none), the console served at the end and the timings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ex04_smallest_storm_passes_and_records_every_console() {
+    for policy in [Exclusivity::Refuse, Exclusivity::Takeover] {
+        let o = ex04_with(policy, 3).await;
+        assert_eq!(o.verdict, Verdict::Pass, "{policy}: {}", o.detail);
+        let e = &o.evidence;
+        assert_eq!(e["seed"], 301);
+        assert_eq!(e["policy"], policy.as_str());
+        let storms = e["storms"].as_array().expect("storms");
+        assert_eq!(storms.len(), 2);
+        assert_eq!(storms[0]["wave"], "at-once");
+        assert_eq!(storms[1]["wave"], "bursts");
+        for st in storms {
+            // The storm's own consoles, then any fresh one opened after all
+            // of them had left.
+            let seats = st["seats"].as_array().expect("seats");
+            let own = seats.iter().filter(|s| s["fresh"] == false).count();
+            assert_eq!(own, 3, "{st}");
+            for s in seats {
+                assert!(s["arrived"].is_u64(), "{s}");
+                assert!(s["left"]["how"].is_string(), "{s}");
+            }
+            assert_eq!(st["violations"]["total"], 0);
+            assert!(st["final_holder"]["label"].is_string(), "{st}");
+            assert!(st["timings"]["storm_ms"].is_f64(), "{st}");
+            assert!(st["served"].as_u64().unwrap_or(0) >= 1, "{st}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ex04_replays_the_same_storms_for_the_same_seed() {
+    let plan = |o: &Outcome| -> Vec<String> {
+        o.evidence["storms"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|st| st["seats"].as_array().cloned().unwrap_or_default())
+            .filter(|s| s["fresh"] == false)
+            .map(|s| {
+                format!(
+                    "{} {} {} {} {}",
+                    s["label"], s["burst"], s["offset_ms"], s["hold_ms"], s["leave"]
+                )
+            })
+            .collect()
+    };
+    let a = ex04_with(Exclusivity::Refuse, 5).await;
+    let b = ex04_with(Exclusivity::Refuse, 5).await;
+    assert_eq!(a.verdict, Verdict::Pass, "{}", a.detail);
+    assert_eq!(plan(&a).len(), 10);
+    assert_eq!(plan(&a), plan(&b));
 }

@@ -20,7 +20,7 @@ use s301_harness::verdict::Verdict;
 use s301_mocks::{Exclusivity, Fault, MockConfig, MockTerminal, PointerSprite, ScreenMode};
 
 /// The screen checks in execution order.
-const ORDER: [CheckId; 11] = [
+const ORDER: [CheckId; 12] = [
     CheckId::St01,
     CheckId::St02,
     CheckId::St03,
@@ -32,6 +32,7 @@ const ORDER: [CheckId; 11] = [
     CheckId::Ex01,
     CheckId::Ex02,
     CheckId::Ex03,
+    CheckId::Ex04,
 ];
 
 /// Short durations: the whole matrix runs in well under two minutes.
@@ -52,6 +53,9 @@ fn scenario() -> Scenario {
             contention_max_offset_ms: 30,
             contention_max_hold_ms: 60,
             contention_trial_timeout_ms: 1500,
+            storm_consoles: 8,
+            storm_window_ms: 200,
+            storm_max_hold_ms: 150,
             ..ScreenScenario::default()
         },
         operation: OperationScenario {
@@ -205,21 +209,37 @@ fn matrix() -> Vec<(Fault, Exclusivity, Expected)> {
         // OP-03: the second console is served too, so its input (refuse:
         //   B's; takeover: displaced A's) reaches the screen the holder sees:
         //   two consoles operate the terminal at once.
+        // EX-04: every console of a storm is served; those still pinging
+        //   after another was served prove it.
         (
             Fault::ShareScreen,
             Refuse,
-            &[(Op03, F), (Ex01, F), (Ex03, F)],
+            &[(Op03, F), (Ex01, F), (Ex03, F), (Ex04, F)],
         ),
         (
             Fault::ShareScreen,
             Takeover,
-            &[(Op03, F), (Ex01, F), (Ex03, F)],
+            &[(Op03, F), (Ex01, F), (Ex03, F), (Ex04, F)],
         ),
         // stuck-lock: after EX-02's dropped holder nobody is admitted again,
-        // so EX-02 fails (phase "dropped") and EX-03, which runs after it,
-        // never gets a console served.
-        (Fault::StuckLock, Refuse, &[(Ex02, F), (Ex03, F)]),
-        (Fault::StuckLock, Takeover, &[(Ex02, F), (Ex03, F)]),
+        // so EX-02 fails (phase "dropped") and EX-03 and EX-04, which run
+        // after it, never get a console served.
+        (Fault::StuckLock, Refuse, &[(Ex02, F), (Ex03, F), (Ex04, F)]),
+        (
+            Fault::StuckLock,
+            Takeover,
+            &[(Ex02, F), (Ex03, F), (Ex04, F)],
+        ),
+        // stale-lock-check: the lock checks a newcomer against the console
+        // it last turned away (refused, or displaced before it was shown
+        // anything) instead of the holder, when the newcomer was already
+        // connecting at that moment. That takes three consoles connecting at
+        // once, which only EX-04's storms bring: several are let in beside
+        // the holder. EX-01..EX-03 and OP-03 use two consoles, and a console
+        // that tries again connects after its answer, so none of them meets
+        // the fault.
+        (Fault::StaleLockCheck, Refuse, &[(Ex04, F)]),
+        (Fault::StaleLockCheck, Takeover, &[(Ex04, F)]),
         // ignore-input: no probe changes the screen: OP-01, OP-02 and OP-04
         // (no latency sample can be taken) fail. ST-03 needs input to change
         // the screen before it can compare incremental and full images, so
@@ -346,9 +366,10 @@ async fn each_screen_fault_fails_exactly_its_pinned_checks() {
     let cases = matrix();
     let all = self::cases();
     // Each brief-mapped check is in its fault's pinned set.
-    let mapped: [(Fault, CheckId); 9] = [
+    let mapped: [(Fault, CheckId); 10] = [
         (Fault::ShareScreen, CheckId::Ex01),
         (Fault::StuckLock, CheckId::Ex02),
+        (Fault::StaleLockCheck, CheckId::Ex04),
         (Fault::IgnoreInput, CheckId::Op01),
         (Fault::IgnoreInput, CheckId::Op02),
         (Fault::InputFromDisplaced, CheckId::Op03),

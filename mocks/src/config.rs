@@ -63,6 +63,11 @@ pub enum Fault {
     ShareScreen,
     /// A holder whose connection drops abruptly never releases the terminal.
     StuckLock,
+    /// The lock answers a newcomer by the console it answered last, not by
+    /// the holder: a console that was already connecting when another one
+    /// was refused (or displaced) is let in beside the holder. Shows only
+    /// with three or more consoles at once.
+    StaleLockCheck,
     /// Pointer and key events are read and thrown away.
     IgnoreInput,
     /// A console that lost (or never got) the terminal still has its input
@@ -101,6 +106,7 @@ impl Fault {
     pub const ALL: &'static [Fault] = &[
         Fault::ShareScreen,
         Fault::StuckLock,
+        Fault::StaleLockCheck,
         Fault::IgnoreInput,
         Fault::InputFromDisplaced,
         Fault::RectOutOfBounds,
@@ -122,6 +128,7 @@ impl Fault {
         match self {
             Fault::ShareScreen => "share-screen",
             Fault::StuckLock => "stuck-lock",
+            Fault::StaleLockCheck => "stale-lock-check",
             Fault::IgnoreInput => "ignore-input",
             Fault::InputFromDisplaced => "input-from-displaced",
             Fault::RectOutOfBounds => "rect-out-of-bounds",
@@ -150,6 +157,7 @@ impl Fault {
             self,
             Fault::ShareScreen
                 | Fault::StuckLock
+                | Fault::StaleLockCheck
                 | Fault::IgnoreInput
                 | Fault::InputFromDisplaced
                 | Fault::RectOutOfBounds
@@ -355,9 +363,10 @@ mod tests {
     }
 
     #[test]
-    fn exactly_eight_faults_are_screen_faults() {
+    fn exactly_nine_faults_are_screen_faults() {
         let screen: Vec<_> = Fault::ALL.iter().filter(|f| f.is_screen()).collect();
-        assert_eq!(screen.len(), 8);
+        assert_eq!(screen.len(), 9);
+        assert!(Fault::StaleLockCheck.is_screen());
         assert!(!Fault::Unknown200.is_screen());
         assert!(Fault::StaleIncremental.is_screen());
         assert!(Fault::StallAfter.is_screen());

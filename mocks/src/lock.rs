@@ -6,9 +6,11 @@
 //! when a console has passed security, before it is told so.
 //!
 //! Faults bend the rules here: `share-screen` lets everyone in,
-//! `stuck-lock` never releases a holder that dropped abruptly, and
+//! `stuck-lock` never releases a holder that dropped abruptly,
 //! `input-from-displaced` keeps applying a displaced or refused console's
-//! input for a short window.
+//! input for a short window, and `stale-lock-check` answers a newcomer by
+//! the console the lock answered last instead of by the holder (see
+//! [`ExclusiveLock::decide`]).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -41,6 +43,8 @@ pub enum Signal {
 pub struct SessionCtl {
     /// Unique, increasing id.
     pub id: u64,
+    /// When the session started (its connection was accepted).
+    pub arrived: Instant,
     signal_tx: Arc<watch::Sender<Signal>>,
     /// Where the session listens for [`Signal`]s.
     pub signal_rx: watch::Receiver<Signal>,
@@ -56,6 +60,7 @@ impl SessionCtl {
         let (ended_tx, ended_rx) = watch::channel(());
         SessionCtl {
             id,
+            arrived: Instant::now(),
             signal_tx: Arc::new(signal_tx),
             signal_rx,
             ended_tx: Some(ended_tx),
@@ -103,6 +108,19 @@ struct Holder {
     id: u64,
     signal: Arc<watch::Sender<Signal>>,
     ended: watch::Receiver<()>,
+    /// Whether the lock has let it be sent an update yet.
+    shown: bool,
+}
+
+impl Holder {
+    fn of(me: &SessionCtl) -> Holder {
+        Holder {
+            id: me.id,
+            signal: Arc::clone(&me.signal_tx),
+            ended: me.ended_rx.clone(),
+            shown: false,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -112,6 +130,27 @@ struct State {
     stuck: bool,
     /// `input-from-displaced` windows: (session id, end).
     windows: Vec<(u64, Instant)>,
+    /// `stale-lock-check`: consoles let in beside the holder.
+    beside: Vec<Holder>,
+    /// `stale-lock-check`: the last console turned away (refused, or
+    /// displaced before it was shown anything) and when.
+    turned_away: Option<(u64, Instant)>,
+}
+
+impl State {
+    /// Whether session `id` holds the terminal (or, under
+    /// `stale-lock-check`, was let in beside the holder).
+    fn holds(&self, id: u64) -> bool {
+        self.holder.as_ref().is_some_and(|h| h.id == id) || self.beside.iter().any(|h| h.id == id)
+    }
+
+    /// The holding entry of session `id` (holder or beside it).
+    fn holding(&mut self, id: u64) -> Option<&mut Holder> {
+        self.holder
+            .iter_mut()
+            .chain(self.beside.iter_mut())
+            .find(|h| h.id == id)
+    }
 }
 
 /// What the lock looks like from outside, published on every change.
@@ -131,6 +170,7 @@ pub struct ExclusiveLock {
     share: bool,
     stuck_fault: bool,
     displaced_fault: bool,
+    stale_fault: bool,
     state: Mutex<State>,
     view: watch::Sender<LockView>,
 }
@@ -143,6 +183,7 @@ impl ExclusiveLock {
             share: cfg.has(Fault::ShareScreen),
             stuck_fault: cfg.has(Fault::StuckLock),
             displaced_fault: cfg.has(Fault::InputFromDisplaced),
+            stale_fault: cfg.has(Fault::StaleLockCheck),
             state: Mutex::new(State::default()),
             view: watch::channel(LockView::default()).0,
         }
@@ -174,6 +215,17 @@ impl ExclusiveLock {
     }
 
     /// Decides whether the session `me` may have the terminal.
+    ///
+    /// With `stale-lock-check` the lock keeps a note of the last console it
+    /// turned away (refused under `refuse`; under `takeover`, displaced
+    /// before it was ever let be sent an update) and of that moment. A
+    /// newcomer that was already connecting at that moment is checked
+    /// against the note instead of the holder and, the noted console not
+    /// holding the terminal, is let in beside the holder. It takes three
+    /// consoles connecting at once: the holder, the one turned away and the
+    /// newcomer. Two consoles never meet it: a console that tries again
+    /// connects after the answer it got, and a holder displaced after being
+    /// served (one whose console has since gone) is never noted.
     pub fn decide(&self, me: &SessionCtl) -> Decision {
         if self.share {
             return Decision::Shared;
@@ -185,16 +237,42 @@ impl ExclusiveLock {
     }
 
     fn decide_locked(&self, st: &mut State, me: &SessionCtl) -> Decision {
+        if self.stale_fault {
+            if let Some(d) = self.stale_grant(st, me) {
+                return d;
+            }
+        }
+        self.decide_exclusive(st, me)
+    }
+
+    /// `stale-lock-check`: grants `me` beside the holder when `me` was
+    /// already connecting when the noted console was turned away. The note
+    /// stays, so every console of that wave is checked against it.
+    fn stale_grant(&self, st: &mut State, me: &SessionCtl) -> Option<Decision> {
+        let (noted, at) = st.turned_away?;
+        if st.holds(noted) || me.arrived >= at || st.stuck {
+            return None;
+        }
+        tracing::warn!(
+            session = me.id,
+            checked_against = noted,
+            "fault stale-lock-check: admitting a console beside the holder"
+        );
+        if st.holder.is_none() {
+            st.holder = Some(Holder::of(me));
+        } else {
+            st.beside.push(Holder::of(me));
+        }
+        Some(Decision::Granted)
+    }
+
+    fn decide_exclusive(&self, st: &mut State, me: &SessionCtl) -> Decision {
         let now = Instant::now();
         st.windows.retain(|(_, until)| *until > now);
         if st.stuck {
             return Decision::Refused;
         }
-        let me_holder = Holder {
-            id: me.id,
-            signal: Arc::clone(&me.signal_tx),
-            ended: me.ended_rx.clone(),
-        };
+        let me_holder = Holder::of(me);
         let Some(old) = st.holder.take() else {
             st.holder = Some(me_holder);
             return Decision::Granted;
@@ -202,6 +280,9 @@ impl ExclusiveLock {
         match self.policy {
             Exclusivity::Refuse => {
                 st.holder = Some(old);
+                if self.stale_fault {
+                    st.turned_away = Some((me.id, now));
+                }
                 if self.displaced_fault {
                     let until = now + DISPLACED_WINDOW;
                     st.windows.push((me.id, until));
@@ -218,6 +299,9 @@ impl ExclusiveLock {
                     old.signal.send_replace(Signal::Displaced { until });
                     Decision::Granted
                 } else {
+                    if self.stale_fault && !old.shown {
+                        st.turned_away = Some((old.id, now));
+                    }
                     old.signal.send_replace(Signal::Close);
                     Decision::AwaitPrevious { ended: old.ended }
                 }
@@ -225,14 +309,25 @@ impl ExclusiveLock {
         }
     }
 
-    /// Whether session `id` holds the terminal now.
+    /// Whether session `id` holds the terminal now (under
+    /// `stale-lock-check`, also when it was let in beside the holder).
     pub fn is_holder(&self, id: u64) -> bool {
-        self.lock().holder.as_ref().is_some_and(|h| h.id == id)
+        self.lock().holds(id)
     }
 
-    /// Whether session `id` may be sent screen updates now.
+    /// Whether session `id` may be sent screen updates now. A yes counts
+    /// as showing it the screen (see `stale-lock-check`).
     pub fn may_update(&self, id: u64) -> bool {
-        self.share || self.is_holder(id)
+        if self.share {
+            return true;
+        }
+        match self.lock().holding(id) {
+            Some(h) => {
+                h.shown = true;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Whether input that session `id` sent at `arrived` may be applied now.
@@ -241,7 +336,7 @@ impl ExclusiveLock {
             return true;
         }
         let st = self.lock();
-        st.holder.as_ref().is_some_and(|h| h.id == id)
+        st.holds(id)
             || st
                 .windows
                 .iter()
@@ -253,8 +348,10 @@ impl ExclusiveLock {
     /// `stuck-lock` fault applies.
     pub fn release(&self, id: u64, abrupt: bool) {
         let mut st = self.lock();
+        st.beside.retain(|h| h.id != id);
         if st.holder.as_ref().is_some_and(|h| h.id == id) {
-            st.holder = None;
+            // `stale-lock-check`: a console let in beside it holds on.
+            st.holder = (!st.beside.is_empty()).then(|| st.beside.remove(0));
             if abrupt && self.stuck_fault {
                 tracing::warn!(session = id, "fault stuck-lock: holder dropped, lock kept");
                 st.stuck = true;
@@ -374,6 +471,96 @@ mod tests {
         assert!(!lock.may_apply(2, until));
         assert!(!lock.may_update(2));
         assert!(lock.is_holder(1));
+    }
+
+    /// Three sessions that connected at once, then were decided in turn.
+    fn wave(first: u64) -> [SessionCtl; 3] {
+        [first, first + 1, first + 2].map(SessionCtl::new)
+    }
+
+    #[test]
+    fn stale_lock_check_under_refuse_admits_a_third_console_beside_the_holder() {
+        let lock = ExclusiveLock::new(&cfg(Exclusivity::Refuse, &[Fault::StaleLockCheck]));
+        let [a, b, c] = wave(1);
+        assert!(matches!(lock.decide(&a), Decision::Granted));
+        assert!(matches!(lock.decide(&b), Decision::Refused));
+        // C was connecting when B was refused: it is checked against B only.
+        assert!(matches!(lock.decide(&c), Decision::Granted));
+        assert!(lock.may_update(1) && lock.may_update(3) && !lock.may_update(2));
+        assert!(lock.may_apply(3, Instant::now()));
+        // The holder leaving hands the terminal to the one beside it.
+        lock.release(1, false);
+        assert!(lock.is_holder(3));
+        let view = *lock.watch().borrow();
+        assert_eq!(view.holder, Some(3));
+        assert_eq!(view.releases, 1);
+    }
+
+    #[test]
+    fn stale_lock_check_under_takeover_keeps_a_third_console_beside_the_newest() {
+        let lock = ExclusiveLock::new(&cfg(Exclusivity::Takeover, &[Fault::StaleLockCheck]));
+        let [a, b, c] = wave(1);
+        assert!(matches!(lock.decide(&a), Decision::Granted));
+        // A is displaced before it was shown anything: noted.
+        assert!(matches!(lock.decide(&b), Decision::AwaitPrevious { .. }));
+        assert_eq!(*a.signal_rx.borrow(), Signal::Close);
+        // C was connecting at that moment: checked against A, let in.
+        assert!(matches!(lock.decide(&c), Decision::Granted));
+        assert_eq!(*b.signal_rx.borrow(), Signal::Run);
+        assert!(lock.is_holder(2) && lock.is_holder(3) && !lock.is_holder(1));
+    }
+
+    #[test]
+    fn stale_lock_check_under_takeover_ignores_a_holder_that_was_shown_the_screen() {
+        let lock = ExclusiveLock::new(&cfg(Exclusivity::Takeover, &[Fault::StaleLockCheck]));
+        let [a, b, c] = wave(1);
+        lock.decide(&a);
+        assert!(lock.may_update(1));
+        lock.decide(&b);
+        // Nothing was noted: C takes over from B like any newcomer.
+        assert!(matches!(lock.decide(&c), Decision::AwaitPrevious { .. }));
+        assert_eq!(*b.signal_rx.borrow(), Signal::Close);
+        assert!(lock.is_holder(3) && !lock.is_holder(2));
+    }
+
+    #[test]
+    fn stale_lock_check_never_shows_with_two_consoles() {
+        for policy in [Exclusivity::Refuse, Exclusivity::Takeover] {
+            let lock = ExclusiveLock::new(&cfg(policy, &[Fault::StaleLockCheck]));
+            let (a, b) = (SessionCtl::new(1), SessionCtl::new(2));
+            lock.decide(&a);
+            let second = lock.decide(&b);
+            // The loser again, on a new connection made after its answer.
+            std::thread::sleep(Duration::from_millis(2));
+            let again = lock.decide(&SessionCtl::new(3));
+            match policy {
+                Exclusivity::Refuse => {
+                    assert!(matches!(second, Decision::Refused));
+                    assert!(matches!(again, Decision::Refused));
+                    assert!(lock.is_holder(1) && !lock.is_holder(3));
+                }
+                Exclusivity::Takeover => {
+                    assert!(matches!(second, Decision::AwaitPrevious { .. }));
+                    assert!(matches!(again, Decision::AwaitPrevious { .. }));
+                    assert_eq!(*b.signal_rx.borrow(), Signal::Close);
+                    assert!(lock.is_holder(3) && !lock.is_holder(2));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn without_the_fault_a_wave_of_three_leaves_one_holder() {
+        for policy in [Exclusivity::Refuse, Exclusivity::Takeover] {
+            let lock = ExclusiveLock::new(&cfg(policy, &[]));
+            let [a, b, c] = wave(1);
+            for s in [&a, &b, &c] {
+                lock.decide(s);
+            }
+            let holders: Vec<u64> = (1..=3).filter(|i| lock.is_holder(*i)).collect();
+            let want = if policy == Exclusivity::Refuse { 1 } else { 3 };
+            assert_eq!(holders, vec![want], "{policy}");
+        }
     }
 
     #[test]

@@ -69,6 +69,7 @@ pub fn checks() -> Vec<CheckDef> {
             needs: &[CheckId::St01],
             run: ex03,
         },
+        super::ex04::def(),
     ]
 }
 

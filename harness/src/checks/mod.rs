@@ -7,6 +7,7 @@ pub mod c1_3_1;
 pub mod c1_3_2;
 pub mod c2_2_1;
 pub mod causal;
+pub mod ex04;
 pub mod patch;
 pub mod screen;
 pub mod stimulus;

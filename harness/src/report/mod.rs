@@ -523,7 +523,7 @@ pub(crate) mod tests {
         let r = Report::from_outcome(&sample_outcome());
         assert_eq!(r.metrics.checks["fail"], 1);
         assert_eq!(r.metrics.checks["skipped"], 3);
-        assert_eq!(r.metrics.checks["pass"], 16);
+        assert_eq!(r.metrics.checks["pass"], 17);
         assert_eq!(r.metrics.checks["error"], 0);
         assert_eq!(r.metrics.conditions["pass"], 2);
         assert_eq!(r.metrics.conditions["inconclusive"], 0);
