@@ -5,6 +5,7 @@
 //! Exit status: 0 every applicable condition passed, 1 a condition failed,
 //! 2 usage or declaration error (nothing ran), 3 inconclusive or aborted.
 
+mod capture_cmd;
 mod checks_cmd;
 mod cli;
 mod keygen_cmd;
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
         cli::Command::Verify(args) => verify_cmd::run(&args),
         cli::Command::Keygen(args) => keygen_cmd::run(&args),
         cli::Command::Report(args) => report_cmd::run(&args),
+        cli::Command::Capture(args) => block_on(capture_cmd::run(args)),
     }
 }
 
