@@ -22,13 +22,15 @@ use std::time::{Duration, Instant};
 
 use s301_harness::binding::rfb::url::Scheme;
 use s301_harness::binding::rfb::RfbBinding;
-use s301_harness::binding::{BindingError, CloseHow, ConsoleEvent, OpenError, Stage, UpdateInfo};
+use s301_harness::binding::{
+    BindingError, CloseHow, Console, ConsoleEvent, OpenError, Stage, UpdateInfo,
+};
 use s301_harness::checks::screen::{describe_close, is_security_stage};
 use s301_harness::declaration::{Exclusivity, PixelFormatChoice, ScreenDecl};
 use s301_harness::scenario::Scenario;
 use s301_harness::tls::{TlsDecl, TlsSettings};
 use s301_rfb::encoding::Encoding;
-use s301_rfb::Framebuffer;
+use s301_rfb::{Framebuffer, Limits, Rect};
 
 use crate::cli::CaptureArgs;
 use crate::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
@@ -80,12 +82,74 @@ pub struct Captured {
     pub security: String,
     /// The pixel format in use, described.
     pub pixel_format: String,
-    /// The answering update.
-    pub update: UpdateInfo,
+    /// The updates that made up the answer (a terminal may send the
+    /// pointer's shape in one of its own first, as TigerVNC does).
+    pub updates: Vec<UpdateInfo>,
     /// Milliseconds from start to the console being admitted (ServerInit).
     pub open_ms: f64,
-    /// Milliseconds from the request to the update being applied.
+    /// Milliseconds from the request to the last pixel being applied.
     pub update_ms: f64,
+}
+
+/// Which pixels of the screen the answer has painted so far: one bit a
+/// pixel, each row a whole number of words, so a rectangle is marked a
+/// word at a time. The screen size is one the binding accepted, so the
+/// bitmap is bounded by the limits' pixel count.
+#[derive(Debug, Clone)]
+pub struct Painted {
+    width: u32,
+    height: u32,
+    words: usize,
+    bits: Vec<u64>,
+    count: u64,
+}
+
+impl Painted {
+    /// Nothing painted on a `width` x `height` screen.
+    pub fn new(width: u16, height: u16) -> Self {
+        let words = usize::from(width).div_ceil(64);
+        Painted {
+            width: u32::from(width),
+            height: u32::from(height),
+            words,
+            bits: vec![0; words * usize::from(height)],
+            count: 0,
+        }
+    }
+
+    /// Marks the part of `r` on the screen.
+    pub fn add(&mut self, r: Rect) {
+        let x0 = u32::from(r.x).min(self.width);
+        let x1 = (u32::from(r.x) + u32::from(r.w)).min(self.width);
+        let y0 = u32::from(r.y).min(self.height);
+        let y1 = (u32::from(r.y) + u32::from(r.h)).min(self.height);
+        if x0 >= x1 {
+            return;
+        }
+        for y in y0..y1 {
+            let row = y as usize * self.words;
+            let mut x = x0;
+            while x < x1 {
+                let (w, b) = ((x / 64) as usize, x % 64);
+                let n = (64 - b).min(x1 - x);
+                let mask = if n == 64 {
+                    u64::MAX
+                } else {
+                    ((1u64 << n) - 1) << b
+                };
+                if let Some(word) = self.bits.get_mut(row + w) {
+                    self.count += u64::from((mask & !*word).count_ones());
+                    *word |= mask;
+                }
+                x += n;
+            }
+        }
+    }
+
+    /// Pixels not painted yet.
+    pub fn left(&self) -> u64 {
+        u64::from(self.width) * u64::from(self.height) - self.count
+    }
 }
 
 /// `--pixel-format`: the declaration's names.
@@ -248,8 +312,8 @@ fn open_failure(url: &str, e: &OpenError) -> CaptureError {
     })
 }
 
-/// Opens one console, asks for the whole screen once and waits for the
-/// update that answers it.
+/// Opens one console, asks for the whole screen once and waits until the
+/// answer has painted every pixel of it.
 pub async fn capture(
     binding: &RfbBinding,
     timeouts: Timeouts,
@@ -262,31 +326,11 @@ pub async fn capture(
         .map_err(|e| open_failure(&url, &e))?;
     let open_ms = started.elapsed().as_secs_f64() * 1e3;
     let asked = Instant::now();
-    let gone = |what: &str| CaptureError::Terminal(format!("{url}: the session ended {what}"));
-    let Ok(seq) = console.request(false, None).await else {
-        return Err(gone("before the full update could be requested"));
-    };
-    let deadline = asked + timeouts.update;
-    let update = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match console.next_event(left).await {
-            // Only the answer to this request counts; an unsolicited update
-            // sent before it may cover part of the screen only.
-            ConsoleEvent::Update(u) if u.answers == Some(seq) => break u,
-            ConsoleEvent::Update(_) | ConsoleEvent::Bell(_) | ConsoleEvent::CutText { .. } => {}
-            ConsoleEvent::Closed { reason, .. } => {
-                return Err(CaptureError::Terminal(format!(
-                    "{url}: the session ended before the full update arrived: {}",
-                    describe_close(&reason)
-                )))
-            }
-            ConsoleEvent::Timeout => {
-                console.close(CloseHow::Clean).await;
-                return Err(CaptureError::Terminal(format!(
-                    "{url}: no answer to the full update request within {} ms",
-                    timeouts.update.as_millis()
-                )));
-            }
+    let updates = match whole_screen(&mut console, binding.limits(), timeouts.update, &url).await {
+        Ok(u) => u,
+        Err(e) => {
+            console.close(CloseHow::Clean).await;
+            return Err(e);
         }
     };
     let update_ms = asked.elapsed().as_secs_f64() * 1e3;
@@ -300,10 +344,71 @@ pub async fn capture(
         version: info.version,
         security: info.security,
         pixel_format: info.pixel_format,
-        update,
+        updates,
         open_ms,
         update_ms,
     })
+}
+
+/// Asks `console` for the whole screen once (non-incremental) and waits, up
+/// to `timeout`, until the answer has painted every pixel; returns the
+/// updates that made it up.
+pub async fn whole_screen(
+    console: &mut Console,
+    limits: &Limits,
+    timeout: Duration,
+    url: &str,
+) -> Result<Vec<UpdateInfo>, CaptureError> {
+    let asked = Instant::now();
+    let Ok(seq) = console.request(false, None).await else {
+        return Err(CaptureError::Terminal(format!(
+            "{url}: the session ended before the full update could be requested"
+        )));
+    };
+    let deadline = asked + timeout;
+    let (w, h) = console.with_framebuffer(|fb| (fb.width(), fb.height()));
+    let mut painted = Painted::new(w, h);
+    let mut updates = Vec::new();
+    while painted.left() > 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match console.next_event(left).await {
+            // The answer is the update to this request and any that began
+            // after it was written; one begun before may be stale or partial.
+            ConsoleEvent::Update(u) if u.answers == Some(seq) || u.began > seq => {
+                for r in &u.rects {
+                    let enc = Encoding::from_code(r.encoding);
+                    if enc == Encoding::DesktopSize {
+                        // A new size: what counts is painted afterwards.
+                        if limits.check_screen(r.rect.w, r.rect.h).is_ok() {
+                            painted = Painted::new(r.rect.w, r.rect.h);
+                        }
+                    } else if !enc.is_pseudo() {
+                        painted.add(r.rect);
+                    }
+                }
+                updates.push(u);
+            }
+            ConsoleEvent::Update(_) | ConsoleEvent::Bell(_) | ConsoleEvent::CutText { .. } => {}
+            ConsoleEvent::Closed { reason, .. } => {
+                return Err(CaptureError::Terminal(format!(
+                    "{url}: the session ended before the full update arrived: {}",
+                    describe_close(&reason)
+                )))
+            }
+            ConsoleEvent::Timeout => {
+                let ms = timeout.as_millis();
+                return Err(CaptureError::Terminal(if updates.is_empty() {
+                    format!("{url}: no answer to the full update request within {ms} ms")
+                } else {
+                    format!(
+                        "{url}: the answer to the full update request left {} of the screen's pixels unpainted after {ms} ms",
+                        painted.left()
+                    )
+                }));
+            }
+        }
+    }
+    Ok(updates)
 }
 
 /// Encodes the image and puts it at `out` whole; returns the file's size.
@@ -317,10 +422,10 @@ fn write(out: &Path, c: &Captured) -> Result<usize, CaptureError> {
     Ok(png.len())
 }
 
-/// Rectangles per encoding, most used first: `ZRLE 30, CopyRect 2`.
-pub fn encodings_used(u: &UpdateInfo) -> String {
+/// Rectangles per encoding over `updates`, most used first: `ZRLE 30, Cursor 1`.
+pub fn encodings_used(updates: &[UpdateInfo]) -> String {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for r in &u.rects {
+    for r in updates.iter().flat_map(|u| &u.rects) {
         *counts
             .entry(Encoding::from_code(r.encoding).name())
             .or_default() += 1;
@@ -335,28 +440,22 @@ pub fn encodings_used(u: &UpdateInfo) -> String {
     }
 }
 
-/// Pixels of the screen that no pixel-carrying rectangle of `u` covers,
-/// counted from the rectangles' areas (overlaps count twice, so this can
-/// only miss a gap, never invent one).
-fn unpainted_at_least(u: &UpdateInfo, fb: &Framebuffer) -> u64 {
-    let screen = fb.bounds();
-    let covered: u64 = u
-        .rects
-        .iter()
-        .filter(|r| !Encoding::from_code(r.encoding).is_pseudo())
-        .filter_map(|r| r.rect.intersect(&screen))
-        .map(|r| r.area())
-        .sum();
-    screen.area().saturating_sub(covered)
-}
-
 /// The lines printed after a capture.
 fn summary(args: &CaptureArgs, c: &Captured, bytes: usize, total: Duration) -> String {
     let (w, h) = (c.image.width(), c.image.height());
-    let mut s = format!(
+    let rects: usize = c.updates.iter().map(|u| u.rect_count).sum();
+    let wire: u64 = c.updates.iter().map(|u| u.bytes).sum();
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    format!(
         "{}: {w}x{h} \"{}\", {bytes} bytes of PNG\n\
          session: {} over {} (RFB {}, security {}), pixel format {} ({})\n\
-         full update: {} rectangle{} ({}), {} bytes, {:.1} ms after the request; \
+         full update: {} of {} ({}), {wire} bytes, {:.1} ms after the request; \
          console open in {:.1} ms; {:.1} ms in all\n",
         args.out.display(),
         c.name,
@@ -366,26 +465,152 @@ fn summary(args: &CaptureArgs, c: &Captured, bytes: usize, total: Duration) -> S
         c.security,
         args.pixel_format.as_str(),
         c.pixel_format,
-        c.update.rect_count,
-        if c.update.rect_count == 1 { "" } else { "s" },
-        encodings_used(&c.update),
-        c.update.bytes,
+        plural(c.updates.len(), "update", "updates"),
+        plural(rects, "rectangle", "rectangles"),
+        encodings_used(&c.updates),
         c.update_ms,
         c.open_ms,
         total.as_secs_f64() * 1e3,
-    );
-    let gap = unpainted_at_least(&c.update, &c.image);
-    if gap > 0 {
-        s.push_str(&format!(
-            "warning: the update's rectangles leave at least {gap} pixels of the screen unpainted (black in the image)\n"
-        ));
-    }
-    s
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use s301_harness::binding::seq::{self, Seq};
+    use s301_harness::binding::{Command, ConsoleDriver, SessionInfo};
+    use s301_rfb::stream::RectInfo;
+
+    fn info(w: u16, h: u16) -> SessionInfo {
+        SessionInfo {
+            url: "rfb://t:5900".into(),
+            transport: "tcp".into(),
+            subprotocol: None,
+            version: "3.8".into(),
+            server_version: "RFB 003.008".into(),
+            security_offered: vec!["None".into()],
+            security: "None".into(),
+            width: w,
+            height: h,
+            server_pixel_format: String::new(),
+            pixel_format: String::new(),
+            pixel_format_sent: true,
+            name: "t".into(),
+            encodings: Vec::new(),
+            cursor_requested: true,
+            connect_ms: 0.0,
+            handshake_ms: 0.0,
+            tls: None,
+        }
+    }
+
+    /// An update of `rects` (rectangle, encoding code), begun at `began`.
+    fn update(began: Seq, answers: Option<Seq>, rects: &[(Rect, i32)]) -> ConsoleEvent {
+        ConsoleEvent::Update(UpdateInfo {
+            began,
+            seq: seq::next(),
+            answers,
+            incremental: answers.map(|_| false),
+            rects: rects
+                .iter()
+                .map(|&(rect, encoding)| RectInfo {
+                    rect,
+                    encoding,
+                    bytes: 12,
+                    in_bounds: true,
+                })
+                .collect(),
+            rect_count: rects.len(),
+            bytes: 16,
+            latency_ms: None,
+            at: Instant::now(),
+        })
+    }
+
+    /// A console whose terminal side takes the one request, then sends what
+    /// `answer` makes of (the seq before the request, the request's seq).
+    fn console(answer: impl FnOnce(Seq, Seq) -> Vec<ConsoleEvent> + Send + 'static) -> Console {
+        let fb = Framebuffer::new(100, 50, &Limits::DEFAULT).expect("fb");
+        let (console, mut d): (Console, ConsoleDriver) = Console::new("t", info(100, 50), fb);
+        let before = seq::next();
+        tokio::spawn(async move {
+            let Some((Command::Request { incremental, rect }, reply)) = d.commands.recv().await
+            else {
+                return;
+            };
+            assert!(!incremental && rect.is_none());
+            let s = seq::next();
+            let _ = reply.send(s);
+            for ev in answer(before, s) {
+                let _ = d.events.send(ev).await;
+            }
+            // Keep the driver (and so the session) alive until the test ends.
+            while d.commands.recv().await.is_some() {}
+        });
+        console
+    }
+
+    const RAW: i32 = 0;
+    const CURSOR: i32 = -239;
+
+    #[tokio::test]
+    async fn a_cursor_only_answer_is_followed_by_the_pixels() {
+        let mut c = console(|_, s| {
+            vec![
+                update(seq::next(), Some(s), &[(Rect::new(0, 0, 16, 16), CURSOR)]),
+                update(seq::next(), None, &[(Rect::new(0, 0, 100, 30), RAW)]),
+                update(seq::next(), None, &[(Rect::new(0, 30, 100, 20), RAW)]),
+            ]
+        });
+        let got = whole_screen(&mut c, &Limits::DEFAULT, Duration::from_secs(5), "rfb://t")
+            .await
+            .expect("captured");
+        assert_eq!(got.len(), 3);
+        assert_eq!(encodings_used(&got), "Raw 2, Cursor 1");
+    }
+
+    #[tokio::test]
+    async fn an_update_begun_before_the_request_does_not_count() {
+        let mut c =
+            console(|before, _| vec![update(before, None, &[(Rect::new(0, 0, 100, 50), RAW)])]);
+        let err = whole_screen(
+            &mut c,
+            &Limits::DEFAULT,
+            Duration::from_millis(200),
+            "rfb://t",
+        )
+        .await
+        .expect_err("no answer");
+        assert_eq!(
+            err.to_string(),
+            "rfb://t: no answer to the full update request within 200 ms"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_partial_answer_times_out_naming_what_is_missing() {
+        let mut c = console(|_, s| {
+            vec![update(
+                seq::next(),
+                Some(s),
+                &[(Rect::new(0, 0, 100, 49), RAW)],
+            )]
+        });
+        let err = whole_screen(
+            &mut c,
+            &Limits::DEFAULT,
+            Duration::from_millis(200),
+            "rfb://t",
+        )
+        .await
+        .expect_err("partial");
+        assert!(
+            err.to_string()
+                .contains("left 100 of the screen's pixels unpainted"),
+            "{err}"
+        );
+        assert_eq!(err.exit_code(), EXIT_FAIL);
+    }
 
     #[test]
     fn pixel_formats_parse_by_their_declaration_names() {
@@ -411,6 +636,23 @@ mod tests {
         };
         assert_eq!(w.exit_code(), EXIT_FAIL);
         assert_eq!(w.to_string(), "cannot write a.png: disk full");
+    }
+
+    #[test]
+    fn painted_counts_each_pixel_once_and_clips_to_the_screen() {
+        let mut p = Painted::new(130, 3);
+        assert_eq!(p.left(), 390);
+        p.add(Rect::new(60, 0, 10, 1)); // across a word boundary
+        assert_eq!(p.left(), 380);
+        p.add(Rect::new(0, 0, 130, 1)); // overlaps what is painted
+        assert_eq!(p.left(), 260);
+        p.add(Rect::new(120, 1, 65535, 65535)); // runs off the screen
+        assert_eq!(p.left(), 240);
+        p.add(Rect::new(200, 0, 5, 5)); // wholly off the screen
+        p.add(Rect::new(0, 1, 0, 2)); // empty
+        assert_eq!(p.left(), 240);
+        p.add(Rect::new(0, 0, 130, 3));
+        assert_eq!(p.left(), 0);
     }
 
     #[test]
