@@ -6,7 +6,9 @@
 //! a `[screen]` section made of the arguments, with the binding's limits,
 //! one console opened once (a refusal, a failed authentication, a protocol
 //! violation or a timeout ends it; nothing is retried, least of all an
-//! authentication), then one non-incremental request for the whole screen.
+//! authentication), then a non-incremental request for the whole screen,
+//! repeated only when an answer leaves pixels unpainted (see
+//! [`whole_screen`]).
 //! The image is written as PNG through a temporary file renamed into place,
 //! so `OUT.png` is either the whole capture or untouched.
 //!
@@ -85,6 +87,9 @@ pub struct Captured {
     /// The updates that made up the answer (a terminal may send the
     /// pointer's shape in one of its own first, as TigerVNC does).
     pub updates: Vec<UpdateInfo>,
+    /// Full-screen requests sent (more than one when an answer left pixels
+    /// unpainted).
+    pub requests: usize,
     /// Milliseconds from start to the console being admitted (ServerInit).
     pub open_ms: f64,
     /// Milliseconds from the request to the last pixel being applied.
@@ -326,13 +331,14 @@ pub async fn capture(
         .map_err(|e| open_failure(&url, &e))?;
     let open_ms = started.elapsed().as_secs_f64() * 1e3;
     let asked = Instant::now();
-    let updates = match whole_screen(&mut console, binding.limits(), timeouts.update, &url).await {
-        Ok(u) => u,
-        Err(e) => {
-            console.close(CloseHow::Clean).await;
-            return Err(e);
-        }
-    };
+    let (updates, requests) =
+        match whole_screen(&mut console, binding.limits(), timeouts.update, &url).await {
+            Ok(u) => u,
+            Err(e) => {
+                console.close(CloseHow::Clean).await;
+                return Err(e);
+            }
+        };
     let update_ms = asked.elapsed().as_secs_f64() * 1e3;
     let image = console.snapshot();
     let info = console.info().clone();
@@ -345,36 +351,46 @@ pub async fn capture(
         security: info.security,
         pixel_format: info.pixel_format,
         updates,
+        requests,
         open_ms,
         update_ms,
     })
 }
 
-/// Asks `console` for the whole screen once (non-incremental) and waits, up
-/// to `timeout`, until the answer has painted every pixel; returns the
-/// updates that made it up.
+/// Most full-screen requests one capture sends (see [`whole_screen`]).
+pub const MAX_REQUESTS: usize = 8;
+
+/// Asks `console` for the whole screen (non-incremental) and waits, up to
+/// `timeout` in all, until the answer has painted every pixel; returns the
+/// updates that made it up and the number of requests sent.
+///
+/// An answer that leaves pixels unpainted is not the end: TigerVNC, busy,
+/// answers with the pointer's shape alone and sends the pixels only when
+/// asked again. So once the request is answered and pixels are missing, the
+/// whole screen is asked for again, at most [`MAX_REQUESTS`] times.
 pub async fn whole_screen(
     console: &mut Console,
     limits: &Limits,
     timeout: Duration,
     url: &str,
-) -> Result<Vec<UpdateInfo>, CaptureError> {
-    let asked = Instant::now();
-    let Ok(seq) = console.request(false, None).await else {
-        return Err(CaptureError::Terminal(format!(
+) -> Result<(Vec<UpdateInfo>, usize), CaptureError> {
+    let deadline = Instant::now() + timeout;
+    let gone = || {
+        CaptureError::Terminal(format!(
             "{url}: the session ended before the full update could be requested"
-        )));
+        ))
     };
-    let deadline = asked + timeout;
+    let first = console.request(false, None).await.map_err(|_| gone())?;
+    let (mut last, mut requests) = (first, 1);
     let (w, h) = console.with_framebuffer(|fb| (fb.width(), fb.height()));
     let mut painted = Painted::new(w, h);
     let mut updates = Vec::new();
     while painted.left() > 0 {
         let left = deadline.saturating_duration_since(Instant::now());
         match console.next_event(left).await {
-            // The answer is the update to this request and any that began
-            // after it was written; one begun before may be stale or partial.
-            ConsoleEvent::Update(u) if u.answers == Some(seq) || u.began > seq => {
+            // The answer is the updates to these requests and any begun after
+            // the first was written; one begun before may be stale or partial.
+            ConsoleEvent::Update(u) if u.answers.is_some() || u.began > first => {
                 for r in &u.rects {
                     let enc = Encoding::from_code(r.encoding);
                     if enc == Encoding::DesktopSize {
@@ -386,7 +402,18 @@ pub async fn whole_screen(
                         painted.add(r.rect);
                     }
                 }
+                let answered = u.answers == Some(last);
                 updates.push(u);
+                if answered && painted.left() > 0 {
+                    if requests == MAX_REQUESTS {
+                        return Err(CaptureError::Terminal(format!(
+                            "{url}: after {requests} full update requests, {} of the screen's pixels are still unpainted",
+                            painted.left()
+                        )));
+                    }
+                    last = console.request(false, None).await.map_err(|_| gone())?;
+                    requests += 1;
+                }
             }
             ConsoleEvent::Update(_) | ConsoleEvent::Bell(_) | ConsoleEvent::CutText { .. } => {}
             ConsoleEvent::Closed { reason, .. } => {
@@ -408,7 +435,7 @@ pub async fn whole_screen(
             }
         }
     }
-    Ok(updates)
+    Ok((updates, requests))
 }
 
 /// Encodes the image and puts it at `out` whole; returns the file's size.
@@ -455,7 +482,7 @@ fn summary(args: &CaptureArgs, c: &Captured, bytes: usize, total: Duration) -> S
     format!(
         "{}: {w}x{h} \"{}\", {bytes} bytes of PNG\n\
          session: {} over {} (RFB {}, security {}), pixel format {} ({})\n\
-         full update: {} of {} ({}), {wire} bytes, {:.1} ms after the request; \
+         full update: {} of {} ({}), {wire} bytes, {:.1} ms after the {}; \
          console open in {:.1} ms; {:.1} ms in all\n",
         args.out.display(),
         c.name,
@@ -469,6 +496,11 @@ fn summary(args: &CaptureArgs, c: &Captured, bytes: usize, total: Duration) -> S
         plural(rects, "rectangle", "rectangles"),
         encodings_used(&c.updates),
         c.update_ms,
+        if c.requests == 1 {
+            "request".to_string()
+        } else {
+            format!("first of {} requests", c.requests)
+        },
         c.open_ms,
         total.as_secs_f64() * 1e3,
     )
@@ -527,25 +559,29 @@ mod tests {
         })
     }
 
-    /// A console whose terminal side takes the one request, then sends what
-    /// `answer` makes of (the seq before the request, the request's seq).
-    fn console(answer: impl FnOnce(Seq, Seq) -> Vec<ConsoleEvent> + Send + 'static) -> Console {
+    /// A console whose terminal side answers each request with what
+    /// `answer` makes of (the seq before the first request, this request's
+    /// seq, how many requests came before).
+    fn console(
+        mut answer: impl FnMut(Seq, Seq, usize) -> Vec<ConsoleEvent> + Send + 'static,
+    ) -> Console {
         let fb = Framebuffer::new(100, 50, &Limits::DEFAULT).expect("fb");
         let (console, mut d): (Console, ConsoleDriver) = Console::new("t", info(100, 50), fb);
         let before = seq::next();
         tokio::spawn(async move {
-            let Some((Command::Request { incremental, rect }, reply)) = d.commands.recv().await
-            else {
-                return;
-            };
-            assert!(!incremental && rect.is_none());
-            let s = seq::next();
-            let _ = reply.send(s);
-            for ev in answer(before, s) {
-                let _ = d.events.send(ev).await;
+            let mut n = 0;
+            while let Some((cmd, reply)) = d.commands.recv().await {
+                let Command::Request { incremental, rect } = cmd else {
+                    continue;
+                };
+                assert!(!incremental && rect.is_none());
+                let s = seq::next();
+                let _ = reply.send(s);
+                for ev in answer(before, s, n) {
+                    let _ = d.events.send(ev).await;
+                }
+                n += 1;
             }
-            // Keep the driver (and so the session) alive until the test ends.
-            while d.commands.recv().await.is_some() {}
         });
         console
     }
@@ -555,24 +591,58 @@ mod tests {
 
     #[tokio::test]
     async fn a_cursor_only_answer_is_followed_by_the_pixels() {
-        let mut c = console(|_, s| {
+        let mut c = console(|_, s, _| {
             vec![
                 update(seq::next(), Some(s), &[(Rect::new(0, 0, 16, 16), CURSOR)]),
                 update(seq::next(), None, &[(Rect::new(0, 0, 100, 30), RAW)]),
                 update(seq::next(), None, &[(Rect::new(0, 30, 100, 20), RAW)]),
             ]
         });
-        let got = whole_screen(&mut c, &Limits::DEFAULT, Duration::from_secs(5), "rfb://t")
-            .await
-            .expect("captured");
-        assert_eq!(got.len(), 3);
+        let (got, requests) =
+            whole_screen(&mut c, &Limits::DEFAULT, Duration::from_secs(5), "rfb://t")
+                .await
+                .expect("captured");
+        // The cursor-only answer was asked over at once; the pixels that
+        // followed unasked complete the screen all the same.
+        assert_eq!((got.len(), requests), (3, 2));
         assert_eq!(encodings_used(&got), "Raw 2, Cursor 1");
+    }
+
+    #[tokio::test]
+    async fn a_cursor_only_answer_and_nothing_more_is_asked_again() {
+        // As TigerVNC does when busy: the shape alone, the pixels only when
+        // asked again.
+        let mut c = console(|_, s, n| {
+            let rect = if n == 0 {
+                (Rect::new(0, 0, 16, 16), CURSOR)
+            } else {
+                (Rect::new(0, 0, 100, 50), RAW)
+            };
+            vec![update(seq::next(), Some(s), &[rect])]
+        });
+        let (got, requests) =
+            whole_screen(&mut c, &Limits::DEFAULT, Duration::from_secs(5), "rfb://t")
+                .await
+                .expect("captured");
+        assert_eq!((got.len(), requests), (2, 2));
+    }
+
+    #[tokio::test]
+    async fn requests_stop_at_the_cap_when_answers_paint_nothing() {
+        let mut c = console(|_, s, _| vec![update(seq::next(), Some(s), &[])]);
+        let err = whole_screen(&mut c, &Limits::DEFAULT, Duration::from_secs(5), "rfb://t")
+            .await
+            .expect_err("never painted");
+        assert!(
+            err.to_string().contains("after 8 full update requests"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
     async fn an_update_begun_before_the_request_does_not_count() {
         let mut c =
-            console(|before, _| vec![update(before, None, &[(Rect::new(0, 0, 100, 50), RAW)])]);
+            console(|before, _, _| vec![update(before, None, &[(Rect::new(0, 0, 100, 50), RAW)])]);
         let err = whole_screen(
             &mut c,
             &Limits::DEFAULT,
@@ -589,7 +659,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_partial_answer_times_out_naming_what_is_missing() {
-        let mut c = console(|_, s| {
+        // Answered once, partly; asked again, no answer.
+        let mut c = console(|_, s, n| {
+            if n > 0 {
+                return Vec::new();
+            }
             vec![update(
                 seq::next(),
                 Some(s),
