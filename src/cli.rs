@@ -46,6 +46,48 @@ pub enum Command {
     Runs(crate::runs_cmd::RunsArgs),
     /// Compare two run directories: verdicts (regressions first), declaration, figures, screenshots.
     Diff(crate::diff_cmd::DiffArgs),
+    /// Capture the terminal's whole screen once, as PNG, through the checks' binding.
+    #[command(
+        after_help = "Exit status: 0 the PNG was written; 1 the capture failed (refused, \
+authentication failed, protocol violation, timeout, or the file could not be written); \
+2 usage error (nothing was connected)."
+    )]
+    Capture(CaptureArgs),
+}
+
+/// `s301 capture`.
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// The terminal's screen: ws://HOST:PORT/PATH, wss://HOST:PORT/PATH (with --ca) or
+    /// rfb://HOST:PORT.
+    #[arg(value_name = "URL")]
+    pub url: String,
+    /// Where the PNG goes; it is replaced whole or left untouched.
+    #[arg(value_name = "OUT.png")]
+    pub out: PathBuf,
+    /// VNC Authentication password from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+    /// The pixel format asked for: rgb888, rgb565, colour-map-8 or native (the terminal's own).
+    #[arg(long, value_name = "FORMAT", default_value = "rgb888",
+          value_parser = crate::capture_cmd::parse_pixel_format)]
+    pub pixel_format: s301_harness::declaration::PixelFormatChoice,
+    /// How long opening the console may take, and then the full update (ms each).
+    /// Default: ST-01's connect and update timeouts in the default scenario.
+    #[arg(long, value_name = "N")]
+    pub timeout_ms: Option<u64>,
+    /// For wss://: the CA certificate (PEM) that signed the terminal's certificate.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// For wss:// with mutual TLS: the certificate chain (PEM) the console presents.
+    #[arg(long, value_name = "FILE", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// The private key (PEM) of --client-cert.
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+    /// For wss://: the name to verify the terminal's certificate against, if not the URL's host.
+    #[arg(long, value_name = "NAME")]
+    pub server_name: Option<String>,
 }
 
 /// `s301 report`.

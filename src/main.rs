@@ -5,6 +5,7 @@
 //! Exit status: 0 every applicable condition passed, 1 a condition failed,
 //! 2 usage or declaration error (nothing ran), 3 inconclusive or aborted.
 
+mod capture_cmd;
 mod checks_cmd;
 mod cli;
 mod diff_cmd;
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
         cli::Command::Report(args) => report_cmd::run(&args),
         cli::Command::Runs(args) => runs_cmd::run(&args),
         cli::Command::Diff(args) => diff_cmd::run(&args),
+        cli::Command::Capture(args) => block_on(capture_cmd::run(args)),
     }
 }
 

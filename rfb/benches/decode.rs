@@ -6,146 +6,20 @@
 //! piece is copied into the decoder's buffer, then decoded) and through
 //! `ServerMessageDecoder::decode` (decoded in place from the piece).
 //!
+//! `benches/decode_count.rs` runs the same frames without criterion, for
+//! profilers, instruction counts and interleaved comparisons on a busy
+//! machine.
+//!
 //! Throughput is reported against the raw frame size (1920 * 1080 * 4 bytes)
 //! for every encoding, so MB/s figures compare directly; frames per second
 //! is the inverse of the time per iteration.
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
-use s301_rfb::encoding::{Encoder, Encoding};
-use s301_rfb::stream::{ServerEvent, ServerMessageDecoder};
-use s301_rfb::{ColourMap, Framebuffer, Limits, PixelFormat, Rect};
+use s301_rfb::encoding::Encoding;
+use s301_rfb::{Framebuffer, Limits};
 
-const W: u16 = 1920;
-const H: u16 = 1080;
-/// Transport read size the decoder is fed in.
-const CHUNK: usize = 64 * 1024;
-
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
-/// Draws a window: border, title bar, white client area.
-fn window(fb: &mut Framebuffer, r: Rect, title: u32) {
-    fb.fill(r, 0x0080_8080);
-    fb.fill(Rect::new(r.x + 1, r.y + 1, r.w - 2, 24), title);
-    fb.fill(Rect::new(r.x + 1, r.y + 25, r.w - 2, r.h - 26), 0x00ff_ffff);
-}
-
-/// Fills `r` with rows of 7x12 glyph cells of random dark strokes, like text.
-fn text(fb: &mut Framebuffer, r: Rect, rng: &mut Rng) {
-    for line in (r.y..r.y + r.h - 12).step_by(16) {
-        let len = (rng.next() % u64::from(r.w / 8)) as u16;
-        for cell in 0..len {
-            let glyph = rng.next();
-            if glyph % 7 == 0 {
-                continue; // a space
-            }
-            for gy in 0..12u16 {
-                for gx in 0..7u16 {
-                    let bit = (glyph >> ((gy * 7 + gx) % 64)) & 1;
-                    if bit == 1 && gy % 3 != 0 {
-                        fb.set(r.x + cell * 8 + gx, line + gy, 0x0020_2020);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// A photo-like area: a two-way gradient with noise.
-fn photo(fb: &mut Framebuffer, r: Rect, rng: &mut Rng) {
-    for y in r.y..r.y + r.h {
-        for x in r.x..r.x + r.w {
-            let n = (rng.next() >> 60) as u32;
-            let red = (u32::from(x - r.x) * 255 / u32::from(r.w)).saturating_add(n) & 0xff;
-            let green = (u32::from(y - r.y) * 255 / u32::from(r.h)) & 0xff;
-            let blue = (128 + n * 4) & 0xff;
-            fb.set(x, y, (red << 16) | (green << 8) | blue);
-        }
-    }
-}
-
-/// The synthetic desktop.
-fn desktop() -> Framebuffer {
-    let mut fb = Framebuffer::new(W, H, &Limits::DEFAULT).expect("framebuffer");
-    let mut rng = Rng(0x5301_5301);
-    fb.fill(fb.bounds(), 0x003a_6ea5);
-    fb.fill(Rect::new(0, H - 40, W, 40), 0x0030_3030);
-    for i in 0..8u16 {
-        fb.fill(
-            Rect::new(8 + i * 52, H - 34, 44, 28),
-            0x0050_5060 + u32::from(i) * 0x10,
-        );
-    }
-    let editor = Rect::new(60, 40, 900, 700);
-    window(&mut fb, editor, 0x0033_5599);
-    text(&mut fb, Rect::new(70, 75, 880, 650), &mut rng);
-    let viewer = Rect::new(1000, 80, 840, 560);
-    window(&mut fb, viewer, 0x0055_3399);
-    photo(&mut fb, Rect::new(1001, 105, 838, 534), &mut rng);
-    let term = Rect::new(400, 620, 1100, 400);
-    window(&mut fb, term, 0x0022_2222);
-    fb.fill(Rect::new(401, 645, 1098, 374), 0x0010_1010);
-    for line in (650..1010).step_by(14) {
-        let len = (rng.next() % 130) as u16;
-        for cell in 0..len {
-            let glyph = rng.next();
-            for gy in 0..10u16 {
-                for gx in 0..7u16 {
-                    if (glyph >> ((gy * 7 + gx) % 64)) & 1 == 1 && gy % 4 != 0 {
-                        fb.set(410 + cell * 8 + gx, line + gy, 0x0033_ff33);
-                    }
-                }
-            }
-        }
-    }
-    fb
-}
-
-/// One FramebufferUpdate holding the whole screen in `enc`.
-fn update(fb: &Framebuffer, enc: Encoding) -> Vec<u8> {
-    let mut out = vec![0, 0, 0, 1];
-    Encoder::new()
-        .encode_rect(
-            enc,
-            fb,
-            fb.bounds(),
-            &PixelFormat::RGB888,
-            &ColourMap::new(),
-            &mut out,
-        )
-        .expect("encode");
-    out
-}
-
-/// Decodes `bytes` onto `fb` with a fresh decoder, fed in transport-sized
-/// pieces through `feed` and `next_event` (each piece is copied into the
-/// decoder's buffer first).
-fn decode(bytes: &[u8], fb: &mut Framebuffer) {
-    let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, Limits::DEFAULT);
-    for piece in bytes.chunks(CHUNK) {
-        dec.feed(piece).expect("feed");
-        while dec.next_event(fb).expect("decode").is_some() {}
-    }
-}
-
-/// The same through `ServerMessageDecoder::decode`, which decodes each piece
-/// in place.
-fn decode_in_place(bytes: &[u8], fb: &mut Framebuffer, events: &mut Vec<ServerEvent>) {
-    let mut dec = ServerMessageDecoder::new(PixelFormat::RGB888, Limits::DEFAULT);
-    events.clear();
-    for piece in bytes.chunks(CHUNK) {
-        dec.decode(piece, fb, events).expect("decode");
-    }
-}
+mod common;
+use common::{decode, decode_in_place, desktop, update, H, W};
 
 fn bench(c: &mut Criterion) {
     let src = desktop();
@@ -154,7 +28,6 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(frame));
     group.sample_size(20);
     let mut fb = Framebuffer::new(W, H, &Limits::DEFAULT).expect("framebuffer");
-    let mut raw_payload = Vec::new();
     for enc in [
         Encoding::Raw,
         Encoding::Rre,
@@ -167,9 +40,6 @@ fn bench(c: &mut Criterion) {
         decode(&bytes, &mut fb);
         assert!(fb == src, "{} does not round-trip", enc.name());
         eprintln!("{}: {} wire bytes", enc.name(), bytes.len());
-        if enc == Encoding::Raw {
-            raw_payload = bytes.get(16..).unwrap_or(&[]).to_vec();
-        }
         group.bench_with_input(BenchmarkId::new("feed", enc.name()), &bytes, |b, bytes| {
             b.iter(|| decode(bytes, &mut fb))
         });
@@ -181,14 +51,20 @@ fn bench(c: &mut Criterion) {
             &bytes,
             |b, bytes| b.iter(|| decode_in_place(bytes, &mut fb, &mut events)),
         );
+        if enc == Encoding::Raw {
+            // The scale for Raw, measured right after it so that both see
+            // much the same machine (on a shared machine figures taken
+            // minutes apart differ by more than the two do).
+            let payload = bytes.get(16..).unwrap_or(&[]).to_vec();
+            let mut dst = vec![0u8; payload.len()];
+            group.bench_function("memcpy", |b| {
+                b.iter(|| {
+                    dst.copy_from_slice(&payload);
+                    std::hint::black_box(&dst);
+                })
+            });
+        }
     }
-    let mut dst = vec![0u8; raw_payload.len()];
-    group.bench_function("memcpy", |b| {
-        b.iter(|| {
-            dst.copy_from_slice(&raw_payload);
-            std::hint::black_box(&dst);
-        })
-    });
     group.finish();
 }
 

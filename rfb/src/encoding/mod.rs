@@ -12,6 +12,7 @@ mod cursor;
 mod hextile;
 mod raw;
 mod rre;
+mod tiles;
 mod trle;
 mod zrle;
 

@@ -1,331 +1,14 @@
-//! TRLE encoding (RFC 6143 section 7.7.5) and the tile format it shares with
-//! ZRLE: each tile starts with a subencoding byte, then raw CPIXELs, one solid
-//! CPIXEL, a palette with packed indices, or runs (plain or over a palette).
-//!
-//! [`TileDecoder`] is resumable at a finer grain than a tile: the tile header
-//! with its palette, one row of raw or packed pixels, or one run is the unit,
-//! so even a 64x64 ZRLE tile never has to be buffered whole and re-parsing
-//! after a short read costs at most one small unit.
+//! TRLE encoding (RFC 6143 section 7.7.5): the encoder of the tile format
+//! TRLE shares with ZRLE (16-pixel tiles here, 64 in ZRLE). Tiles are decoded
+//! by [`super::tiles::TileDecoder`].
 
-use super::conv::{unit, Conv, Step, Unit};
-use crate::error::ReadError;
-use crate::framebuffer::Framebuffer;
-use crate::pixel::{PixelFormat, Rgb};
-use crate::reader::Reader;
-use crate::rect::Rect;
-use crate::RfbError;
+use super::tiles::{packed_bits, MAX_PALETTE};
+use crate::pixel::PixelFormat;
+
+pub(crate) use super::tiles::TileDecoder;
 
 /// Tile edge of TRLE.
 pub(crate) const TRLE_TILE: u32 = 16;
-/// Largest palette a tile may carry (palette RLE, subencodings 130..=255).
-const MAX_PALETTE: usize = 127;
-
-/// How the pixels of the current tile are coded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// A row of CPIXELs per unit.
-    Raw,
-    /// A row of `bits`-bit palette indices per unit.
-    Packed { bits: u32 },
-    /// One (CPIXEL, length) run per unit.
-    PlainRle,
-    /// One palette-index run per unit.
-    PaletteRle,
-}
-
-/// The tile being decoded.
-#[derive(Debug, Clone, Copy)]
-struct Tile {
-    x: u32,
-    y: u32,
-    w: u32,
-    h: u32,
-    /// Pixels of the tile already written.
-    pos: u32,
-    mode: Mode,
-}
-
-/// Resumable decoder for the tiles of one TRLE or ZRLE rectangle.
-#[derive(Debug)]
-pub(crate) struct TileDecoder {
-    name: &'static str,
-    size: u32,
-    /// ZRLE forbids the palette-reuse subencodings.
-    reuse: bool,
-    x: u32,
-    y: u32,
-    w: u32,
-    h: u32,
-    tx: u32,
-    ty: u32,
-    tile: Option<Tile>,
-    row: Vec<Rgb>,
-}
-
-impl TileDecoder {
-    /// A TRLE decoder (16x16 tiles, palette reuse allowed) for `rect`.
-    pub(crate) fn trle(rect: Rect) -> Self {
-        Self::new("TRLE", TRLE_TILE, true, rect)
-    }
-
-    /// A decoder for the tiles of a ZRLE rectangle (64x64, no palette reuse).
-    pub(crate) fn zrle(rect: Rect) -> Self {
-        Self::new("ZRLE", super::zrle::ZRLE_TILE, false, rect)
-    }
-
-    fn new(name: &'static str, size: u32, reuse: bool, rect: Rect) -> Self {
-        TileDecoder {
-            name,
-            size,
-            reuse,
-            x: u32::from(rect.x),
-            y: u32::from(rect.y),
-            w: u32::from(rect.w),
-            h: u32::from(rect.h),
-            tx: 0,
-            ty: 0,
-            tile: None,
-            row: Vec::new(),
-        }
-    }
-
-    /// Whether every tile has been decoded.
-    pub(crate) fn done(&self) -> bool {
-        self.tile.is_none() && (self.w == 0 || self.ty >= self.h)
-    }
-
-    fn bad(&self, reason: String) -> RfbError {
-        RfbError::malformed(self.name, reason)
-    }
-
-    fn next_tile(&mut self) {
-        self.tile = None;
-        self.tx += self.size;
-        if self.tx >= self.w {
-            self.tx = 0;
-            self.ty += self.size;
-        }
-    }
-
-    /// Decodes every whole unit in `input`. `palette` is the last palette
-    /// sent, kept by the caller across tiles (and, for TRLE reuse, rectangles).
-    pub(crate) fn step(
-        &mut self,
-        input: &[u8],
-        fb: &mut Framebuffer,
-        conv: &Conv<'_>,
-        palette: &mut Vec<Rgb>,
-    ) -> Result<Step, RfbError> {
-        let cpx = conv.cpx();
-        let mut used = 0;
-        loop {
-            let rest = input.get(used..).unwrap_or(&[]);
-            let Some(mut t) = self.tile else {
-                if self.done() {
-                    return Ok(Step::done(used));
-                }
-                let tw = self.size.min(self.w - self.tx);
-                let th = self.size.min(self.h - self.ty);
-                let (x, y) = (self.x + self.tx, self.y + self.ty);
-                let parsed = unit(rest, |r| {
-                    let sub = r.u8()?;
-                    let n = match sub {
-                        1 => 1,
-                        2..=16 => usize::from(sub),
-                        130..=255 => usize::from(sub - 128),
-                        _ => 0,
-                    };
-                    Ok((sub, r.take(n * cpx)?))
-                })?;
-                let (sub, pal) = match parsed {
-                    Unit::Need(n) => return Ok(Step::more(used, n)),
-                    Unit::Got(v, n) => {
-                        used += n;
-                        v
-                    }
-                };
-                let mode = match sub {
-                    0 => Mode::Raw,
-                    1 => {
-                        fb.fill_area(x, y, tw, th, conv.cpixel(pal));
-                        self.next_tile();
-                        continue;
-                    }
-                    2..=16 | 130..=255 => {
-                        palette.clear();
-                        palette.extend(pal.chunks_exact(cpx).map(|c| conv.cpixel(c)));
-                        if sub <= 16 {
-                            Mode::Packed {
-                                bits: packed_bits(palette.len()),
-                            }
-                        } else {
-                            Mode::PaletteRle
-                        }
-                    }
-                    127 | 129 if self.reuse => {
-                        if palette.is_empty() || (sub == 127 && palette.len() > 16) {
-                            return Err(self.bad(format!(
-                                "subencoding {sub} reuses a palette of {} entries",
-                                palette.len()
-                            )));
-                        }
-                        if sub == 127 {
-                            Mode::Packed {
-                                bits: packed_bits(palette.len()),
-                            }
-                        } else {
-                            Mode::PaletteRle
-                        }
-                    }
-                    128 => Mode::PlainRle,
-                    _ => return Err(self.bad(format!("tile subencoding {sub} is not defined"))),
-                };
-                self.tile = Some(Tile {
-                    x,
-                    y,
-                    w: tw,
-                    h: th,
-                    pos: 0,
-                    mode,
-                });
-                continue;
-            };
-            let total = t.w * t.h;
-            let left = total - t.pos;
-            match t.mode {
-                Mode::Raw => match unit(rest, |r| r.take(t.w as usize * cpx))? {
-                    Unit::Need(n) => return Ok(Step::more(used, n)),
-                    Unit::Got(src, n) => {
-                        used += n;
-                        let row = t.pos / t.w;
-                        conv.cpixels_into(src, fb.span_mut(t.x, t.y + row, t.w));
-                        t.pos += t.w;
-                    }
-                },
-                Mode::Packed { bits } => {
-                    let row_bytes = ((t.w * bits).div_ceil(8)) as usize;
-                    match unit(rest, |r| r.take(row_bytes))? {
-                        Unit::Need(n) => return Ok(Step::more(used, n)),
-                        Unit::Got(src, n) => {
-                            self.row.clear();
-                            let per = 8 / bits;
-                            let mask = (1u8 << bits) - 1;
-                            'bytes: for &b in src {
-                                for k in 0..per {
-                                    if self.row.len() == t.w as usize {
-                                        break 'bytes;
-                                    }
-                                    let shift = 8 - bits * (k + 1);
-                                    let i = usize::from((b >> shift) & mask);
-                                    let Some(&c) = palette.get(i) else {
-                                        return Err(self.bad(format!(
-                                            "packed index {i} past a palette of {}",
-                                            palette.len()
-                                        )));
-                                    };
-                                    self.row.push(c);
-                                }
-                            }
-                            used += n;
-                            let row = t.pos / t.w;
-                            let dst = fb.span_mut(t.x, t.y + row, t.w);
-                            for (d, s) in dst.iter_mut().zip(&self.row) {
-                                *d = *s;
-                            }
-                            t.pos += t.w;
-                        }
-                    }
-                }
-                Mode::PlainRle => {
-                    let parsed = unit(rest, |r| {
-                        let px = r.take(cpx)?;
-                        Ok((px, run_length(r, left, self.name)?))
-                    })?;
-                    match parsed {
-                        Unit::Need(n) => return Ok(Step::more(used, n)),
-                        Unit::Got((px, len), n) => {
-                            used += n;
-                            put_run(fb, &t, len, conv.cpixel(px));
-                            t.pos += len;
-                        }
-                    }
-                }
-                Mode::PaletteRle => {
-                    let parsed = unit(rest, |r| {
-                        let b = r.u8()?;
-                        let len = if b & 0x80 != 0 {
-                            run_length(r, left, self.name)?
-                        } else {
-                            1
-                        };
-                        Ok((usize::from(b & 0x7f), len))
-                    })?;
-                    match parsed {
-                        Unit::Need(n) => return Ok(Step::more(used, n)),
-                        Unit::Got((i, len), n) => {
-                            let Some(&c) = palette.get(i) else {
-                                return Err(self.bad(format!(
-                                    "run index {i} past a palette of {}",
-                                    palette.len()
-                                )));
-                            };
-                            used += n;
-                            put_run(fb, &t, len, c);
-                            t.pos += len;
-                        }
-                    }
-                }
-            }
-            if t.pos >= total {
-                self.next_tile();
-            } else {
-                self.tile = Some(t);
-            }
-        }
-    }
-}
-
-/// Bits per packed index for a palette of `n` entries.
-fn packed_bits(n: usize) -> u32 {
-    match n {
-        0..=2 => 1,
-        3..=4 => 2,
-        _ => 4,
-    }
-}
-
-/// Reads a run length (one plus the sum of bytes up to the first that is not
-/// 255), refusing as soon as it passes the `left` pixels of the tile.
-fn run_length(r: &mut Reader<'_>, left: u32, name: &'static str) -> Result<u32, ReadError> {
-    let mut len: u32 = 1;
-    loop {
-        let b = r.u8()?;
-        len += u32::from(b);
-        if len > left {
-            return Err(RfbError::malformed(
-                name,
-                format!("run of at least {len} pixels passes the {left} left in its tile"),
-            )
-            .into());
-        }
-        if b != 255 {
-            return Ok(len);
-        }
-    }
-}
-
-/// Writes a run of `len` pixels from the tile's current position, wrapping
-/// across tile rows.
-fn put_run(fb: &mut Framebuffer, t: &Tile, len: u32, c: Rgb) {
-    let mut p = t.pos;
-    let end = t.pos + len;
-    while p < end {
-        let (row, col) = (p / t.w, p % t.w);
-        let n = (t.w - col).min(end - p);
-        fb.span_mut(t.x + col, t.y + row, n).fill(c);
-        p += n;
-    }
-}
 
 /// Appends a run length in the TRLE/ZRLE form.
 fn push_run_length(len: usize, out: &mut Vec<u8>) {
@@ -503,8 +186,13 @@ fn encode_tile(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encoding::conv::{Conv, Step};
+    use crate::encoding::tiles::run_length;
+    use crate::framebuffer::Framebuffer;
     use crate::limits::Limits;
     use crate::pixel::ColourMap;
+    use crate::rect::Rect;
+    use crate::RfbError;
 
     fn decode(p: &[u8], rect: Rect, fb: &mut Framebuffer) -> Result<Step, RfbError> {
         let map = ColourMap::new();
@@ -527,8 +215,10 @@ mod tests {
             push_run_length(len, &mut out);
             assert_eq!(out, want, "length {len}");
             assert_eq!(run_length_bytes(len), want.len());
-            let mut r = Reader::new(&out);
-            assert_eq!(run_length(&mut r, 4096, "TRLE").ok(), Some(len as u32));
+            assert_eq!(
+                run_length(&out, 4096, "TRLE"),
+                Ok(Some((len as u32, out.len())))
+            );
         }
     }
 
