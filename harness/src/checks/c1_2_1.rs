@@ -1,6 +1,7 @@
 //! Checks of condition 1-2-1 (画面転送機能, screen transfer): the session
-//! (ST-01), full updates (ST-02), incremental updates (ST-03), sustained
-//! transfer (ST-04), and exclusivity: a second console (EX-01), release
+//! (ST-01), full updates (ST-02), incremental updates (ST-03, in
+//! [`super::st03`]), sustained transfer (ST-04, in [`super::st04`]), and
+//! exclusivity: a second console (EX-01), release
 //! (EX-02) and contention (EX-03).
 //!
 //! Every check drives consoles through the binding's [`crate::binding::Console`]
@@ -17,13 +18,9 @@ use serde_json::{json, Value};
 
 use super::causal::{violations, ConsoleLog, Violation};
 use super::screen::{
-    auto_probes, capped, closed_outcome, declared_regions_fit, describe_close, harness_side,
-    ms_between, no_probe, open_console, open_error_json, open_failure_outcome, open_served,
-    percentile, probe_json, rect_json, round_ms, session_json, Coverage, Ev, Timeline, Tracked,
-    Watch, REOPEN_INTERVAL,
-};
-use super::stimulus::{
-    self, damage, timing, trial, trial_error_outcome, Exclusions, Patch, Stimulus,
+    capped, closed_outcome, describe_close, harness_side, ms_between, open_console,
+    open_error_json, open_failure_outcome, open_served, percentile, rect_json, round_ms,
+    session_json, Coverage, Ev, Timeline, Tracked, REOPEN_INTERVAL,
 };
 use super::{CheckCtx, CheckDef, Outcome};
 use crate::binding::{BoxFuture, CloseHow, CloseReason, OpenError, ScreenBinding};
@@ -47,12 +44,12 @@ pub fn checks() -> Vec<CheckDef> {
         CheckDef {
             id: CheckId::St03,
             needs: &[CheckId::St01],
-            run: st03,
+            run: super::st03::st03,
         },
         CheckDef {
             id: CheckId::St04,
             needs: &[CheckId::St01],
-            run: st04,
+            run: super::st04::st04,
         },
         CheckDef {
             id: CheckId::Ex01,
@@ -91,12 +88,12 @@ pub const CONTENTION_RETRY: Duration = Duration::from_millis(20);
 /// Key of the full-screen screenshot ST-02 keeps in [`super::Shared::images`].
 pub const SCREENSHOT_KEY: &str = "ST-02/full";
 
-fn ms(v: u64) -> Duration {
+pub(super) fn ms(v: u64) -> Duration {
     CheckCtx::ms(v)
 }
 
 /// The small region at the origin that is always answered.
-fn ping_rect(screen: Rect) -> Rect {
+pub(super) fn ping_rect(screen: Rect) -> Rect {
     Rect::new(0, 0, screen.w.min(PING_SIDE), screen.h.min(PING_SIDE))
 }
 
@@ -448,435 +445,6 @@ async fn full_round(t: &mut Tracked, round: &mut Round, sc: &ScreenScenario) {
                 return;
             }
         }
-    }
-}
-
-// ---------------------------------------------------------------- ST-03
-
-fn st03(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
-    Box::pin(st03_run(ctx))
-}
-
-async fn st03_run(ctx: &CheckCtx) -> Outcome {
-    let sc = &ctx.scenario.screen;
-    // One click and one type probe at most: enough to change the screen.
-    let mut probes = Vec::new();
-    for p in auto_probes(ctx) {
-        if !probes
-            .iter()
-            .any(|q| std::mem::discriminant(*q) == std::mem::discriminant(p))
-        {
-            probes.push(p);
-        }
-    }
-    if probes.is_empty() {
-        return no_probe(
-            "click or type",
-            "ST-03 needs input to change the screen before it compares incremental and full images",
-        );
-    }
-    let ignore = ctx.declaration.screen.ignore.clone();
-    let tl = Timeline::new();
-    let mut t = match open_served(ctx, "ST-03", &tl).await {
-        Ok(t) => t,
-        Err(o) => return o,
-    };
-    let out = st03_body(ctx, &mut t, &probes, &ignore, sc).await;
-    let session = session_json(&t);
-    t.close(CloseHow::Clean).await;
-    let mut o = out;
-    if let Value::Object(m) = &mut o.evidence {
-        m.insert("session".into(), session);
-        m.insert("timeline".into(), tl.evidence());
-        m.insert(
-            "probes".into(),
-            probes.iter().map(|p| probe_json(p)).collect(),
-        );
-        m.insert(
-            "ignore".into(),
-            ignore.iter().map(|r| rect_json(*r)).collect(),
-        );
-    }
-    o
-}
-
-async fn st03_body(
-    ctx: &CheckCtx,
-    t: &mut Tracked,
-    probes: &[&crate::declaration::Probe],
-    ignore: &[Rect],
-    sc: &ScreenScenario,
-) -> Outcome {
-    let screen = t.bounds();
-    if let Err(o) = declared_regions_fit(ctx, screen) {
-        return o;
-    }
-    let closed = |what: &str, reason: &CloseReason| closed_outcome(what, reason, json!({}));
-    // Change phase: one trial per probe over the whole screen (rest point,
-    // control period, input, reaction). What changed on its own in any
-    // control period is left out of the final comparison too.
-    let mut skip = Exclusions {
-        ignore: ignore.to_vec(),
-        self_changing: Some(Coverage::of(screen)),
-        footprints: Vec::new(),
-    };
-    let mut trials = Vec::new();
-    let mut changed_at: Option<f64> = None;
-    for p in probes {
-        let Some(stim) = Stimulus::of(p) else {
-            continue;
-        };
-        let tr = match trial(t, &stim, p.from(), screen, ignore, timing(ctx)).await {
-            Ok(tr) => tr,
-            Err(e) => return trial_error_outcome(e, "ST-03", json!({"trials": trials})),
-        };
-        trials.push(tr.json());
-        if let Some(all) = skip.self_changing.as_mut() {
-            merge_marked(all, &tr.control.mask);
-        }
-        match tr.watch {
-            Watch::Changed { at, .. } => {
-                changed_at.get_or_insert(round_ms(ms_between(tr.sent.at, at)));
-            }
-            Watch::Unchanged => {}
-            Watch::Closed(r) => return closed("the session ended during the change phase", &r),
-        }
-    }
-    // Let the change finish: incremental updates until nothing outside the
-    // excluded pixels changes for quiet_ms.
-    let deadline = Instant::now() + ms(sc.update_timeout_ms);
-    let mut inc_updates = 0u64;
-    let mut inc_rects = 0u64;
-    let quiet;
-    {
-        let Some(mut reference) = Patch::capture(t, screen) else {
-            return Outcome::error("the screen has no pixels; cannot judge ST-03", json!({}));
-        };
-        let mut quiet_until = (Instant::now() + ms(sc.quiet_ms)).min(deadline);
-        loop {
-            if t.outstanding() == 0 && t.request(true, None).await.is_err() {
-                let r = t.gone_reason().await;
-                return closed("the session ended during the incremental phase", &r);
-            }
-            match t.next(quiet_until).await {
-                Ev::Update(u) => {
-                    inc_updates += 1;
-                    inc_rects += u.rect_count as u64;
-                    let areas = damage(&u, screen);
-                    let moved = t.with_framebuffer(|fb| {
-                        let moved = reference.diff(fb, &areas, &skip).is_some();
-                        reference.refresh(fb, &areas);
-                        moved
-                    });
-                    if moved {
-                        quiet_until = (Instant::now() + ms(sc.quiet_ms)).min(deadline);
-                    }
-                }
-                Ev::Closed { reason, .. } => {
-                    return closed("the session ended during the incremental phase", &reason)
-                }
-                Ev::Timeout => {
-                    quiet = quiet_until < deadline;
-                    break;
-                }
-            }
-        }
-    }
-    // A second control period, after the change: what changes on its own
-    // now (a blinking cursor that moved with the typed text) may differ
-    // between the incremental image and the full update for that reason
-    // alone, so it is left out of the comparison too.
-    let after =
-        match stimulus::control(t, screen, ignore, ms(ctx.scenario.operation.control_ms)).await {
-            Ok(c) => c,
-            Err(r) => {
-                return closed(
-                    "the session ended during the control period after the change",
-                    &r,
-                )
-            }
-        };
-    if after.too_busy() {
-        return Outcome::error(after.busy_detail("ST-03"), json!({"trials": trials}));
-    }
-    if let Some(all) = skip.self_changing.as_mut() {
-        merge_marked(all, &after.mask);
-    }
-    // The one copy of the screen this check keeps: the image built from
-    // incremental updates.
-    let Some(incremental_image) = Patch::capture(t, screen) else {
-        return Outcome::error("the screen has no pixels; cannot judge ST-03", json!({}));
-    };
-    // A fresh full update. An incremental request may still be outstanding:
-    // the answer is recognised either by answering the full request or by
-    // repainting the whole screen.
-    let sent = match t.request(false, None).await {
-        Ok(s) => s,
-        Err(_) => {
-            let r = t.gone_reason().await;
-            return closed("the session ended before the full request", &r);
-        }
-    };
-    let full_deadline = sent.at + ms(sc.update_timeout_ms);
-    let mut full_ms = None;
-    loop {
-        match t.next(full_deadline).await {
-            Ev::Update(u) => {
-                let mut cov = Coverage::new(screen.w, screen.h);
-                for r in &u.rects {
-                    if !Encoding::from_code(r.encoding).is_pseudo() {
-                        cov.add(r.rect);
-                    }
-                }
-                if u.answers == Some(sent.seq) || cov.uncovered().0 == 0 {
-                    full_ms = Some(round_ms(ms_between(sent.at, u.at)));
-                    break;
-                }
-            }
-            Ev::Closed { reason, .. } => {
-                return closed("the session ended waiting for the full update", &reason)
-            }
-            Ev::Timeout => break,
-        }
-    }
-    let (excluded, excluded_bbox) = skip
-        .self_changing
-        .as_ref()
-        .map(|m| m.marked())
-        .unwrap_or((0, None));
-    let phase = json!({
-        "trials": trials,
-        "incremental_updates": inc_updates,
-        "incremental_rects": inc_rects,
-        "first_change_ms": changed_at,
-        "quiet_reached": quiet,
-        "full_update_ms": full_ms,
-        "self_changing_excluded": {"pixels": excluded, "bbox": excluded_bbox.map(rect_json)},
-        "control_after": after.json(),
-    });
-    let Some(_) = full_ms else {
-        return Outcome::fail(
-            format!(
-                "no answer to the full update request within {} ms",
-                sc.update_timeout_ms
-            ),
-            json!({"phase": phase}),
-        );
-    };
-    let diff = t.with_framebuffer(|fb| incremental_image.diff(fb, &[screen], &skip));
-    match diff {
-        Some((n, bbox)) => Outcome::fail(
-            format!(
-                "the image built from incremental updates differs from a fresh full update in {n} pixels within {bbox}: incremental updates missed a change"
-            ),
-            json!({"phase": phase, "diff_pixels": n, "diff_bbox": rect_json(bbox)}),
-        ),
-        None => {
-            if changed_at.is_none() {
-                return Outcome::error(
-                    "the probes caused no change that does not also happen without input; cannot judge ST-03 (declare probes that visibly change the screen)",
-                    json!({"phase": phase}),
-                );
-            }
-            Outcome::pass(
-                format!(
-                    "after the probes the incremental image ({inc_updates} updates) equals a fresh full update"
-                ),
-                json!({"phase": phase}),
-            )
-        }
-    }
-}
-
-/// Adds every pixel marked in `from` to `into`.
-fn merge_marked(into: &mut Coverage, from: &Coverage) {
-    let (_, Some(b)) = from.marked() else {
-        return;
-    };
-    for y in b.y..b.y + b.h {
-        for x in b.x..b.x + b.w {
-            if from.contains(x, y) {
-                into.mark(x, y);
-            }
-        }
-    }
-}
-
-// ---------------------------------------------------------------- ST-04
-
-fn st04(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
-    Box::pin(st04_run(ctx))
-}
-
-async fn st04_run(ctx: &CheckCtx) -> Outcome {
-    let sc = &ctx.scenario.screen;
-    let tl = Timeline::new();
-    let mut t = match open_served(ctx, "ST-04", &tl).await {
-        Ok(t) => t,
-        Err(o) => return o,
-    };
-    let area = ping_rect(t.bounds());
-    let interval = ms(sc.sustain_interval_ms.max(1));
-    let start = Instant::now();
-    let end = start + ms(sc.sustain_ms);
-    let mut next_tick = start;
-    let mut latencies: Vec<f64> = Vec::new();
-    let mut requests = 0u64;
-    let mut updates = 0u64;
-    let mut unmatched = 0u64;
-    let mut bytes = 0u64;
-    let mut out_of_bounds = 0u64;
-    let mut failure: Option<Outcome> = None;
-    // Updates that arrive while no request is open: a terminal that sends
-    // them does not wait to be asked, so no update of it can be told to
-    // answer a request.
-    let mut unasked = 0u64;
-    while Instant::now() < end {
-        while let Ev::Update(u) = t.next(next_tick).await {
-            updates += 1;
-            unasked += 1;
-            bytes += u.bytes;
-        }
-        if t.is_closed() {
-            let r = t.gone_reason().await;
-            failure = Some(closed_outcome(
-                &format!(
-                    "the session ended after {} ms",
-                    round_ms(ms_between(start, Instant::now()))
-                ),
-                &r,
-                Value::Null,
-            ));
-            break;
-        }
-        let sent = match t.request(false, Some(area)).await {
-            Ok(s) => s,
-            Err(_) => {
-                let r = t.gone_reason().await;
-                failure = Some(closed_outcome(
-                    &format!(
-                        "the session ended after {} ms",
-                        round_ms(ms_between(start, Instant::now()))
-                    ),
-                    &r,
-                    Value::Null,
-                ));
-                break;
-            }
-        };
-        requests += 1;
-        let limit = sent.at + ms(sc.update_timeout_ms);
-        // The request is answered once updates that began after it was
-        // written have painted the whole of the requested area: a
-        // non-incremental request asks for all of it. Updates that began
-        // earlier, or that paint less, answer nothing (a terminal that
-        // floods updates without reading requests answers none).
-        let mut painted = Coverage::of(area);
-        let mut stray = 0u64;
-        loop {
-            match t.next(limit).await {
-                Ev::Update(u) => {
-                    updates += 1;
-                    bytes += u.bytes;
-                    out_of_bounds += u.rects.iter().filter(|r| !r.in_bounds).count() as u64;
-                    if u.began > sent.seq {
-                        for r in damage(&u, area) {
-                            painted.add(r);
-                        }
-                        if painted.uncovered().0 == 0 {
-                            latencies.push(ms_between(sent.at, u.at));
-                            break;
-                        }
-                    }
-                    unmatched += 1;
-                    stray += 1;
-                }
-                Ev::Closed { reason, .. } => {
-                    failure = Some(closed_outcome(
-                        &format!(
-                            "the session ended after {} ms of sustained transfer",
-                            round_ms(ms_between(start, Instant::now()))
-                        ),
-                        &reason,
-                        Value::Null,
-                    ));
-                    break;
-                }
-                Ev::Timeout => {
-                    let (left, _) = painted.uncovered();
-                    let partly = if stray > 0 {
-                        format!(
-                            " ({stray} updates arrived that did not paint the requested area after the request; {left} of its {} pixels never came)",
-                            area.area()
-                        )
-                    } else {
-                        String::new()
-                    };
-                    failure = Some(Outcome::fail(
-                        format!(
-                            "request {requests} ({area}) not answered within {} ms{partly}",
-                            sc.update_timeout_ms
-                        ),
-                        Value::Null,
-                    ));
-                    break;
-                }
-            }
-        }
-        if failure.is_some() {
-            break;
-        }
-        next_tick += interval;
-        let now = Instant::now();
-        if next_tick < now {
-            next_tick = now;
-        }
-    }
-    let elapsed = ms_between(start, Instant::now());
-    let session = session_json(&t);
-    t.close(CloseHow::Clean).await;
-    let secs = (elapsed / 1000.0).max(1e-9);
-    let evidence = json!({
-        "session": session,
-        "sustain_ms": sc.sustain_ms,
-        "interval_ms": sc.sustain_interval_ms,
-        "region": rect_json(area),
-        "elapsed_ms": round_ms(elapsed),
-        "requests": requests,
-        "answered": latencies.len(),
-        "updates": updates,
-        "unmatched_updates": unmatched,
-        "unasked_updates": unasked,
-        "updates_per_s": round_ms(updates as f64 / secs),
-        "bytes": bytes,
-        "bytes_per_s": (bytes as f64 / secs).round(),
-        "latency_ms": {
-            "p50": percentile(&latencies, 50.0).map(round_ms),
-            "p95": percentile(&latencies, 95.0).map(round_ms),
-            "max": latencies.iter().copied().reduce(f64::max).map(round_ms),
-        },
-        "out_of_bounds_rects": out_of_bounds,
-        "timeline": tl.evidence(),
-    });
-    if failure.is_none() && unasked > 0 {
-        failure = Some(Outcome::fail(
-            format!(
-                "the terminal sent {unasked} updates while no request was open: it does not wait to be asked, so none of its updates can be taken as the answer to a request"
-            ),
-            Value::Null,
-        ));
-    }
-    match failure {
-        Some(f) => Outcome { evidence, ..f },
-        None => Outcome::pass(
-            format!(
-                "session stayed up for {} ms: {} requests answered, p95 latency {} ms",
-                round_ms(elapsed),
-                latencies.len(),
-                percentile(&latencies, 95.0).map(round_ms).unwrap_or(0.0)
-            ),
-            evidence,
-        ),
     }
 }
 

@@ -8,8 +8,11 @@ pub mod c1_3_2;
 pub mod c2_2_1;
 pub mod causal;
 pub mod ex04;
+pub mod op04;
 pub mod patch;
 pub mod screen;
+pub mod st03;
+pub mod st04;
 pub mod stimulus;
 
 use std::sync::{Arc, Mutex};
