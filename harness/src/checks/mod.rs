@@ -7,6 +7,7 @@ pub mod c1_3_1;
 pub mod c1_3_2;
 pub mod c2_2_1;
 pub mod causal;
+pub mod coverage;
 pub mod ex04;
 pub mod op04;
 pub mod patch;
@@ -14,6 +15,7 @@ pub mod screen;
 pub mod st03;
 pub mod st04;
 pub mod stimulus;
+pub mod timeline;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
