@@ -233,6 +233,12 @@ pub struct MockArgs {
     /// instead) or always.
     #[arg(long, value_name = "WHEN", default_value = "off")]
     pub pointer_sprite: PointerSprite,
+    /// Answer a console's first full request with the pointer's shape alone
+    /// (as TigerVNC can), the image following on its next request. Needs a
+    /// pointer sprite sent as a Cursor shape (--pointer-sprite
+    /// unless-cursor-encoding).
+    #[arg(long)]
+    pub cursor_shape_first: bool,
 }
 
 /// `X,Y` as two screen coordinates.

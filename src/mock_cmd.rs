@@ -76,6 +76,7 @@ pub async fn run(args: MockArgs) -> ExitCode {
         screen_mode: args.screen_mode,
         pointer_start: args.pointer_start,
         pointer_sprite: args.pointer_sprite,
+        shape_first: args.cursor_shape_first,
     };
     let mock = match MockTerminal::start(cfg).await {
         Ok(m) => m,

@@ -87,6 +87,9 @@ struct Modes {
     blink: bool,
     follow: bool,
     sprite: PointerSprite,
+    /// A console's first full request is answered with the pointer's shape
+    /// alone (TigerVNC's way); the image comes with the next request.
+    shape_first: bool,
 }
 
 impl Modes {
@@ -94,21 +97,31 @@ impl Modes {
         blink: true,
         follow: false,
         sprite: PointerSprite::Off,
+        shape_first: false,
     };
     const FOLLOW: Modes = Modes {
         blink: false,
         follow: true,
         sprite: PointerSprite::Off,
+        shape_first: false,
     };
     const SPRITE: Modes = Modes {
         blink: false,
         follow: false,
         sprite: PointerSprite::Always,
+        shape_first: false,
     };
     const SPRITE_UNLESS_ASKED: Modes = Modes {
         blink: false,
         follow: false,
         sprite: PointerSprite::UnlessCursorEncoding,
+        shape_first: false,
+    };
+    const SHAPE_FIRST: Modes = Modes {
+        blink: false,
+        follow: false,
+        sprite: PointerSprite::UnlessCursorEncoding,
+        shape_first: true,
     };
 
     fn name(&self) -> String {
@@ -121,6 +134,9 @@ impl Modes {
         }
         if self.sprite != PointerSprite::Off {
             v.push(format!("sprite-{:?}", self.sprite));
+        }
+        if self.shape_first {
+            v.push("shape-first".to_string());
         }
         v.join("+")
     }
@@ -163,6 +179,7 @@ fn mode_cases() -> Vec<Case> {
             Modes::FOLLOW,
             Modes::SPRITE,
             Modes::SPRITE_UNLESS_ASKED,
+            Modes::SHAPE_FIRST,
         ] {
             v.push(Case {
                 faults: Vec::new(),
@@ -318,6 +335,7 @@ async fn run_case(
             ScreenMode::Counter
         },
         pointer_sprite: modes.sprite,
+        shape_first: modes.shape_first,
         stall_after: STALL_AFTER,
         // A small screen keeps whole-screen encoding cheap in debug builds,
         // so many cases can run at once without starving one another.

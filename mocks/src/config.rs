@@ -231,6 +231,12 @@ pub struct MockConfig {
     pub pointer_start: Option<(u16, u16)>,
     /// Whether the mock draws a pointer sprite (default [`PointerSprite::Off`]).
     pub pointer_sprite: PointerSprite,
+    /// Answer a full request with the pointer's shape alone when a shape is
+    /// due (a console that asked for the Cursor pseudo-encoding and has not
+    /// had it yet), the image following only on the next request. TigerVNC
+    /// does this: the answer to a console's first full request can be one
+    /// Cursor rectangle. Default off.
+    pub shape_first: bool,
 }
 
 impl Default for MockConfig {
@@ -252,6 +258,7 @@ impl Default for MockConfig {
             screen_mode: ScreenMode::Counter,
             pointer_start: None,
             pointer_sprite: PointerSprite::Off,
+            shape_first: false,
         }
     }
 }

@@ -492,6 +492,7 @@ impl Session {
             out_of_bounds: cfg.has(Fault::RectOutOfBounds),
             stale: cfg.has(Fault::StaleIncremental),
             sprite: cfg.pointer_sprite.drawn_for(&sc.encodings),
+            shape_first: cfg.shape_first,
         };
         let mut enc = sc
             .enc

@@ -94,6 +94,9 @@ pub struct Opts {
     pub stale: bool,
     /// Draw the pointer sprite into this console's image, at the pointer.
     pub sprite: bool,
+    /// A full job with the pointer's shape due is answered with the shape
+    /// alone; the image is left unsent for the next request.
+    pub shape_first: bool,
 }
 
 /// Answers `job` from `desktop`, appending the update to `out`. Returns
@@ -106,6 +109,12 @@ pub fn build(
     opts: &Opts,
     out: &mut Vec<u8>,
 ) -> Result<bool, String> {
+    if opts.shape_first && st.cursor_due && matches!(job, Job::Full(_)) {
+        write_update_header(1, out);
+        write_cursor(&sprite_cursor(), &st.pf, &st.map, out).map_err(|e| format!("Cursor: {e}"))?;
+        st.cursor_due = false;
+        return Ok(true);
+    }
     let bounds = st.sent.bounds();
     let (rects, oob) = match job {
         Job::Full(req) => {
@@ -229,6 +238,7 @@ mod tests {
             out_of_bounds: false,
             stale: false,
             sprite: false,
+            shape_first: false,
         }
     }
 
@@ -347,6 +357,37 @@ mod tests {
         assert_eq!(out.first(), Some(&0)); // FramebufferUpdate
         st.set_pixel_format(PixelFormat::RGB888);
         assert!(!st.send_map);
+    }
+
+    #[test]
+    fn shape_first_answers_a_full_job_with_the_shape_alone_and_the_image_next() {
+        let d = Desktop::new(160, 240).expect("desktop");
+        let mut st = EncState::new(160, 240).expect("state");
+        st.cursor_due = true;
+        let o = Opts {
+            shape_first: true,
+            ..opts()
+        };
+        let region = Rect::new(0, 0, 160, 240);
+        let mut out = Vec::new();
+        assert_eq!(
+            build(&d, &mut st, Job::Full(region), &o, &mut out),
+            Ok(true)
+        );
+        let mut fb = Framebuffer::new(160, 240, &Limits::DEFAULT).expect("fb");
+        let blank = fb.clone();
+        let rects = decode(&out, PixelFormat::RGB888, &mut fb);
+        assert_eq!(rects.len(), 1, "one rectangle, the shape: {rects:?}");
+        assert_eq!(fb, blank, "no pixel of the image was sent");
+        assert!(!st.cursor_due, "the shape went out");
+        // The image was not sent: the next request, even incremental, gets it all.
+        out.clear();
+        assert_eq!(
+            build(&d, &mut st, Job::Incremental(region), &o, &mut out),
+            Ok(true)
+        );
+        decode(&out, PixelFormat::RGB888, &mut fb);
+        assert_eq!(fb, d.snapshot());
     }
 
     #[test]

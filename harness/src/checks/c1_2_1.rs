@@ -20,7 +20,7 @@ use super::causal::{violations, ConsoleLog, Violation};
 use super::screen::{
     capped, closed_outcome, describe_close, harness_side, ms_between, open_console,
     open_error_json, open_failure_outcome, open_served, percentile, rect_json, round_ms,
-    session_json, Coverage, Ev, Timeline, Tracked, REOPEN_INTERVAL,
+    session_json, Coverage, Ev, Timeline, Tracked, FULL_ASKS, REOPEN_INTERVAL,
 };
 use super::{CheckCtx, CheckDef, Outcome};
 use crate::binding::{BoxFuture, CloseHow, CloseReason, OpenError, ScreenBinding};
@@ -200,6 +200,9 @@ struct Round {
     violations: Vec<String>,
     uncovered: u64,
     uncovered_bbox: Option<Rect>,
+    /// Full update requests sent: more than one when the answers left
+    /// pixels unpainted (at most [`FULL_ASKS`]).
+    asks: u32,
     /// The round could not finish (session ended, no answer in time).
     fatal: Option<String>,
     /// The session ended by the harness's own doing.
@@ -219,6 +222,7 @@ impl Round {
             violations: Vec::new(),
             uncovered: 0,
             uncovered_bbox: None,
+            asks: 0,
             fatal: None,
             harness_fault: false,
         }
@@ -247,8 +251,8 @@ impl Round {
                 .map(|r| format!(" within {r}"))
                 .unwrap_or_default();
             return Some(format!(
-                "the answer left {} pixels unpainted{bbox}",
-                self.uncovered
+                "the answers to {} full update request(s) left {} pixels unpainted{bbox}",
+                self.asks, self.uncovered
             ));
         }
         None
@@ -266,6 +270,7 @@ impl Round {
             "violations": capped(&self.violations),
             "uncovered_pixels": self.uncovered,
             "uncovered_bbox": self.uncovered_bbox.map(rect_json),
+            "full_requests": self.asks,
             "fatal": self.fatal,
         })
     }
@@ -375,6 +380,7 @@ async fn full_round(t: &mut Tracked, round: &mut Round, sc: &ScreenScenario) {
             return;
         }
     };
+    round.asks = 1;
     let deadline = sent.at + ms(sc.update_timeout_ms);
     let mut cov = Coverage::new(screen.w, screen.h);
     let mut until = deadline;
@@ -420,7 +426,19 @@ async fn full_round(t: &mut Tracked, round: &mut Round, sc: &ScreenScenario) {
                 round.uncovered = n;
                 round.uncovered_bbox = bbox;
                 if n == 0 {
+                    // The round's time is to the update that completed the image.
+                    round.ms = Some(ms_between(sent.at, u.at));
                     return;
+                }
+                // The answers are used up with pixels unpainted (TigerVNC can
+                // answer with the pointer's shape alone): ask again.
+                if t.outstanding() == 0 && round.asks < FULL_ASKS {
+                    if t.request(false, None).await.is_err() {
+                        continue;
+                    }
+                    round.asks += 1;
+                    until = deadline;
+                    continue;
                 }
                 // More updates may complete the answer; wait a quiet period.
                 until = (Instant::now() + ms(sc.quiet_ms)).min(deadline);

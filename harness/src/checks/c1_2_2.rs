@@ -14,9 +14,9 @@ use s301_rfb::Rect;
 use serde_json::{json, Value};
 
 use super::screen::{
-    closed_outcome, declared_regions_fit, describe_close, find_probe, harness_side, ms_between,
-    no_probe, open_served, probe_json, probe_region, rect_json, round_ms, session_json, union_of,
-    Ev, Timeline, Tracked, Watch,
+    closed_outcome, declared_regions_fit, describe_close, find_probe, ms_between, no_probe,
+    open_served, probe_json, probe_region, rect_json, round_ms, serve_full, session_json, union_of,
+    Timeline, Tracked, Watch,
 };
 use super::stimulus::{
     self, keep_before_after, timing, trial, trial_error_outcome, Exclusions, Patch, Stimulus,
@@ -377,7 +377,7 @@ async fn op03_body(ctx: &CheckCtx, a: &mut Tracked, probes: &[&Probe], tl: &Time
                     return Outcome::error(o, ev);
                 }
             };
-            let o = op03_takeover(ctx, a, &mut b, probes, &regions, ev).await;
+            let o = op03_takeover(ctx, a, &mut b, tl, probes, &regions, ev).await;
             b.close(CloseHow::Clean).await;
             o
         }
@@ -388,37 +388,22 @@ async fn op03_takeover(
     ctx: &CheckCtx,
     a: &mut Tracked,
     b: &mut Tracked,
+    tl: &Timeline,
     probes: &[&Probe],
     regions: &[Rect],
     mut ev: Value,
 ) -> Outcome {
-    let sc = &ctx.scenario.screen;
     let op = &ctx.scenario.operation;
     let period = ms(op.unserved_watch_ms);
-    let served = match b.request(false, None).await {
-        Ok(s) => b.next_update(s.at + ms(sc.update_timeout_ms)).await,
-        Err(_) => Err(Ev::Closed {
-            reason: b.gone_reason().await,
-            seq: crate::binding::seq::next(),
-        }),
-    };
-    match served {
-        Ok(_) => {}
-        Err(Ev::Closed { reason, .. }) if harness_side(&reason) => {
-            return Outcome::error("the harness closed console B; cannot judge OP-03", ev)
-        }
-        Err(other) => {
-            let why = match other {
-                Ev::Closed { reason, .. } => describe_close(&reason),
-                _ => format!("no update within {} ms", sc.update_timeout_ms),
-            };
-            return Outcome::error(
-                format!(
-                    "takeover declared, but console B was not served ({why}); cannot judge OP-03"
-                ),
-                ev,
-            );
-        }
+    // B's whole image first: the holder watch compares against it.
+    if let Err(o) = serve_full(ctx, b, tl).await {
+        return Outcome::error(
+            format!(
+                "takeover declared, but console B was not served ({}); cannot judge OP-03",
+                o.detail
+            ),
+            ev,
+        );
     }
     let mut hw = match HolderWatch::start(ctx, b, regions, &mut ev).await {
         Ok(h) => h,

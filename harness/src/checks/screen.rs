@@ -567,8 +567,17 @@ pub async fn open_console(ctx: &CheckCtx, label: &str, tl: &Timeline) -> Result<
     })
 }
 
-/// Asks for the whole screen and waits for the answer within the update
-/// timeout. The error is the outcome to return (fail or error).
+/// Most full update requests [`serve_full`] sends before it gives up on a
+/// terminal that keeps answering without painting the whole screen.
+pub const FULL_ASKS: u32 = 4;
+
+/// Asks for the whole screen and waits, within the update timeout, until
+/// every pixel has been painted. A terminal may answer the request with
+/// updates that do not paint it all (TigerVNC can answer a new console's
+/// first request with the pointer's shape alone); when the answers are
+/// used up and pixels are still unpainted, the whole screen is asked for
+/// again, at most [`FULL_ASKS`] times in all. Returns the update that
+/// completed the image. The error is the outcome to return (fail or error).
 pub async fn serve_full(
     ctx: &CheckCtx,
     t: &mut Tracked,
@@ -576,28 +585,77 @@ pub async fn serve_full(
 ) -> Result<UpdateInfo, Outcome> {
     let timeout = ctx.scenario.screen.update_timeout_ms;
     let label = t.label().to_string();
-    let sent = match t.request(false, None).await {
-        Ok(s) => s,
-        Err(ConsoleGone) => {
-            let reason = t.gone_reason().await;
-            return Err(closed_outcome(
-                &format!("console {label} could not ask for a full update"),
-                &reason,
-                json!({"timeline": tl.evidence()}),
-            ));
+    let screen = t.bounds();
+    let mut painted = Coverage::of(screen);
+    let mut asks = 0u32;
+    let mut updates = 0u32;
+    let mut deadline = None;
+    loop {
+        if t.outstanding() == 0 {
+            if asks == FULL_ASKS {
+                let (n, bbox) = painted.uncovered();
+                return Err(Outcome::fail(
+                    format!(
+                        "console {label}: {asks} full update requests were answered ({updates} update(s)) \
+                         but {n} pixels{} were never painted",
+                        bbox.map(|b| format!(" within {b}")).unwrap_or_default()
+                    ),
+                    json!({"timeline": tl.evidence()}),
+                ));
+            }
+            match t.request(false, None).await {
+                Ok(s) => {
+                    asks += 1;
+                    deadline.get_or_insert(s.at + CheckCtx::ms(timeout));
+                }
+                Err(ConsoleGone) => {
+                    let reason = t.gone_reason().await;
+                    return Err(closed_outcome(
+                        &format!("console {label} could not ask for a full update"),
+                        &reason,
+                        json!({"timeline": tl.evidence()}),
+                    ));
+                }
+            }
         }
-    };
-    match t.next_update(sent.at + CheckCtx::ms(timeout)).await {
-        Ok(u) => Ok(u),
-        Err(Ev::Closed { reason, .. }) => Err(closed_outcome(
-            &format!("console {label} was closed before its first full update"),
-            &reason,
-            json!({"timeline": tl.evidence()}),
-        )),
-        Err(_) => Err(Outcome::fail(
-            format!("console {label}: no answer to a full update request within {timeout} ms"),
-            json!({"timeline": tl.evidence()}),
-        )),
+        let until = deadline.unwrap_or_else(Instant::now);
+        match t.next_update(until).await {
+            Ok(u) => {
+                updates += 1;
+                for r in super::patch::damage(&u, screen) {
+                    painted.add(r);
+                }
+                if painted.uncovered().0 == 0 {
+                    return Ok(u);
+                }
+            }
+            Err(Ev::Closed { reason, .. }) => {
+                return Err(closed_outcome(
+                    &format!("console {label} was closed before its first full update"),
+                    &reason,
+                    json!({"timeline": tl.evidence()}),
+                ))
+            }
+            Err(_) if updates == 0 => {
+                return Err(Outcome::fail(
+                    format!(
+                        "console {label}: no answer to a full update request within {timeout} ms"
+                    ),
+                    json!({"timeline": tl.evidence()}),
+                ))
+            }
+            Err(_) => {
+                let (n, bbox) = painted.uncovered();
+                return Err(Outcome::fail(
+                    format!(
+                        "console {label}: the answers to {asks} full update request(s) left {n} pixels{} \
+                         unpainted within {timeout} ms",
+                        bbox.map(|b| format!(" within {b}")).unwrap_or_default()
+                    ),
+                    json!({"timeline": tl.evidence()}),
+                ));
+            }
+        }
     }
 }
 
