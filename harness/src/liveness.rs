@@ -197,14 +197,10 @@ impl RunSink for TerminalWatch {
 /// changing it now would make the record disagree with what was printed.
 pub fn blame(outcome: &mut RunOutcome, _lost: &LostTerminal) {
     outcome.status = RunStatus::Aborted;
+    let checks = outcome.checks.clone();
     for cond in outcome.conditions.iter_mut() {
-        let judged: Vec<_> = outcome
-            .checks
-            .iter()
-            .filter(|c| crate::checks::def(c.id).condition == cond.id)
-            .map(|c| (c.verdict, c.skip.clone()))
-            .collect();
-        cond.verdict = ConditionVerdict::judge(&judged);
+        let judged = crate::runner::judged_checks(&checks, cond.id);
+        cond.verdict = ConditionVerdict::judge(&judged, &[]);
     }
 }
 

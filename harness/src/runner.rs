@@ -307,6 +307,11 @@ pub struct RunOutcome {
 }
 
 impl RunOutcome {
+    /// What the judge is given for `cond` (see [`judged_checks`]).
+    pub fn judged(&self, cond: ConditionId) -> Vec<(Verdict, Option<SkipReason>)> {
+        judged_checks(&self.checks, cond)
+    }
+
     /// The process exit status for this run: 1 if a condition failed, else
     /// 3 if one is inconclusive or the run was aborted, else 0. Skipped and
     /// not-applicable conditions do not count.
@@ -672,22 +677,31 @@ pub async fn run(
     outcome
 }
 
+/// What the judge is given for `cond` from `checks`: each of its checks'
+/// verdict and why it was skipped.
+pub fn judged_checks(
+    checks: &[CheckResult],
+    cond: ConditionId,
+) -> Vec<(Verdict, Option<SkipReason>)> {
+    checks
+        .iter()
+        .filter(|c| crate::checks::def(c.id).condition == cond)
+        .map(|c| (c.verdict, c.skip.clone()))
+        .collect()
+}
+
 /// The four conditions judged on `checks` (every check of the catalog).
 fn judge_conditions(checks: &[CheckResult]) -> Vec<ConditionResult> {
     ConditionId::ALL
         .iter()
-        .map(|cond| {
-            let mine: Vec<&CheckResult> = checks
+        .map(|cond| ConditionResult {
+            id: *cond,
+            verdict: ConditionVerdict::judge(&judged_checks(checks, *cond), &[]),
+            checks: checks
                 .iter()
                 .filter(|c| crate::checks::def(c.id).condition == *cond)
-                .collect();
-            let judged: Vec<(Verdict, Option<SkipReason>)> =
-                mine.iter().map(|c| (c.verdict, c.skip.clone())).collect();
-            ConditionResult {
-                id: *cond,
-                verdict: ConditionVerdict::judge(&judged),
-                checks: mine.iter().map(|c| c.id).collect(),
-            }
+                .map(|c| c.id)
+                .collect(),
         })
         .collect()
 }

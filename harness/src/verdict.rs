@@ -70,9 +70,35 @@ impl ConditionVerdict {
         }
     }
 
-    /// Judges a condition from its checks' results: `(verdict, skipped for a
-    /// reason other than deselection)`. Deselected checks are left out.
-    pub fn judge(checks: &[(Verdict, Option<SkipReason>)]) -> ConditionVerdict {
+    /// The one judge of a condition: from its checks' results
+    /// (`(verdict, why it was skipped)`; deselected checks are left out)
+    /// and the witness's answers to its questions. Every condition verdict
+    /// the harness shows or records comes from here.
+    ///
+    /// - No selected check: `skipped`. A failed check: `fail`. An errored
+    ///   check, or one skipped for a failed prerequisite or an abort:
+    ///   `inconclusive`. All not applicable: `not_applicable`. Else `pass`.
+    /// - Then each witness answer: `fail` makes the condition `fail`
+    ///   whatever the checks said; no usable answer (`error`) turns a `pass`
+    ///   or `not_applicable` into `inconclusive`; `pass` and
+    ///   `not_applicable` change nothing.
+    pub fn judge(
+        checks: &[(Verdict, Option<SkipReason>)],
+        witness: &[WitnessAnswer],
+    ) -> ConditionVerdict {
+        witness
+            .iter()
+            .fold(Self::judge_checks(checks), |v, a| match (a, v) {
+                (WitnessAnswer::Fail, _) => ConditionVerdict::Fail,
+                (
+                    WitnessAnswer::Error,
+                    ConditionVerdict::Pass | ConditionVerdict::NotApplicable,
+                ) => ConditionVerdict::Inconclusive,
+                (_, v) => v,
+            })
+    }
+
+    fn judge_checks(checks: &[(Verdict, Option<SkipReason>)]) -> ConditionVerdict {
         let selected: Vec<_> = checks
             .iter()
             .filter(|(v, why)| {
@@ -98,6 +124,20 @@ impl ConditionVerdict {
     }
 }
 
+/// A witness's answer to one question (see `crate::witness`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WitnessAnswer {
+    /// Confirmed.
+    Pass,
+    /// Not as required: the condition fails.
+    Fail,
+    /// Does not apply to this installation.
+    NotApplicable,
+    /// No usable answer (timeout, no input, aborted run).
+    Error,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,24 +148,41 @@ mod tests {
         use Verdict as V;
         let desel = Some(SkipReason::Deselected);
         let prereq = Some(SkipReason::Prerequisite("ST-01".into()));
-        assert_eq!(C::judge(&[(V::Pass, None), (V::Fail, None)]), C::Fail);
+        let judge = |c: &[(V, Option<SkipReason>)]| C::judge(c, &[]);
+        assert_eq!(judge(&[(V::Pass, None), (V::Fail, None)]), C::Fail);
+        assert_eq!(judge(&[(V::Pass, None), (V::Error, None)]), C::Inconclusive);
         assert_eq!(
-            C::judge(&[(V::Pass, None), (V::Error, None)]),
+            judge(&[(V::Pass, None), (V::Skipped, prereq)]),
             C::Inconclusive
         );
         assert_eq!(
-            C::judge(&[(V::Pass, None), (V::Skipped, prereq)]),
+            judge(&[(V::Pass, None), (V::Skipped, desel.clone())]),
+            C::Pass
+        );
+        assert_eq!(judge(&[(V::Skipped, desel.clone())]), C::Skipped);
+        assert_eq!(judge(&[(V::NotApplicable, None)]), C::NotApplicable);
+        assert_eq!(judge(&[(V::NotApplicable, None), (V::Pass, None)]), C::Pass);
+    }
+
+    #[test]
+    fn witness_answers_go_through_the_same_judge() {
+        use ConditionVerdict as C;
+        use Verdict as V;
+        use WitnessAnswer as W;
+        let pass = [(V::Pass, None)];
+        let fail = [(V::Fail, None)];
+        let desel = [(V::Skipped, Some(SkipReason::Deselected))];
+        assert_eq!(C::judge(&pass, &[W::Pass]), C::Pass);
+        assert_eq!(C::judge(&pass, &[W::NotApplicable]), C::Pass);
+        assert_eq!(C::judge(&pass, &[W::Pass, W::Fail]), C::Fail);
+        assert_eq!(C::judge(&pass, &[W::Error]), C::Inconclusive);
+        assert_eq!(
+            C::judge(&[(V::NotApplicable, None)], &[W::Error]),
             C::Inconclusive
         );
-        assert_eq!(
-            C::judge(&[(V::Pass, None), (V::Skipped, desel.clone())]),
-            C::Pass
-        );
-        assert_eq!(C::judge(&[(V::Skipped, desel.clone())]), C::Skipped);
-        assert_eq!(C::judge(&[(V::NotApplicable, None)]), C::NotApplicable);
-        assert_eq!(
-            C::judge(&[(V::NotApplicable, None), (V::Pass, None)]),
-            C::Pass
-        );
+        assert_eq!(C::judge(&fail, &[W::Pass]), C::Fail);
+        assert_eq!(C::judge(&fail, &[W::Error]), C::Fail);
+        assert_eq!(C::judge(&desel, &[W::Fail]), C::Fail);
+        assert_eq!(C::judge(&desel, &[W::Error]), C::Skipped);
     }
 }

@@ -64,19 +64,7 @@ pub struct WitnessStep {
     pub timeout_ms: u64,
 }
 
-/// The operator's answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WitnessAnswer {
-    /// Confirmed.
-    Pass,
-    /// Not as required: the condition fails.
-    Fail,
-    /// Does not apply to this installation.
-    NotApplicable,
-    /// No usable answer (timeout, no input, aborted run).
-    Error,
-}
+pub use crate::verdict::WitnessAnswer;
 
 /// One answered (or unanswered) witness step, as kept in `report.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,21 +303,22 @@ pub fn not_asked(step: &WitnessStep, why: &str) -> WitnessRecord {
     }
 }
 
-/// Attaches witness records to their conditions in `report` and applies
-/// their effect (see the module docs); recounts `metrics.conditions`.
-pub fn apply(report: &mut Report, records: Vec<(ConditionId, WitnessRecord)>) {
+/// Attaches witness records to their conditions in `report`, judges those
+/// conditions again with [`ConditionVerdict::judge`] from `outcome`'s check
+/// results and every answer given for them, and recounts
+/// `metrics.conditions`.
+pub fn apply(
+    report: &mut Report,
+    outcome: &crate::runner::RunOutcome,
+    records: Vec<(ConditionId, WitnessRecord)>,
+) {
     for (cond, rec) in records {
         let Some(c) = report.conditions.iter_mut().find(|c| c.id == cond) else {
             continue;
         };
-        c.verdict = match (rec.answer, c.verdict) {
-            (WitnessAnswer::Fail, _) => ConditionVerdict::Fail,
-            (WitnessAnswer::Error, ConditionVerdict::Pass | ConditionVerdict::NotApplicable) => {
-                ConditionVerdict::Inconclusive
-            }
-            (_, v) => v,
-        };
         c.witness.push(rec);
+        let answers: Vec<WitnessAnswer> = c.witness.iter().map(|w| w.answer).collect();
+        c.verdict = ConditionVerdict::judge(&outcome.judged(cond), &answers);
     }
     for v in report.metrics.conditions.values_mut() {
         *v = 0;
@@ -492,6 +481,7 @@ mod tests {
         };
         apply(
             &mut r,
+            &outcome,
             vec![
                 (ConditionId::C1_2_2, rec(WitnessAnswer::Fail)),
                 (ConditionId::C1_3_1, rec(WitnessAnswer::Error)),

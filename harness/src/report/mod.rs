@@ -211,14 +211,13 @@ fn informational_rows(o: &RunOutcome) -> Vec<ConditionRecord> {
     if mine.is_empty() {
         return Vec::new();
     }
-    let judged: Vec<(Verdict, Option<crate::verdict::SkipReason>)> =
-        mine.iter().map(|c| (c.verdict, c.skip.clone())).collect();
+    let judged = o.judged(cond);
     let text = cond.text();
     vec![ConditionRecord {
         id: cond,
         name_ja: text.viewpoint_ja.clone(),
         name_en: text.viewpoint_en.clone(),
-        verdict: ConditionVerdict::judge(&judged),
+        verdict: ConditionVerdict::judge(&judged, &[]),
         checks: mine.iter().map(|c| c.id).collect(),
         witness: Vec::new(),
         informational: true,
