@@ -121,6 +121,14 @@ async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(SetupError::Usage(e.to_string())),
     };
+    if let Err((key, message)) = s301_harness::checks::witness_steps_fit(&scenario.witness) {
+        let origin = args
+            .scenario
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "the built-in scenario".into());
+        return fail(SetupError::Usage(format!("{origin}: {key}: {message}")));
+    }
     let sign_key = match &args.sign_key {
         Some(p) => match s301_harness::integrity::keys::load_signing_key(p) {
             Ok(k) => Some(k),

@@ -10,6 +10,8 @@
 
 pub mod rfb;
 pub mod seq;
+pub mod tls;
+pub mod transcript;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

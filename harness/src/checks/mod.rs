@@ -9,6 +9,7 @@ pub mod c2_2_1;
 pub mod causal;
 pub mod coverage;
 pub mod def;
+pub mod evidence;
 pub mod ex04;
 pub mod op04;
 pub mod patch;
@@ -156,6 +157,25 @@ pub const CATALOG: &[&CheckDef] = &[
 /// a catalog of its own from them).
 pub fn catalog() -> Vec<CheckDef> {
     CATALOG.iter().map(|d| **d).collect()
+}
+
+/// Whether every witness step's `check` belongs to the step's condition:
+/// `Err((key, message))` naming the first step that does not.
+pub fn witness_steps_fit(
+    steps: &[crate::config::witness::WitnessStep],
+) -> Result<(), (String, String)> {
+    for (i, s) in steps.iter().enumerate() {
+        if let Some(c) = s.check {
+            let cond = def(c).condition;
+            if cond != s.condition {
+                return Err((
+                    format!("witness[{i}].check"),
+                    format!("{c} belongs to {cond}, not to {}", s.condition),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The literal of check `id`.
