@@ -3,6 +3,7 @@
 
 mod config_error;
 pub mod input_file;
+pub mod tls;
 
 pub(crate) use config_error::{parse_doc, read_config, Doc};
 pub use config_error::{ConfigError, ConfigErrorKind, MAX_CONFIG_BYTES};
@@ -433,7 +434,7 @@ pub struct Declaration {
     pub harness: HarnessDecl,
     /// `[tls]`: certificates for `wss://`, `https://` and the https receiver.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls: Option<crate::binding::tls::TlsDecl>,
+    pub tls: Option<tls::TlsDecl>,
 }
 
 mod rect_list {
@@ -497,7 +498,7 @@ impl Declaration {
         if let Some(tls) = &decl.tls {
             // Read the PEM files now, so a bad one is a usage error that
             // names its key and line before anything runs.
-            if let Err(e) = crate::binding::tls::TlsSettings::load(tls) {
+            if let Err(e) = tls::check_files(tls) {
                 let doc = Doc::parse(&src, &origin)?;
                 return Err(doc.error_at(
                     &format!("tls.{}", e.key),
@@ -506,21 +507,6 @@ impl Declaration {
             }
         }
         Ok(decl)
-    }
-
-    /// The TLS settings the `[tls]` section describes (none without one).
-    pub fn tls_settings(
-        &self,
-    ) -> Result<
-        Option<std::sync::Arc<crate::binding::tls::TlsSettings>>,
-        crate::binding::tls::TlsFileError,
-    > {
-        match &self.tls {
-            None => Ok(None),
-            Some(t) => {
-                crate::binding::tls::TlsSettings::load(t).map(|s| Some(std::sync::Arc::new(s)))
-            }
-        }
     }
 
     fn validate(&self, doc: &Doc<'_>) -> Result<(), ConfigError> {
