@@ -16,7 +16,6 @@
 pub mod binding;
 pub mod catalog;
 pub mod checks;
-pub mod data;
 pub mod declaration;
 pub mod history;
 pub mod integrity;

@@ -6,9 +6,14 @@
 //! wire text can add a binding as one new module without touching the checks.
 //!
 //! The default binding is [`rfb`]: RFB over WebSocket (`ws://`, `wss://`) or
-//! TCP (`rfb://`).
+//! TCP (`rfb://`) for the screen, and [`http`] (JSON over HTTP/1.1) for the
+//! data channel, which checks reach through [`data::DataBinding`];
+//! in-process bindings may stand in for a terminal.
 
+pub mod data;
+pub mod http;
 pub mod rfb;
+pub mod schema;
 pub mod seq;
 
 use std::sync::{Arc, Mutex};
@@ -19,6 +24,7 @@ use s301_rfb::{Framebuffer, Rect};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
+pub use data::DataBinding;
 pub use seq::Seq;
 
 /// A boxed, sendable future (bindings are used as trait objects).

@@ -8,6 +8,14 @@ pub mod c1_3_2;
 pub mod c2_2_1;
 pub mod causal;
 pub mod coverage;
+pub mod di01;
+pub mod di02;
+pub mod do01;
+pub mod do02;
+pub mod do03;
+pub mod dr01;
+pub mod dr02;
+pub mod dr03;
 pub mod ex04;
 pub mod op04;
 pub mod patch;
@@ -15,7 +23,9 @@ pub mod screen;
 pub mod st03;
 pub mod st04;
 pub mod stimulus;
+pub mod support;
 pub mod timeline;
+pub mod tls01;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -113,8 +123,8 @@ pub struct CheckCtx {
     pub seed: u64,
     /// The screen binding.
     pub screen: Arc<dyn ScreenBinding>,
-    /// The data channel, when the declaration has `[data]`.
-    pub data: Option<Arc<crate::data::DataChannel>>,
+    /// The data binding, when the declaration has `[data]`.
+    pub data: Option<Arc<dyn crate::binding::DataBinding>>,
     /// State passed between checks.
     pub shared: Mutex<Shared>,
 }
