@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use s301_harness::binding::http::{DataChannel, DataError, REPORTS_PATH};
 use s301_harness::binding::rfb::RfbBinding;
 use s301_harness::binding::ScreenBinding;
-use s301_harness::catalog::{CheckId, ConditionId};
-use s301_harness::checks::{catalog, CheckCtx, Shared};
+use s301_harness::catalog::CheckId;
+use s301_harness::checks::{catalog, CheckCtx, Lane, Shared};
 use s301_harness::declaration::Declaration;
 use s301_harness::integrity::hook;
 use s301_harness::liveness::{self, LostTerminal, TerminalWatch};
@@ -121,6 +121,14 @@ async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(SetupError::Usage(e.to_string())),
     };
+    if let Err((key, message)) = s301_harness::checks::witness_steps_fit(&scenario.witness) {
+        let origin = args
+            .scenario
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "the built-in scenario".into());
+        return fail(SetupError::Usage(format!("{origin}: {key}: {message}")));
+    }
     let sign_key = match &args.sign_key {
         Some(p) => match s301_harness::integrity::keys::load_signing_key(p) {
             Ok(k) => Some(k),
@@ -308,10 +316,9 @@ async fn set_up(
     scenario: &Scenario,
     selection: &Selection,
 ) -> Result<SetUp, SetupError> {
-    let wants_data = CheckId::ALL.iter().any(|id| {
-        selection.includes(*id)
-            && matches!(id.condition(), ConditionId::C1_3_1 | ConditionId::C1_3_2)
-    });
+    let wants_data = CheckId::ALL
+        .iter()
+        .any(|id| selection.includes(*id) && Lane::of(*id) == Lane::Data);
     let target = match (&args.terminal, declaration) {
         (Some(path), Some(d)) => declared_terminal(path, d, scenario, wants_data).await?,
         _ => built_in_mock(scenario, wants_data).await?,

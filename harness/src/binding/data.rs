@@ -22,8 +22,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{BoxFuture, Seq};
-use crate::declaration::{DataDecl, Trigger};
-use crate::scenario::DataScenario;
+use crate::config::declaration::{DataDecl, Trigger};
+use crate::config::scenario::DataScenario;
 
 pub use super::schema::Violation;
 
@@ -328,7 +328,7 @@ pub enum DispatchInput {
 #[derive(Debug, Clone)]
 pub enum Security {
     /// Seen on a connection: TLS with these parameters, or plaintext (`None`).
-    Observed(Option<crate::tls::TlsInfo>),
+    Observed(Option<crate::binding::tls::TlsInfo>),
     /// Known from configuration only.
     Configured {
         /// Whether it is encrypted.

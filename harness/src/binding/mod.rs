@@ -15,6 +15,8 @@ pub mod http;
 pub mod rfb;
 pub mod schema;
 pub mod seq;
+pub mod tls;
+pub mod transcript;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -6,19 +6,37 @@ use rand::Rng;
 use serde_json::{json, Value};
 
 use super::support::data::{channel, input_not_declared, known_report, now_rfc3339, same_instant};
-use super::{CheckCtx, CheckDef, Outcome};
+use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::data::{
     DispatchInput, DispatchStatus, Expected, Reply, Request, DISPATCH_STATES,
 };
 use crate::binding::BoxFuture;
-use crate::catalog::CheckId;
+use crate::config::declaration::Declaration;
+use crate::config::scenario::Scenario;
+use crate::model::ids::{CheckId, ConditionId};
 
-/// DI-01 in the catalog.
+/// DI-01: Input: a dispatch status is accepted and shows in the next GET.
 pub const DEF: CheckDef = CheckDef {
     id: CheckId::Di01,
+    condition: ConditionId::C1_3_1,
+    title: "Input: a dispatch status is accepted and shows in the next GET",
+    requirement: Requirement {
+        ja: "（入力ありと宣言した場合）出動状況の入力が受け付けられ、次の取得に反映されること。",
+        en: "If input is declared: a dispatch status is accepted and shows in the next request for the report.",
+    },
     needs: &[],
+    lane: Lane::Data,
+    phase: Phase::Data,
+    budget: time_budget,
     run,
 };
+
+fn time_budget(sc: &Scenario, decl: &Declaration) -> u64 {
+    budget::add(
+        budget::push(sc, decl),
+        budget::mul(sc.data.request_timeout_ms, 3),
+    )
+}
 
 fn run(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
     Box::pin(async move {

@@ -5,17 +5,35 @@ use rand::Rng;
 use serde_json::{json, Value};
 
 use super::support::data::{channel, input_not_declared, known_report, now_rfc3339};
-use super::{CheckCtx, CheckDef, Outcome};
+use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::data::{DataBinding, DispatchInput, Expected, Malformation, Reply};
 use crate::binding::BoxFuture;
-use crate::catalog::CheckId;
+use crate::config::declaration::Declaration;
+use crate::config::scenario::Scenario;
+use crate::model::ids::{CheckId, ConditionId};
 
-/// DI-02 in the catalog.
+/// DI-02: Input: a malformed dispatch status is refused as invalid.
 pub const DEF: CheckDef = CheckDef {
     id: CheckId::Di02,
+    condition: ConditionId::C1_3_1,
+    title: "Input: a malformed dispatch status is refused as invalid",
+    requirement: Requirement {
+        ja: "（入力ありと宣言した場合）不正な形式の出動状況の入力が、不正として拒否されること。",
+        en: "If input is declared: a malformed dispatch status is refused as invalid.",
+    },
     needs: &[],
+    lane: Lane::Data,
+    phase: Phase::Data,
+    budget: time_budget,
     run,
 };
+
+fn time_budget(sc: &Scenario, decl: &Declaration) -> u64 {
+    budget::add(
+        budget::push(sc, decl),
+        budget::mul(sc.data.request_timeout_ms, 3),
+    )
+}
 
 /// The report's dispatch member as the terminal answers it now (`Null` when
 /// it has none), or `None` when it gives no usable report.

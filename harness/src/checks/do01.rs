@@ -8,17 +8,35 @@ use super::support::data::{
     arriving_json, await_new_push, body_evidence, channel, listed, problems_line, push_trouble,
     refusal_line, require_output, store_report, trigger_name,
 };
-use super::{CheckCtx, CheckDef, Outcome};
+use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::data::{PushKind, Refusal};
 use crate::binding::BoxFuture;
-use crate::catalog::CheckId;
+use crate::config::declaration::Declaration;
+use crate::config::scenario::Scenario;
+use crate::model::ids::{CheckId, ConditionId};
 
-/// DO-01 in the catalog.
+/// DO-01: A report is pushed in time, well-formed and schema-valid.
 pub const DEF: CheckDef = CheckDef {
     id: CheckId::Do01,
+    condition: ConditionId::C1_3_1,
+    title: "A report is pushed in time, well-formed and schema-valid",
+    requirement: Requirement {
+        ja: "トリガーした通報データが、期限内に、正しい形式でスキーマに適合して送信されること。",
+        en: "A triggered report is pushed in time, well-formed and valid against the schema.",
+    },
     needs: &[],
+    lane: Lane::Data,
+    phase: Phase::Data,
+    budget: time_budget,
     run,
 };
+
+fn time_budget(sc: &Scenario, decl: &Declaration) -> u64 {
+    budget::add(
+        budget::push(sc, decl),
+        budget::mul(sc.data.request_timeout_ms, 2),
+    )
+}
 
 fn run(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
     Box::pin(async move {

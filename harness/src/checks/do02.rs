@@ -8,17 +8,35 @@ use serde_json::{json, Value};
 use super::support::data::{
     channel, obtain_pushed_report, problems_line, require_output, MAX_LISTED,
 };
-use super::{CheckCtx, CheckDef, Outcome};
+use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::data::{PushEvent, PushKind, Refusal};
 use crate::binding::BoxFuture;
-use crate::catalog::CheckId;
+use crate::config::declaration::Declaration;
+use crate::config::scenario::Scenario;
+use crate::model::ids::{CheckId, ConditionId};
 
-/// DO-02 in the catalog.
+/// DO-02: Revisions: an update is pushed with the same reportId and a higher revision.
 pub const DEF: CheckDef = CheckDef {
     id: CheckId::Do02,
+    condition: ConditionId::C1_3_1,
+    title: "Revisions: an update is pushed with the same reportId and a higher revision",
+    requirement: Requirement {
+        ja: "通報データの更新が、同じ reportId で、より大きい revision として送信されること。",
+        en: "An update of a report arrives with the same reportId and a higher revision.",
+    },
     needs: &[],
+    lane: Lane::Data,
+    phase: Phase::Data,
+    budget: time_budget,
     run,
 };
+
+fn time_budget(sc: &Scenario, decl: &Declaration) -> u64 {
+    budget::add(
+        budget::push(sc, decl),
+        budget::mul(sc.data.request_timeout_ms, 2),
+    )
+}
 
 fn run(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
     Box::pin(async move {

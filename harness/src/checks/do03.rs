@@ -7,17 +7,35 @@ use serde_json::json;
 use super::support::data::{
     arriving_json, channel, listed, problems_line, push_trouble, require_output, trigger_name,
 };
-use super::{CheckCtx, CheckDef, Outcome};
+use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::data::{DataBinding, PushEvent, Refusal};
 use crate::binding::BoxFuture;
-use crate::catalog::CheckId;
+use crate::config::declaration::Declaration;
+use crate::config::scenario::Scenario;
+use crate::model::ids::{CheckId, ConditionId};
 
-/// DO-03 in the catalog.
+/// DO-03: Redelivery: after a refused delivery the terminal retries and delivers, without duplicates.
 pub const DEF: CheckDef = CheckDef {
     id: CheckId::Do03,
+    condition: ConditionId::C1_3_1,
+    title: "Redelivery: after a refused delivery the terminal retries and delivers, without duplicates",
+    requirement: Requirement {
+        ja: "受信側が一時的に受け取れなかった送信を、端末が再送し、重複なく一度だけ届けること。",
+        en: "After the harness refuses a delivery as temporarily unavailable, the terminal retries and delivers the report once.",
+    },
     needs: &[],
+    lane: Lane::Data,
+    phase: Phase::Data,
+    budget: time_budget,
     run,
 };
+
+fn time_budget(sc: &Scenario, decl: &Declaration) -> u64 {
+    budget::add(
+        budget::mul(budget::push(sc, decl), 2),
+        budget::mul(sc.data.request_timeout_ms, 2),
+    )
+}
 
 /// Cancels a pending refusal when dropped, so it never hits another
 /// check's push.

@@ -11,18 +11,35 @@ use super::support::data::{
     asked_json, channel, first_difference, instead_of, judge_list, list_entries,
     obtain_pushed_report, revision_in, same_instant, without_dispatch,
 };
-use super::{CheckCtx, CheckDef, Outcome};
+use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::data::{Expected, PushEvent, Reply, Request};
 use crate::binding::BoxFuture;
-use crate::catalog::CheckId;
-use crate::declaration::Trigger;
+use crate::config::declaration::{Declaration, Trigger};
+use crate::config::scenario::Scenario;
+use crate::model::ids::{CheckId, ConditionId};
 
-/// DR-01 in the catalog.
+/// DR-01: A request returns the latest revision, equal to what was pushed; the list holds it.
 pub const DEF: CheckDef = CheckDef {
     id: CheckId::Dr01,
+    condition: ConditionId::C1_3_2,
+    title: "A request returns the latest revision, equal to what was pushed; the list holds it",
+    requirement: Requirement {
+        ja: "要求に対し、送信された最新の revision が変更なく返り、一覧にも含まれること。",
+        en: "A request returns the latest pushed revision unchanged, and the list of reports contains it.",
+    },
     needs: &[],
+    lane: Lane::Data,
+    phase: Phase::Data,
+    budget: time_budget,
     run,
 };
+
+fn time_budget(sc: &Scenario, decl: &Declaration) -> u64 {
+    budget::add(
+        budget::push(sc, decl),
+        budget::mul(sc.data.request_timeout_ms, 3),
+    )
+}
 
 fn run(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
     Box::pin(async move {

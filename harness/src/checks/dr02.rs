@@ -27,18 +27,39 @@ use serde_json::{json, Value};
 use super::support::data::{
     channel, instead_of, judge_get, judge_list, known_report, trigger_name,
 };
-use super::{CheckCtx, CheckDef, Outcome};
+use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::data::{Asked, Expected, ListEntry, PushEvent, Reply};
 use crate::binding::{BoxFuture, Seq};
-use crate::catalog::CheckId;
-use crate::declaration::Trigger;
+use crate::config::declaration::{Declaration, Trigger};
+use crate::config::scenario::Scenario;
+use crate::model::ids::{CheckId, ConditionId};
 
-/// DR-02 in the catalog.
+/// DR-02: Requests at seeded random moments are all answered correctly in time.
 pub const DEF: CheckDef = CheckDef {
     id: CheckId::Dr02,
+    condition: ConditionId::C1_3_2,
+    title: "Requests at seeded random moments are all answered correctly in time",
+    requirement: Requirement {
+        ja: "シード付きのランダムな時点（通報前、送信中、画面転送中、同時の集中要求）での要求すべてに、期限内に正しく応答すること。",
+        en: "Requests at seeded random moments (before any report, during pushes, during screen transfer, in concurrent bursts) are all answered correctly in time.",
+    },
     needs: &[],
+    lane: Lane::Data,
+    phase: Phase::Data,
+    budget: time_budget,
     run,
 };
+
+fn time_budget(sc: &Scenario, decl: &Declaration) -> u64 {
+    let d = &sc.data;
+    budget::add(
+        budget::add(budget::push(sc, decl), d.window_ms),
+        budget::mul(
+            u64::from(d.random_requests.saturating_add(d.burst)),
+            d.request_timeout_ms,
+        ),
+    )
+}
 
 /// One request's answer: for a report or for the list.
 enum Asking {

@@ -5,17 +5,32 @@ use rand::Rng;
 use serde_json::json;
 
 use super::support::data::{asked_json, channel, instead_of, listed};
-use super::{CheckCtx, CheckDef, Outcome};
+use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::data::{Expected, Reply, Request};
 use crate::binding::BoxFuture;
-use crate::catalog::CheckId;
+use crate::config::declaration::Declaration;
+use crate::config::scenario::Scenario;
+use crate::model::ids::{CheckId, ConditionId};
 
-/// DR-03 in the catalog.
+/// DR-03: An unknown reportId is answered as not found, with an error body.
 pub const DEF: CheckDef = CheckDef {
     id: CheckId::Dr03,
+    condition: ConditionId::C1_3_2,
+    title: "An unknown reportId is answered as not found, with an error body",
+    requirement: Requirement {
+        ja: "存在しない reportId への要求に、エラー本文付きで「該当なし」と応答すること。",
+        en: "A request for an unknown reportId is answered as not found, with an error body.",
+    },
     needs: &[],
+    lane: Lane::Data,
+    phase: Phase::Data,
+    budget: time_budget,
     run,
 };
+
+fn time_budget(sc: &Scenario, _decl: &Declaration) -> u64 {
+    budget::mul(sc.data.request_timeout_ms, 2)
+}
 
 fn run(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
     Box::pin(async move {

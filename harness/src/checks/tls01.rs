@@ -5,33 +5,48 @@
 //! its own, opened and closed cleanly) and the data binding's transports
 //! (over HTTP: the terminal's data API, asked once so a TLS handshake is on
 //! record, and the harness's push receiver). Each is either TLS, with its version and suite judged against
-//! CRYPTREC's recommended list ([`crate::tls::cryptrec`]), or plaintext.
+//! CRYPTREC's recommended list ([`crate::binding::tls::cryptrec`]), or plaintext.
 //!
 //! Verdict: `pass` when every transport is TLS with a listed suite. Anything
 //! else is `not_applicable` with the reason, unless the run requires
 //! encryption (`s301 run --require-encryption`), which makes it a `fail`.
-//! 2-2-1 is outside [`ConditionId::ALL`](crate::catalog::ConditionId::ALL),
+//! 2-2-1 is outside [`ConditionId::ALL`](crate::model::ids::ConditionId::ALL),
 //! so this verdict never moves a condition or the exit status.
 
 use serde_json::{json, Value};
 
-use super::{CheckCtx, CheckDef, Outcome};
+use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::data::Security;
+use crate::binding::tls::cryptrec;
 use crate::binding::{BoxFuture, CloseHow};
-use crate::catalog::CheckId;
-use crate::tls::cryptrec;
-use crate::verdict::Verdict;
+use crate::config::declaration::Declaration;
+use crate::config::scenario::Scenario;
+use crate::model::ids::{CheckId, ConditionId};
+use crate::model::verdict::Verdict;
 
 /// The key in [`Shared::values`](super::Shared) that holds `true` when the
 /// run requires encryption (set by `s301 run --require-encryption`).
 pub const REQUIRE_ENCRYPTION_KEY: &str = "run.require_encryption";
 
-/// TLS-01 in the catalog.
+/// TLS-01: Encryption (informational): the screen and data transports use TLS with a suite on CRYPTREC's e-Government Recommended Ciphers List.
 pub const DEF: CheckDef = CheckDef {
     id: CheckId::Tls01,
+    condition: ConditionId::C2_2_1,
+    title: "Encryption (informational): the screen and data transports use TLS with a suite on CRYPTREC's e-Government Recommended Ciphers List",
+    requirement: Requirement {
+        ja: "（参考）画面、データ API、通報の受信の各経路が TLS を用い、暗号スイートが CRYPTREC 電子政府推奨暗号リストに載っていること。平文の場合は理由を付けて対象外とし、--require-encryption の指定時は不適合とする。",
+        en: "For information: the screen, the data API and the push receiver all use TLS with a cipher suite on CRYPTREC's e-Government Recommended Ciphers List; otherwise not applicable with the reason, or fail under --require-encryption.",
+    },
     needs: &[],
+    lane: Lane::Screen,
+    phase: Phase::Transfer,
+    budget: time_budget,
     run,
 };
+
+fn time_budget(sc: &Scenario, _decl: &Declaration) -> u64 {
+    budget::add(sc.screen.connect_timeout_ms, sc.data.request_timeout_ms)
+}
 
 /// Whether the run requires encryption (see [`REQUIRE_ENCRYPTION_KEY`]).
 pub fn require_encryption(ctx: &CheckCtx) -> bool {
@@ -51,7 +66,7 @@ struct Seen {
     problem: Option<String>,
 }
 
-fn judge_tls(name: &'static str, url: &str, tls: Option<crate::tls::TlsInfo>) -> Seen {
+fn judge_tls(name: &'static str, url: &str, tls: Option<crate::binding::tls::TlsInfo>) -> Seen {
     match tls {
         Some(info) => {
             let problem = (!info.cryptrec.listed).then(|| {
@@ -156,7 +171,7 @@ mod tests {
     fn plaintext_and_unlisted_suites_are_problems() {
         let s = judge_tls("screen", "ws://x", None);
         assert_eq!(s.problem.as_deref(), Some("screen: plaintext (ws://x)"));
-        let info = |suite: &str| crate::tls::TlsInfo {
+        let info = |suite: &str| crate::binding::tls::TlsInfo {
             version: "TLSv1_3".into(),
             suite: suite.into(),
             cryptrec: cryptrec::classify(suite),

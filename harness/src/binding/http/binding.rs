@@ -26,8 +26,8 @@ use crate::binding::data::{
     Security, Transport, TriggerError,
 };
 use crate::binding::BoxFuture;
-use crate::declaration::DataDecl;
-use crate::scenario::DataScenario;
+use crate::config::declaration::DataDecl;
+use crate::config::scenario::DataScenario;
 
 /// Starts the HTTP data channel for `decl` (the push receiver on `listen`,
 /// default `127.0.0.1:0`), as [`DataChannel::start_with_tls`] does.
@@ -36,7 +36,7 @@ pub async fn from_decl(
     sc: &DataScenario,
     listen: Option<&str>,
     limits: ReceiverLimits,
-    tls: Option<Arc<crate::tls::TlsSettings>>,
+    tls: Option<Arc<crate::binding::tls::TlsSettings>>,
 ) -> Result<Arc<DataChannel>, DataError> {
     DataChannel::start_with_tls(decl, sc, listen, limits, tls).await
 }

@@ -18,9 +18,9 @@ use serde_json::{json, Value};
 use super::request_error::body_reason;
 use crate::binding::schema::cut;
 use crate::binding::seq::{self, Seq};
-use crate::record::transcript::TranscriptSlot;
-use crate::tls::http::Connector;
-use crate::tls::{TlsInfo, TlsSettings};
+use crate::binding::tls::http::Connector;
+use crate::binding::tls::{TlsInfo, TlsSettings};
+use crate::binding::transcript::TranscriptSlot;
 use s301_wire::{is_json_media_type, paths};
 use std::sync::{Arc, Mutex};
 
@@ -292,7 +292,7 @@ impl TerminalClient {
         if let Some(t) = &transcript {
             t.log(
                 "data-client",
-                crate::record::transcript::Direction::Send,
+                crate::binding::transcript::Direction::Send,
                 "HTTP request",
                 serde_json::json!({"request": label, "body_bytes": hyper::body::Body::size_hint(req.body()).exact(), "seq": sent}),
             );
@@ -354,7 +354,7 @@ impl TerminalClient {
             };
             t.log(
                 "data-client",
-                crate::record::transcript::Direction::Recv,
+                crate::binding::transcript::Direction::Recv,
                 "HTTP response",
                 fields,
             );

@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::declaration::{DataDecl, Trigger};
-use crate::scenario::DataScenario;
+use crate::config::declaration::{DataDecl, Trigger};
+use crate::config::scenario::DataScenario;
 
 pub use crate::binding::schema::{ReportSchema, SchemaError, Violation};
 pub use binding::from_decl;
@@ -66,7 +66,7 @@ pub struct DataChannel {
     screen_lane: AtomicUsize,
     triggers: Mutex<Vec<Value>>,
     started: Instant,
-    tls: Option<Arc<crate::tls::TlsSettings>>,
+    tls: Option<Arc<crate::binding::tls::TlsSettings>>,
 }
 
 impl std::fmt::Debug for DataChannel {
@@ -110,7 +110,7 @@ impl DataChannel {
         sc: &DataScenario,
         listen: Option<&str>,
         limits: ReceiverLimits,
-        tls: Option<Arc<crate::tls::TlsSettings>>,
+        tls: Option<Arc<crate::binding::tls::TlsSettings>>,
     ) -> Result<Arc<DataChannel>, DataError> {
         let schema = Arc::new(ReportSchema::load(decl.schema.as_deref())?);
         let client = TerminalClient::new_with_tls(
@@ -125,7 +125,7 @@ impl DataChannel {
                 .await
                 .map_err(|e| DataError::Listen {
                     addr: listen.to_string(),
-                    reason: crate::declaration::input_file::io_reason(&e),
+                    reason: crate::config::declaration::input_file::io_reason(&e),
                 })?;
         let state = Arc::new(ReceiverState::new(schema, limits));
         let client = client.with_transcript(state.transcript().clone());
@@ -144,7 +144,7 @@ impl DataChannel {
         let running = server::serve_tls(listener, bounds, handler, acceptor).map_err(|e| {
             DataError::Listen {
                 addr: listen.to_string(),
-                reason: crate::declaration::input_file::io_reason(&e),
+                reason: crate::config::declaration::input_file::io_reason(&e),
             }
         })?;
         let addr = running.addr();

@@ -20,9 +20,9 @@ pub use crate::binding::data::revision_of;
 use crate::binding::data::{
     Answer, Asked, DataBinding, Expected, ListEntry, PushEvent, Reply, Request, TriggerError,
 };
-use crate::catalog::{CheckId, ConditionId};
 use crate::checks::{CheckCtx, Outcome};
-use crate::declaration::Trigger;
+use crate::config::declaration::Trigger;
+use crate::model::ids::{CheckId, ConditionId};
 
 /// Key in [`crate::checks::Shared::values`] of the report the data checks
 /// work on: `{"reportId": ..., "by": "DO-01"}`.
@@ -546,7 +546,7 @@ mod tests {
     #[test]
     fn not_applicable_input_cites_the_note() {
         let o = input_not_declared();
-        assert_eq!(o.verdict, crate::verdict::Verdict::NotApplicable);
+        assert_eq!(o.verdict, crate::model::verdict::Verdict::NotApplicable);
         assert!(o.detail.contains("データ出力のみ"), "{}", o.detail);
     }
 
