@@ -12,7 +12,7 @@
 //! may quote in a detail but never compare.
 //!
 //! The default binding is [`super::http`] (JSON over HTTP/1.1);
-//! an in-process binding may simulate a terminal.
+//! [`super::memory::data`] simulates a terminal in process.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

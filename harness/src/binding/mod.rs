@@ -8,10 +8,11 @@
 //! The default binding is [`rfb`]: RFB over WebSocket (`ws://`, `wss://`) or
 //! TCP (`rfb://`) for the screen, and [`http`] (JSON over HTTP/1.1) for the
 //! data channel, which checks reach through [`data::DataBinding`];
-//! in-process bindings may stand in for a terminal.
+//! [`memory`] holds bindings that simulate a terminal in process.
 
 pub mod data;
 pub mod http;
+pub mod memory;
 pub mod rfb;
 pub mod schema;
 pub mod seq;
