@@ -407,7 +407,7 @@ async fn declared_terminal(
         .map_err(|e| SetupError::Usage(format!("{}: {e}", path.display())))?;
     let data = match (&declaration.data, wants_data) {
         (Some(d), true) => Some(
-            DataChannel::start_with_tls(
+            s301_harness::binding::http::from_decl(
                 d,
                 &scenario.data,
                 declaration.harness.listen.as_deref(),

@@ -325,7 +325,7 @@ fn run(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
                     }
                 }
                 // A report nothing was received for yet may still be unknown
-                // to the terminal's API (404 allowed); once pushed, it must answer.
+                // to the terminal's API ("not found" allowed); once pushed, it must answer.
                 let is_pending = match &target_id {
                     Some(t) if matches!(p.target, Target::Known | Target::Pending) => {
                         dc.latest_received(t).is_none()

@@ -9,7 +9,7 @@
 //! lives for the whole run, so the data checks (DO, DI, DR) can run in a lane
 //! of their own while the screen checks run in another.
 
-mod binding;
+pub mod binding;
 pub mod client;
 pub mod receiver;
 pub mod request_error;
