@@ -190,7 +190,7 @@ impl DataChannel {
 
     /// Logs the channel's HTTP exchanges (requests it makes, pushes it
     /// receives) to `t` from now on (`None`: stop).
-    pub fn set_transcript(&self, t: Option<crate::record::Transcript>) {
+    pub fn set_transcript(&self, t: Option<crate::binding::transcript::Transcript>) {
         self.state.transcript().set(t);
     }
 

@@ -580,4 +580,67 @@ mod tests {
             None
         );
     }
+
+    fn memory() -> crate::binding::memory::data::MemoryData {
+        let decl = crate::config::declaration::DataDecl {
+            base_url: "http://127.0.0.1:9/s3-01/v1".into(),
+            output: true,
+            input: true,
+            revisions: true,
+            trigger: Trigger::Hook,
+            schema: None,
+        };
+        crate::binding::memory::data::MemoryData::new(decl, Default::default(), vec![]).unwrap()
+    }
+
+    fn list(reply: Reply<Vec<ListEntry>>, wire: &str) -> Answer<Vec<ListEntry>> {
+        Answer {
+            reply,
+            wire: wire.into(),
+            sent: crate::binding::Seq(1),
+            elapsed_ms: 1.0,
+            evidence: Value::Null,
+        }
+    }
+
+    fn entry(id: &str, rev: Option<u64>) -> ListEntry {
+        ListEntry {
+            report_id: Some(id.into()),
+            revision: rev,
+            updated_at: Some(json!("x")),
+        }
+    }
+
+    #[test]
+    fn list_must_hold_acknowledged_reports_not_older() {
+        let dc = memory();
+        let mut acked = BTreeMap::new();
+        acked.insert("r1".to_string(), 2u64);
+        let ok = list(Reply::Answered(vec![entry("r1", Some(3))]), "list");
+        assert_eq!(judge_list(&dc, &acked, &ok), Ok(1));
+        let stale = list(Reply::Answered(vec![entry("r1", Some(1))]), "list");
+        assert!(judge_list(&dc, &acked, &stale)
+            .unwrap_err()
+            .contains("stale"));
+        let missing = list(Reply::Answered(vec![]), "list");
+        assert!(judge_list(&dc, &acked, &missing)
+            .unwrap_err()
+            .contains("missing"));
+        let no_rev = list(Reply::Answered(vec![entry("r1", None)]), "list");
+        assert!(judge_list(&dc, &acked, &no_rev)
+            .unwrap_err()
+            .contains("no integer revision"));
+        let bad = list(
+            Reply::Malformed {
+                problem: "no list".into(),
+            },
+            "list",
+        );
+        assert_eq!(judge_list(&dc, &acked, &bad), Err("no list".into()));
+        let other = list(Reply::Unexpected, "teapot");
+        assert_eq!(
+            judge_list(&dc, &acked, &other),
+            Err("answered teapot instead of list".into())
+        );
+    }
 }
