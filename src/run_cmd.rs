@@ -323,7 +323,7 @@ async fn set_up(
         (Some(path), Some(d)) => declared_terminal(path, d, scenario, wants_data).await?,
         _ => built_in_mock(scenario, wants_data).await?,
     };
-    let tls = match target.declaration.tls_settings() {
+    let tls = match s301_harness::binding::tls::settings(&target.declaration) {
         Ok(t) => t,
         Err(e) => {
             target.shutdown().await;
@@ -402,8 +402,7 @@ async fn declared_terminal(
     scenario: &Scenario,
     wants_data: bool,
 ) -> Result<Target, SetupError> {
-    let tls = declaration
-        .tls_settings()
+    let tls = s301_harness::binding::tls::settings(&declaration)
         .map_err(|e| SetupError::Usage(format!("{}: {e}", path.display())))?;
     let data = match (&declaration.data, wants_data) {
         (Some(d), true) => Some(

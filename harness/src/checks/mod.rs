@@ -34,10 +34,10 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 use crate::binding::ScreenBinding;
-use crate::catalog::CheckId;
-use crate::declaration::Declaration;
-use crate::scenario::Scenario;
-use crate::verdict::Verdict;
+use crate::config::declaration::Declaration;
+use crate::config::scenario::Scenario;
+use crate::model::ids::CheckId;
+use crate::model::verdict::Verdict;
 
 /// What a check concluded.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,8 +97,8 @@ pub struct Shared {
     /// Named JSON values.
     pub values: std::collections::BTreeMap<String, Value>,
     /// Screenshots taken by the running check, as PNG (on disk once the run
-    /// directory is known): see [`crate::record::screenshots`].
-    pub images: crate::record::Screenshots,
+    /// directory is known): see [`crate::sinks::record::screenshots`].
+    pub images: crate::model::screenshots::Screenshots,
 }
 
 /// Everything a check may use. Checks get bindings, never sockets.
@@ -209,7 +209,7 @@ mod tests {
 
     #[test]
     fn every_literal_is_complete_and_consistent() {
-        use crate::catalog::ConditionId;
+        use crate::model::ids::ConditionId;
         for d in catalog() {
             assert!(!d.title.is_empty(), "{}: title", d.id);
             assert!(!d.requirement.ja.is_empty(), "{}: requirement.ja", d.id);

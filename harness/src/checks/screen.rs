@@ -20,7 +20,7 @@ use crate::binding::{
     seq, CloseHow, CloseReason, Console, ConsoleEvent, ConsoleGone, OpenError, ScreenBinding, Seq,
     UpdateInfo,
 };
-use crate::declaration::Probe;
+use crate::config::declaration::Probe;
 
 /// Longest list kept in evidence; the total is always given beside it.
 pub const LIST_CAP: usize = 20;
@@ -263,7 +263,7 @@ impl Tracked {
     /// check, encoded from the framebuffer in place (no copy of it).
     pub fn keep_screenshot(&self, ctx: &CheckCtx, name: &str) {
         self.console
-            .with_framebuffer(|fb| crate::record::snapshot(ctx, name, fb));
+            .with_framebuffer(|fb| crate::checks::evidence::snapshot(ctx, name, fb));
     }
 
     /// Runs `f` on the console's framebuffer in place (keep it short: the

@@ -8,7 +8,7 @@
 //! 1. **Rest.** A pointer stimulus (click or move) first moves the pointer
 //!    to a rest point: the probe's `from`, else a point outside the watched
 //!    region (see [`rest_point`]). The screen then gets
-//!    [`crate::scenario::ScreenScenario::quiet_ms`] to finish reacting to
+//!    [`crate::config::scenario::ScreenScenario::quiet_ms`] to finish reacting to
 //!    that move. So every repetition moves the pointer onto the target anew
 //!    and can take effect.
 //! 2. **Control.** With no input at all, the watched region is observed for
@@ -48,7 +48,7 @@ pub use super::patch::{damage, Exclusions, Patch};
 use super::screen::{closed_outcome, rect_json, round_ms, Coverage, Ev, Sent, Tracked, Watch};
 use super::{CheckCtx, Outcome};
 use crate::binding::CloseReason;
-use crate::declaration::Probe;
+use crate::config::declaration::Probe;
 
 /// The largest share of a watched region that may change on its own and be
 /// excluded automatically. Above it a trial cannot judge.
@@ -246,21 +246,25 @@ impl Stimulus {
 }
 
 /// The box a pointer drawn into the image may cover around `(x, y)`:
-/// the shape the terminal sent, else [`SPRITE_REACH`] in every direction.
+/// [`SPRITE_REACH`] in every direction, grown to hold the shape the
+/// terminal sent, if any. A terminal that sends the shape may still draw
+/// the pointer into the image (TigerVNC does, for a console whose pointer
+/// is not where the server's is), so the box applies either way.
 pub fn footprint(x: u16, y: u16, shape: Option<&crate::binding::CursorShape>) -> Rect {
+    let reach = Rect::new(
+        x.saturating_sub(SPRITE_REACH),
+        y.saturating_sub(SPRITE_REACH),
+        SPRITE_REACH.saturating_mul(2),
+        SPRITE_REACH.saturating_mul(2),
+    );
     match shape {
-        Some(s) => Rect::new(
+        Some(s) => reach.union(&Rect::new(
             x.saturating_sub(s.hot_x),
             y.saturating_sub(s.hot_y),
             s.width,
             s.height,
-        ),
-        None => Rect::new(
-            x.saturating_sub(SPRITE_REACH),
-            y.saturating_sub(SPRITE_REACH),
-            SPRITE_REACH.saturating_mul(2),
-            SPRITE_REACH.saturating_mul(2),
-        ),
+        )),
+        None => reach,
     }
 }
 
@@ -339,8 +343,8 @@ pub struct Trial {
     pub watch: Watch,
     /// The region as it stood when the input was written.
     pub before: Option<Patch>,
-    /// Whether pointer footprints were excluded (the terminal sent no
-    /// pointer shape).
+    /// The pointer's footprints that were excluded (around the rest point
+    /// and the target of a pointer stimulus).
     pub footprints: Vec<Rect>,
     /// Whether the terminal sent its pointer shape.
     pub cursor_shape: bool,
@@ -414,11 +418,13 @@ pub async fn trial(
         return Err(TrialError::TooBusy(control));
     }
     let shape = t.cursor();
+    // Where the pointer was and goes: a sprite drawn there is never the
+    // reaction, whether or not the terminal also sent its shape.
     let mut footprints = Vec::new();
-    if let (Some(target), None) = (stim.point(), shape.as_ref()) {
-        footprints.push(footprint(target.0, target.1, None));
+    if let Some(target) = stim.point() {
+        footprints.push(footprint(target.0, target.1, shape.as_ref()));
         if let Some((x, y)) = rest {
-            footprints.push(footprint(x, y, None));
+            footprints.push(footprint(x, y, shape.as_ref()));
         }
     }
     let mut before = Patch::capture(t, region);
@@ -543,11 +549,11 @@ pub fn keep_before_after(ctx: &CheckCtx, t: &Tracked, before: &Patch, r: Rect) {
     };
     if let Some(img) = before.image().crop(local(area)) {
         let m = Rect::new(mark.x - area.x, mark.y - area.y, mark.w, mark.h);
-        crate::record::snapshot(ctx, "before", crate::report::png::outlined(&img, m));
+        crate::checks::evidence::snapshot(ctx, "before", crate::model::png::outlined(&img, m));
     }
     if let Some(img) = t.with_framebuffer(|fb| fb.crop(area)) {
         let m = Rect::new(mark.x - area.x, mark.y - area.y, mark.w, mark.h);
-        crate::record::snapshot(ctx, "after", crate::report::png::outlined(&img, m));
+        crate::checks::evidence::snapshot(ctx, "after", crate::model::png::outlined(&img, m));
     }
 }
 

@@ -3,10 +3,16 @@
 
 mod config_error;
 pub mod input_file;
+pub mod probe;
+pub mod tls;
+mod values;
 
 pub(crate) use config_error::{parse_doc, read_config, Doc};
 pub use config_error::{ConfigError, ConfigErrorKind, MAX_CONFIG_BYTES};
 pub use input_file::{io_reason, read_regular, read_regular_text, InputFileError};
+use probe::check_probe_shapes;
+pub use probe::{Probe, ProbeKind, RawProbe};
+use values::{check_env_name, check_listen, check_rect, check_url};
 
 use s301_rfb::Rect;
 use serde::{Deserialize, Serialize};
@@ -112,245 +118,6 @@ impl PixelFormatChoice {
     }
 }
 
-/// An operation probe.
-///
-/// Read through [`RawProbe`] so that a probe missing the fields of its kind
-/// is reported against that probe (`operation.probe[1]`), with its line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", try_from = "RawProbe")]
-pub enum Probe {
-    /// Click at (x, y): the pointer rests at `from` first, then moves to
-    /// (x, y) and button 1 goes down and up.
-    Click {
-        /// Column.
-        x: u16,
-        /// Row.
-        y: u16,
-        /// Where the pointer rests before each repetition (default: a point
-        /// outside the watched region).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        from: Option<[u16; 2]>,
-        /// Region that must change (default: whole screen).
-        #[serde(
-            serialize_with = "opt_rect::serialize",
-            skip_serializing_if = "Option::is_none"
-        )]
-        watch: Option<Rect>,
-    },
-    /// Move the pointer to (x, y) with no button pressed, from the rest point
-    /// `from`: for a terminal whose visible reaction is hover.
-    Move {
-        /// Column.
-        x: u16,
-        /// Row.
-        y: u16,
-        /// Where the pointer rests before each repetition (default: a point
-        /// outside the watched region).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        from: Option<[u16; 2]>,
-        /// Region that must change (default: whole screen).
-        #[serde(
-            serialize_with = "opt_rect::serialize",
-            skip_serializing_if = "Option::is_none"
-        )]
-        watch: Option<Rect>,
-    },
-    /// Type `text`.
-    Type {
-        /// The text to type (ASCII is mapped to keysyms directly).
-        text: String,
-        /// Region that must change (default: whole screen).
-        #[serde(
-            serialize_with = "opt_rect::serialize",
-            skip_serializing_if = "Option::is_none"
-        )]
-        watch: Option<Rect>,
-    },
-    /// An operator performs the operation by hand.
-    Manual {
-        /// What to tell the operator.
-        #[serde(default)]
-        prompt: String,
-        /// Region that must change (default: whole screen).
-        #[serde(
-            serialize_with = "opt_rect::serialize",
-            skip_serializing_if = "Option::is_none"
-        )]
-        watch: Option<Rect>,
-    },
-}
-
-impl Probe {
-    /// The region to watch, if declared.
-    pub fn watch(&self) -> Option<Rect> {
-        match self {
-            Probe::Click { watch, .. }
-            | Probe::Move { watch, .. }
-            | Probe::Type { watch, .. }
-            | Probe::Manual { watch, .. } => *watch,
-        }
-    }
-
-    /// The kind, as written in the declaration.
-    pub fn kind(&self) -> ProbeKind {
-        match self {
-            Probe::Click { .. } => ProbeKind::Click,
-            Probe::Move { .. } => ProbeKind::Move,
-            Probe::Type { .. } => ProbeKind::Type,
-            Probe::Manual { .. } => ProbeKind::Manual,
-        }
-    }
-
-    /// The pointer target of a click or move probe.
-    pub fn point(&self) -> Option<(u16, u16)> {
-        match self {
-            Probe::Click { x, y, .. } | Probe::Move { x, y, .. } => Some((*x, *y)),
-            _ => None,
-        }
-    }
-
-    /// The declared rest point of a click or move probe.
-    pub fn from(&self) -> Option<(u16, u16)> {
-        match self {
-            Probe::Click { from, .. } | Probe::Move { from, .. } => from.map(|[x, y]| (x, y)),
-            _ => None,
-        }
-    }
-}
-
-/// The `kind` of a probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProbeKind {
-    /// `click`: needs `x` and `y`.
-    Click,
-    /// `move`: needs `x` and `y` (pointer motion, no button).
-    Move,
-    /// `type`: needs `text`.
-    Type,
-    /// `manual`: an operator acts; `prompt` says what to do.
-    Manual,
-}
-
-impl ProbeKind {
-    /// `"click"` / `"type"` / `"manual"`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ProbeKind::Click => "click",
-            ProbeKind::Move => "move",
-            ProbeKind::Type => "type",
-            ProbeKind::Manual => "manual",
-        }
-    }
-}
-
-/// A probe as written in the file, before the fields its kind needs are
-/// checked. Only used while reading.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawProbe {
-    /// `click` | `move` | `type` | `manual`.
-    pub kind: ProbeKind,
-    /// Column (click).
-    #[serde(default)]
-    pub x: Option<u16>,
-    /// Row (click).
-    #[serde(default)]
-    pub y: Option<u16>,
-    /// Text (type).
-    #[serde(default)]
-    pub text: Option<String>,
-    /// Operator prompt (manual).
-    #[serde(default)]
-    pub prompt: Option<String>,
-    /// Rest point (click, move).
-    #[serde(default)]
-    pub from: Option<[u16; 2]>,
-    /// Region that must change.
-    #[serde(default)]
-    pub watch: Option<[u16; 4]>,
-}
-
-/// What is wrong with the fields of a probe of `kind`, if anything. `has`
-/// tells whether a field is present; `text_empty` whether `text` is `""`.
-/// Shared by the check on the spanned document (which knows the line) and
-/// the typed conversion.
-fn probe_shape_error(
-    kind: ProbeKind,
-    has: &dyn Fn(&str) -> bool,
-    text_empty: bool,
-) -> Option<String> {
-    let (needs, takes_no): (&[&str], &[&str]) = match kind {
-        ProbeKind::Click | ProbeKind::Move => (&["x", "y"], &["text", "prompt"]),
-        ProbeKind::Type => (&["text"], &["x", "y", "from", "prompt"]),
-        ProbeKind::Manual => (&[], &["x", "y", "from", "text"]),
-    };
-    let missing: Vec<String> = needs
-        .iter()
-        .filter(|f| !has(f))
-        .map(|f| format!("\"{f}\""))
-        .collect();
-    if !missing.is_empty() {
-        return Some(format!(
-            "a {} probe needs {} (add {})",
-            kind.as_str(),
-            missing.join(" and "),
-            if missing.len() == 1 { "it" } else { "them" }
-        ));
-    }
-    if let Some(f) = takes_no.iter().find(|f| has(f)) {
-        return Some(format!(
-            "a {} probe takes no \"{f}\" (remove it)",
-            kind.as_str()
-        ));
-    }
-    if kind == ProbeKind::Type && text_empty {
-        return Some("a type probe needs a non-empty \"text\"".into());
-    }
-    None
-}
-
-impl TryFrom<RawProbe> for Probe {
-    type Error = String;
-
-    fn try_from(r: RawProbe) -> Result<Probe, String> {
-        let has = |f: &str| match f {
-            "x" => r.x.is_some(),
-            "y" => r.y.is_some(),
-            "text" => r.text.is_some(),
-            "prompt" => r.prompt.is_some(),
-            "from" => r.from.is_some(),
-            _ => false,
-        };
-        let text_empty = r.text.as_deref() == Some("");
-        if let Some(e) = probe_shape_error(r.kind, &has, text_empty) {
-            return Err(e);
-        }
-        let watch = r.watch.map(|[x, y, w, h]| Rect::new(x, y, w, h));
-        Ok(match (r.kind, r.x, r.y, r.text) {
-            (ProbeKind::Click, Some(x), Some(y), _) => Probe::Click {
-                x,
-                y,
-                from: r.from,
-                watch,
-            },
-            (ProbeKind::Move, Some(x), Some(y), _) => Probe::Move {
-                x,
-                y,
-                from: r.from,
-                watch,
-            },
-            (ProbeKind::Type, _, _, Some(text)) => Probe::Type { text, watch },
-            (ProbeKind::Manual, ..) => Probe::Manual {
-                prompt: r.prompt.unwrap_or_default(),
-                watch,
-            },
-            // probe_shape_error has ruled the other combinations out.
-            (kind, ..) => return Err(format!("a {} probe is incomplete", kind.as_str())),
-        })
-    }
-}
-
 /// `[operation]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -433,7 +200,7 @@ pub struct Declaration {
     pub harness: HarnessDecl,
     /// `[tls]`: certificates for `wss://`, `https://` and the https receiver.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls: Option<crate::binding::tls::TlsDecl>,
+    pub tls: Option<tls::TlsDecl>,
 }
 
 mod rect_list {
@@ -497,7 +264,7 @@ impl Declaration {
         if let Some(tls) = &decl.tls {
             // Read the PEM files now, so a bad one is a usage error that
             // names its key and line before anything runs.
-            if let Err(e) = crate::binding::tls::TlsSettings::load(tls) {
+            if let Err(e) = tls::check_files(tls) {
                 let doc = Doc::parse(&src, &origin)?;
                 return Err(doc.error_at(
                     &format!("tls.{}", e.key),
@@ -506,21 +273,6 @@ impl Declaration {
             }
         }
         Ok(decl)
-    }
-
-    /// The TLS settings the `[tls]` section describes (none without one).
-    pub fn tls_settings(
-        &self,
-    ) -> Result<
-        Option<std::sync::Arc<crate::binding::tls::TlsSettings>>,
-        crate::binding::tls::TlsFileError,
-    > {
-        match &self.tls {
-            None => Ok(None),
-            Some(t) => {
-                crate::binding::tls::TlsSettings::load(t).map(|s| Some(std::sync::Arc::new(s)))
-            }
-        }
     }
 
     fn validate(&self, doc: &Doc<'_>) -> Result<(), ConfigError> {
@@ -618,28 +370,6 @@ impl Declaration {
     }
 }
 
-fn check_probe_shapes(doc: &Doc<'_>) -> Result<(), ConfigError> {
-    for i in 0..doc.array_len("operation.probe") {
-        let at = format!("operation.probe[{i}]");
-        let Some(kind) = doc.str_at(&format!("{at}.kind")) else {
-            continue; // absent or not a string: serde says so precisely
-        };
-        let kind = match kind {
-            "click" => ProbeKind::Click,
-            "move" => ProbeKind::Move,
-            "type" => ProbeKind::Type,
-            "manual" => ProbeKind::Manual,
-            _ => continue, // serde reports the unknown variant with its line
-        };
-        let has = |f: &str| doc.has(&format!("{at}.{f}"));
-        let text_empty = doc.str_at(&format!("{at}.text")) == Some("");
-        if let Some(msg) = probe_shape_error(kind, &has, text_empty) {
-            return Err(doc.error_at(&at, msg));
-        }
-    }
-    Ok(())
-}
-
 fn strip_secrets(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Object(map) => {
@@ -654,105 +384,6 @@ fn strip_secrets(v: &mut serde_json::Value) {
         serde_json::Value::Array(items) => items.iter_mut().for_each(strip_secrets),
         _ => {}
     }
-}
-
-fn check_url(doc: &Doc<'_>, key: &str, url: &str, schemes: &[&str]) -> Result<(), ConfigError> {
-    let wanted = schemes
-        .iter()
-        .map(|s| format!("{s}://"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(doc.error_at(
-            key,
-            format!("\"{url}\" is not a URL; write one starting with {wanted}"),
-        ));
-    };
-    if !schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
-        return Err(doc.error_at(
-            key,
-            format!("unsupported scheme \"{scheme}\"; use one of {wanted}"),
-        ));
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit('@').next().unwrap_or("");
-    let (host, port) = split_host_port(host_port);
-    if host.is_empty() {
-        return Err(doc.error_at(key, format!("\"{url}\" has no host")));
-    }
-    if let Some(port) = port {
-        if port.parse::<u16>().map_or(true, |p| p == 0) {
-            return Err(doc.error_at(
-                key,
-                format!("\"{url}\" has an invalid port \"{port}\" (1-65535)"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Splits `host:port`, `[v6]:port`, `host` or `[v6]`.
-fn split_host_port(s: &str) -> (&str, Option<&str>) {
-    if let Some(rest) = s.strip_prefix('[') {
-        return match rest.split_once(']') {
-            Some((host, tail)) => (host, tail.strip_prefix(':')),
-            None => ("", None),
-        };
-    }
-    match s.rsplit_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (s, None),
-    }
-}
-
-fn check_listen(doc: &Doc<'_>, key: &str, listen: &str) -> Result<(), ConfigError> {
-    let (host, port) = split_host_port(listen);
-    let port_ok = port.is_some_and(|p| p.parse::<u16>().is_ok());
-    if host.is_empty() || !port_ok {
-        return Err(doc.error_at(
-            key,
-            format!("\"{listen}\" is not HOST:PORT (e.g. \"0.0.0.0:8119\", port 0 = any)"),
-        ));
-    }
-    Ok(())
-}
-
-fn check_env_name(doc: &Doc<'_>, key: &str, name: &str) -> Result<(), ConfigError> {
-    if name.is_empty() {
-        return Err(doc.error_at(
-            key,
-            "must name an environment variable (or leave the key out for no password)",
-        ));
-    }
-    if name.contains(['=', '\0']) || name.chars().any(char::is_whitespace) {
-        return Err(doc.error_at(
-            key,
-            format!("\"{name}\" is not a valid environment variable name"),
-        ));
-    }
-    Ok(())
-}
-
-fn check_rect(doc: &Doc<'_>, key: &str, r: &Rect) -> Result<(), ConfigError> {
-    if r.w == 0 || r.h == 0 {
-        return Err(doc.error_at(
-            key,
-            format!(
-                "region [{}, {}, {}, {}] is empty; width and height must be at least 1",
-                r.x, r.y, r.w, r.h
-            ),
-        ));
-    }
-    if r.right() > u32::from(u16::MAX) || r.bottom() > u32::from(u16::MAX) {
-        return Err(doc.error_at(
-            key,
-            format!(
-                "region [{}, {}, {}, {}] reaches past 65535, beyond any RFB screen",
-                r.x, r.y, r.w, r.h
-            ),
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -156,7 +156,7 @@ pub struct Scenario {
     pub data: DataScenario,
     /// `[[witness]]`: manual confirmation steps (see [`crate::sinks::witness`]).
     #[serde(default)]
-    pub witness: Vec<crate::sinks::witness::WitnessStep>,
+    pub witness: Vec<crate::config::witness::WitnessStep>,
 }
 
 impl Scenario {
@@ -294,7 +294,7 @@ impl Scenario {
                 ),
             ));
         }
-        if let Err((key, message)) = crate::sinks::witness::validate(&self.witness) {
+        if let Err((key, message)) = crate::config::witness::validate(&self.witness) {
             return Err(doc.error_at(&key, message));
         }
         if self.operation.latency_p50_ms > self.operation.latency_p95_ms {

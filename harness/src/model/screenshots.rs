@@ -352,7 +352,7 @@ fn write_png(path: &Path, fb: &Framebuffer) -> std::io::Result<()> {
 #[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 mod tests {
     use super::*;
-    use crate::sinks::report::json;
+    use crate::model::files as json;
 
     fn image(w: u16, h: u16) -> Framebuffer {
         let mut fb = Framebuffer::new(w, h, &Limits::default()).unwrap();

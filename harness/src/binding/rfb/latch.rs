@@ -35,7 +35,7 @@ pub struct AuthFailure {
     /// The label of the console that failed (`"ST-01"`).
     pub label: String,
     /// The check that opened it, if any.
-    pub check: Option<crate::catalog::CheckId>,
+    pub check: Option<crate::model::ids::CheckId>,
 }
 
 impl AuthFailure {
@@ -95,7 +95,7 @@ impl AuthLatch {
                 let f = AuthFailure {
                     error: error.clone(),
                     label: label.to_string(),
-                    check: crate::record::current_check(),
+                    check: crate::binding::transcript::current_check(),
                 };
                 st.failed = Some(f.clone());
                 Some(f)

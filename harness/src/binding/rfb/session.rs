@@ -189,7 +189,7 @@ impl State {
                 // Applied by the decoder already; only the record needs it.
                 if let Some(r) = &self.recorder {
                     r.log(
-                        crate::record::transcript::Direction::Recv,
+                        crate::binding::transcript::Direction::Recv,
                         "SetColourMapEntries",
                         serde_json::json!({"first": first, "count": count}),
                     );
@@ -199,7 +199,7 @@ impl State {
             ServerEvent::Cursor(shape) => {
                 if let Some(r) = &self.recorder {
                     r.log(
-                        crate::record::transcript::Direction::Recv,
+                        crate::binding::transcript::Direction::Recv,
                         "Cursor",
                         serde_json::json!({"width": shape.width, "height": shape.height, "hot_x": shape.hot_x, "hot_y": shape.hot_y}),
                     );
@@ -316,24 +316,24 @@ async fn write_command(
 /// Logs one console's messages to the run's transcript; made in the
 /// check's task (which it remembers) and moved into the session task.
 pub struct Recorder {
-    transcript: crate::record::Transcript,
-    check: Option<crate::catalog::CheckId>,
+    transcript: crate::binding::transcript::Transcript,
+    check: Option<crate::model::ids::CheckId>,
     label: String,
 }
 
 impl Recorder {
     /// A recorder for console `label`, tagged with the current check.
-    pub fn new(transcript: crate::record::Transcript, label: &str) -> Recorder {
+    pub fn new(transcript: crate::binding::transcript::Transcript, label: &str) -> Recorder {
         Recorder {
             transcript,
-            check: crate::record::current_check(),
+            check: crate::binding::transcript::current_check(),
             label: label.to_string(),
         }
     }
 
     fn log(
         &self,
-        dir: crate::record::transcript::Direction,
+        dir: crate::binding::transcript::Direction,
         kind: &str,
         fields: serde_json::Value,
     ) {
@@ -343,7 +343,7 @@ impl Recorder {
 
     /// The handshake's messages, as negotiated (logged once it completed).
     pub fn handshake(&self, info: &crate::binding::SessionInfo) {
-        use crate::record::transcript::Direction::{Recv, Send};
+        use crate::binding::transcript::Direction::{Recv, Send};
         use serde_json::json;
         self.log(Send, "Connect", json!({"url": info.url, "transport": info.transport, "subprotocol": info.subprotocol, "connect_ms": info.connect_ms}));
         self.log(
@@ -390,14 +390,14 @@ impl Recorder {
         let mut fields = fields;
         fields["seq"] = json!(seq);
         self.log(
-            crate::record::transcript::Direction::Send,
+            crate::binding::transcript::Direction::Send,
             msg.name(),
             fields,
         );
     }
 
     fn received(&self, ev: &ConsoleEvent) {
-        use crate::record::transcript::Direction::Recv;
+        use crate::binding::transcript::Direction::Recv;
         use serde_json::json;
         match ev {
             ConsoleEvent::Update(u) => {

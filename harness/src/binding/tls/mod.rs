@@ -11,13 +11,11 @@
 pub mod cryptrec;
 pub mod http;
 
-use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -26,77 +24,9 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use self::cryptrec::CryptrecStatus;
 
-/// Largest PEM file read (certificates and keys are a few KiB).
-pub const MAX_PEM_BYTES: u64 = 1024 * 1024;
-
-/// The `[tls]` section of a declaration: paths of PEM files (relative paths
-/// are resolved beside the declaration when it is loaded from a file).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsDecl {
-    /// The CA certificate(s) that signed the terminal's certificate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ca: Option<String>,
-    /// The certificate chain the harness presents (mutual TLS).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_cert: Option<String>,
-    /// The private key of `client_cert`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_key: Option<String>,
-    /// The certificate chain of the harness's push receiver (serves https).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub receiver_cert: Option<String>,
-    /// The private key of `receiver_cert`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub receiver_key: Option<String>,
-    /// The name to verify the terminal's certificate against, when it is not
-    /// the URL's host.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server_name: Option<String>,
-}
-
-impl TlsDecl {
-    /// The file keys with their values, in declaration order.
-    pub fn files(&self) -> [(&'static str, Option<&String>); 5] {
-        [
-            ("ca", self.ca.as_ref()),
-            ("client_cert", self.client_cert.as_ref()),
-            ("client_key", self.client_key.as_ref()),
-            ("receiver_cert", self.receiver_cert.as_ref()),
-            ("receiver_key", self.receiver_key.as_ref()),
-        ]
-    }
-
-    /// Makes every relative file path relative to `dir`.
-    pub fn resolve_beside(&mut self, dir: &Path) {
-        for p in [
-            &mut self.ca,
-            &mut self.client_cert,
-            &mut self.client_key,
-            &mut self.receiver_cert,
-            &mut self.receiver_key,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if Path::new(p.as_str()).is_relative() {
-                *p = dir.join(p.as_str()).display().to_string();
-            }
-        }
-    }
-}
-
-/// A `[tls]` file that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("tls.{key}: {file}: {reason}")]
-pub struct TlsFileError {
-    /// The declaration key (`ca`, `client_cert` ...).
-    pub key: &'static str,
-    /// The file named.
-    pub file: String,
-    /// What is wrong.
-    pub reason: String,
-}
+pub use crate::config::declaration::tls::{
+    load_certs, load_key, TlsDecl, TlsFileError, MAX_PEM_BYTES,
+};
 
 /// TLS configuration ready to use, built from a [`TlsDecl`].
 #[derive(Clone)]
@@ -123,53 +53,22 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn read_pem(key: &'static str, file: &str) -> Result<Vec<u8>, TlsFileError> {
-    let err = |reason: String| TlsFileError {
-        key,
-        file: file.to_string(),
-        reason,
-    };
-    crate::config::declaration::read_regular(std::path::Path::new(file), MAX_PEM_BYTES)
-        .map_err(|e| err(e.reason()))
-}
-
-/// Reads the certificates of a PEM file (at least one).
-pub fn load_certs(
-    key: &'static str,
-    file: &str,
-) -> Result<Vec<CertificateDer<'static>>, TlsFileError> {
-    let pem = read_pem(key, file)?;
-    let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&pem).collect();
-    let certs = certs.map_err(|e| TlsFileError {
-        key,
-        file: file.to_string(),
-        reason: format!("not a PEM certificate file: {e}"),
-    })?;
-    if certs.is_empty() {
-        return Err(TlsFileError {
-            key,
-            file: file.to_string(),
-            reason: "no CERTIFICATE block in the file".into(),
-        });
-    }
-    Ok(certs)
-}
-
-/// Reads the private key of a PEM file (PKCS#8, PKCS#1 or SEC1).
-pub fn load_key(key: &'static str, file: &str) -> Result<PrivateKeyDer<'static>, TlsFileError> {
-    let pem = read_pem(key, file)?;
-    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| TlsFileError {
-        key,
-        file: file.to_string(),
-        reason: format!("no usable PEM private key: {e}"),
-    })
-}
-
 fn pair_error(key: &'static str, file: Option<&String>, reason: String) -> TlsFileError {
     TlsFileError {
         key,
         file: file.cloned().unwrap_or_default(),
         reason,
+    }
+}
+
+/// The TLS settings a declaration's `[tls]` section describes (none
+/// without one).
+pub fn settings(
+    decl: &crate::config::declaration::Declaration,
+) -> Result<Option<Arc<TlsSettings>>, TlsFileError> {
+    match &decl.tls {
+        None => Ok(None),
+        Some(t) => TlsSettings::load(t).map(|s| Some(Arc::new(s))),
     }
 }
 
