@@ -575,7 +575,7 @@ mod tests {
     }
 
     #[test]
-    fn footprint_uses_the_shape_when_known() {
+    fn footprint_is_the_reach_grown_to_the_shape() {
         let shape = crate::binding::CursorShape {
             width: 12,
             height: 19,
@@ -583,8 +583,16 @@ mod tests {
             hot_y: 0,
             pixels: Vec::new(),
         };
-        assert_eq!(footprint(100, 50, Some(&shape)), Rect::new(100, 50, 12, 19));
+        // A shape inside the reach leaves the 64x64 box.
+        assert_eq!(footprint(100, 50, Some(&shape)), Rect::new(68, 18, 64, 64));
         assert_eq!(footprint(10, 10, None), Rect::new(0, 0, 64, 64));
+        // A large shape grows it.
+        let big = crate::binding::CursorShape {
+            width: 100,
+            height: 10,
+            ..shape
+        };
+        assert_eq!(footprint(100, 50, Some(&big)), Rect::new(68, 18, 132, 64));
     }
 
     #[test]
