@@ -6,9 +6,15 @@
 //! wire text can add a binding as one new module without touching the checks.
 //!
 //! The default binding is [`rfb`]: RFB over WebSocket (`ws://`, `wss://`) or
-//! TCP (`rfb://`).
+//! TCP (`rfb://`) for the screen, and [`http`] (JSON over HTTP/1.1) for the
+//! data channel, which checks reach through [`data::DataBinding`];
+//! [`memory`] holds bindings that simulate a terminal in process.
 
+pub mod data;
+pub mod http;
+pub mod memory;
 pub mod rfb;
+pub mod schema;
 pub mod seq;
 pub mod tls;
 pub mod transcript;
@@ -21,6 +27,7 @@ use s301_rfb::{Framebuffer, Rect};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
+pub use data::DataBinding;
 pub use seq::Seq;
 
 /// A boxed, sendable future (bindings are used as trait objects).

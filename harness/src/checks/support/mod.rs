@@ -1,0 +1,3 @@
+//! Helpers shared by several checks, one file per subject.
+
+pub mod data;
