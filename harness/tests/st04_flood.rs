@@ -174,13 +174,10 @@ async fn a_flood_of_unrequested_updates_answers_no_request() {
     let (st01, st04) = st04_against(Mode::Flood).await;
     assert_eq!(st01.verdict, Verdict::Pass, "{}", st01.detail);
     assert_eq!(st04.verdict, Verdict::Fail, "{}", st04.detail);
-    assert!(st04.detail.contains("not answered"), "{}", st04.detail);
-    assert!(
-        st04.detail.contains("did not paint the requested area"),
-        "{}",
-        st04.detail
-    );
-    assert_eq!(st04.evidence["answered"], 0, "{}", st04.evidence);
+    // Its updates never paint the whole screen, so the console is never
+    // served a whole image: ST-04 fails before its sustained part, saying
+    // how much was never painted.
+    assert!(st04.detail.contains("were never painted"), "{}", st04.detail);
 }
 
 #[tokio::test]
