@@ -12,18 +12,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use s301_rfb::encoding::Encoding;
-use s301_rfb::{Limits, Rect};
 use serde_json::{json, Value};
 
 use super::causal::{violations, ConsoleLog, Violation};
 use super::screen::{
-    capped, closed_outcome, describe_close, harness_side, ms_between, open_console,
-    open_error_json, open_failure_outcome, open_served, percentile, rect_json, round_ms,
-    session_json, Coverage, Ev, Timeline, Tracked, FULL_ASKS, REOPEN_INTERVAL,
+    capped, closed_outcome, describe_close, ms_between, open_console, open_error_json,
+    open_failure_outcome, open_served, percentile, rect_json, round_ms, session_json, Coverage, Ev,
+    Timeline, Tracked, FULL_ASKS, REOPEN_INTERVAL,
 };
 use super::{CheckCtx, CheckDef, Outcome};
-use crate::binding::{BoxFuture, CloseHow, CloseReason, OpenError, ScreenBinding};
+use crate::binding::screen::{valid_size, Rect};
+use crate::binding::{
+    BoxFuture, CloseHow, CloseReason, DamageKind, EncodingControl, EncodingSet, OpenError,
+    ScreenBinding,
+};
 use crate::catalog::CheckId;
 use crate::declaration::Exclusivity;
 use crate::scenario::ScreenScenario;
@@ -69,15 +71,6 @@ pub fn checks() -> Vec<CheckDef> {
         super::ex04::def(),
     ]
 }
-
-/// The encodings ST-02 tries one by one after the preference list.
-pub const SINGLE_ENCODINGS: [Encoding; 5] = [
-    Encoding::Zrle,
-    Encoding::Trle,
-    Encoding::Hextile,
-    Encoding::Rre,
-    Encoding::Raw,
-];
 
 /// The side of the small region used for pings and sustained requests.
 pub const PING_SIDE: u16 = 64;
@@ -154,8 +147,8 @@ async fn st01_run(ctx: &CheckCtx) -> Outcome {
                 });
                 Outcome::pass(
                     format!(
-                        "session over {} (RFB {}, security {}), screen {}x{} \"{}\"; first full update in {first_ms} ms",
-                        info.transport, info.version, info.security, info.width, info.height, info.name
+                        "session over {} ({} {}, security {}), screen {}x{} \"{}\"; first full update in {first_ms} ms",
+                        info.transport, info.protocol, info.version, info.security, info.width, info.height, info.name
                     ),
                     Value::Null,
                 )
@@ -191,7 +184,7 @@ fn st02(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
 /// What one ST-02 round saw.
 struct Round {
     name: String,
-    requested: Vec<i32>,
+    requested: EncodingSet,
     seen: BTreeMap<String, u64>,
     updates: u64,
     rects: u64,
@@ -210,9 +203,9 @@ struct Round {
 }
 
 impl Round {
-    fn new(name: String, requested: Vec<i32>) -> Self {
+    fn new(requested: EncodingSet) -> Self {
         Round {
-            name,
+            name: requested.name.clone(),
             requested,
             seen: BTreeMap::new(),
             updates: 0,
@@ -261,7 +254,7 @@ impl Round {
     fn json(&self) -> Value {
         json!({
             "round": self.name,
-            "encodings_requested": self.requested,
+            "encodings_requested": self.requested.ids,
             "encodings_seen": self.seen,
             "updates": self.updates,
             "rects": self.rects,
@@ -283,26 +276,28 @@ async fn st02_run(ctx: &CheckCtx) -> Outcome {
         Ok(t) => t,
         Err(o) => return o,
     };
-    let mut plan: Vec<(String, Vec<i32>)> =
-        vec![("preference list".into(), t.info().encodings.clone())];
-    for e in SINGLE_ENCODINGS {
-        plan.push((
-            format!("{} only", e.name()),
-            vec![e.code(), Encoding::DesktopSize.code()],
-        ));
-    }
+    // The encoding sweep runs only where the binding can choose encodings;
+    // otherwise the one full-screen round is judged alone.
+    let control = ctx.screen.encodings();
+    let plan: Vec<EncodingSet> = match control {
+        Some(c) => std::iter::once(c.preference()).chain(c.sweep()).collect(),
+        None => vec![EncodingSet {
+            name: "full screen".into(),
+            ids: Vec::new(),
+        }],
+    };
     let mut rounds: Vec<Round> = Vec::new();
-    for (i, (name, codes)) in plan.into_iter().enumerate() {
-        let mut round = Round::new(name, codes);
+    for (i, set) in plan.into_iter().enumerate() {
+        let mut round = Round::new(set);
         if i > 0 && t.set_encodings(&round.requested).await.is_err() {
             let reason = t.gone_reason().await;
-            round.harness_fault = harness_side(&reason);
+            round.harness_fault = reason.harness_side();
             round.fatal = Some(format!(
                 "the session ended before SetEncodings: {}",
                 describe_close(&reason)
             ));
         } else {
-            full_round(&mut t, &mut round, sc).await;
+            full_round(&mut t, &mut round, sc, control).await;
         }
         if i == 0 && round.fatal.is_none() {
             // Encoded straight from the console's framebuffer: no copy.
@@ -322,12 +317,18 @@ async fn st02_run(ctx: &CheckCtx) -> Outcome {
     }
     let session = session_json(&t);
     t.close(CloseHow::Clean).await;
-    let evidence = json!({
+    let mut evidence = json!({
         "session": session,
         "rounds": rounds.iter().map(Round::json).collect::<Vec<_>>(),
         "screenshot": SCREENSHOT_KEY,
         "timeline": tl.evidence(),
     });
+    if control.is_none() {
+        evidence["encoding_sweep"] = json!({
+            "applicable": false,
+            "reason": NO_SWEEP,
+        });
+    }
     if rounds.iter().any(|r| r.harness_fault) {
         return Outcome::error(
             "the harness closed the ST-02 session itself; cannot judge",
@@ -338,14 +339,19 @@ async fn st02_run(ctx: &CheckCtx) -> Outcome {
     match failed.first() {
         None => {
             let total_ms: f64 = rounds.iter().filter_map(|r| r.ms).sum();
-            Outcome::pass(
-                format!(
-                    "{} full-update rounds (preference list, then ZRLE, TRLE, Hextile, RRE, Raw alone) all in bounds, in requested encodings, covering the screen; {} ms in all",
+            let detail = match control {
+                Some(c) => format!(
+                    "{} full-update rounds ({}) all in bounds, in requested encodings, covering the screen; {} ms in all",
                     rounds.len(),
+                    c.describe_sweep(),
                     round_ms(total_ms)
                 ),
-                evidence,
-            )
+                None => format!(
+                    "the full-update round is in bounds and covers the screen in {} ms; the encoding sweep did not run: not applicable ({NO_SWEEP})",
+                    round_ms(total_ms)
+                ),
+            };
+            Outcome::pass(detail, evidence)
         }
         Some(r) => {
             let others = if failed.len() > 1 {
@@ -365,14 +371,23 @@ async fn st02_run(ctx: &CheckCtx) -> Outcome {
     }
 }
 
-/// Asks for the whole screen and judges the answer into `round`.
-async fn full_round(t: &mut Tracked, round: &mut Round, sc: &ScreenScenario) {
+/// Why ST-02 sweeps no encodings on a binding without [`EncodingControl`].
+pub const NO_SWEEP: &str = "the screen binding has no encodings to choose";
+
+/// Asks for the whole screen and judges the answer into `round`; with
+/// `control`, every rectangle must be in an encoding it permits.
+async fn full_round(
+    t: &mut Tracked,
+    round: &mut Round,
+    sc: &ScreenScenario,
+    control: Option<&dyn EncodingControl>,
+) {
     let screen = t.bounds();
     let sent = match t.request(false, None).await {
         Ok(s) => s,
         Err(_) => {
             let reason = t.gone_reason().await;
-            round.harness_fault = harness_side(&reason);
+            round.harness_fault = reason.harness_side();
             round.fatal = Some(format!(
                 "the session ended before the request: {}",
                 describe_close(&reason)
@@ -391,24 +406,26 @@ async fn full_round(t: &mut Tracked, round: &mut Round, sc: &ScreenScenario) {
                 round.rects += u.rect_count as u64;
                 round.bytes += u.bytes;
                 round.ms.get_or_insert(ms_between(sent.at, u.at));
-                for r in &u.rects {
-                    let enc = Encoding::from_code(r.encoding);
-                    *round.seen.entry(enc.name()).or_default() += 1;
-                    if enc == Encoding::DesktopSize {
-                        if Limits::DEFAULT.check_screen(r.rect.w, r.rect.h).is_ok() {
+                for r in &u.damage {
+                    let used = r.encoding.as_deref();
+                    if let Some(name) = used {
+                        *round.seen.entry(name.to_string()).or_default() += 1;
+                    }
+                    if r.kind == DamageKind::Resize {
+                        if valid_size(r.rect.w, r.rect.h) {
                             cov = Coverage::new(r.rect.w, r.rect.h);
                         }
                         continue;
                     }
-                    let allowed = enc == Encoding::Raw || round.requested.contains(&r.encoding);
-                    if !allowed {
-                        round.violations.push(format!(
-                            "rectangle {} sent in {}, which was not requested",
-                            r.rect,
-                            enc.name()
-                        ));
+                    if let (Some(c), Some(name)) = (control, used) {
+                        if !c.permits(&round.requested, name) {
+                            round.violations.push(format!(
+                                "rectangle {} sent in {name}, which was not requested",
+                                r.rect
+                            ));
+                        }
                     }
-                    if enc.is_pseudo() {
+                    if !r.paints() {
                         continue;
                     }
                     if r.in_bounds {
@@ -444,7 +461,7 @@ async fn full_round(t: &mut Tracked, round: &mut Round, sc: &ScreenScenario) {
                 until = (Instant::now() + ms(sc.quiet_ms)).min(deadline);
             }
             Ev::Closed { reason, .. } => {
-                round.harness_fault = harness_side(&reason);
+                round.harness_fault = reason.harness_side();
                 round.fatal = Some(match &reason {
                     CloseReason::Violation { detail } => {
                         format!("the answer could not be decoded: {detail}")
@@ -619,7 +636,7 @@ async fn ex01_refuse(
                 Ok(_) => st.findings.push(
                     "console B was served while console A held the terminal (refuse policy)".into(),
                 ),
-                Err(Ev::Closed { reason, .. }) if harness_side(&reason) => {
+                Err(Ev::Closed { reason, .. }) if reason.harness_side() => {
                     st.harness_problem = Some("the harness closed console B".into())
                 }
                 Err(Ev::Closed { reason, .. }) => {
@@ -725,13 +742,13 @@ async fn ex01_takeover(
                 st.facts.entry("b_served_ms").or_insert(json!(took));
             }
             (Side::A, Ev::Closed { reason, .. }) => {
-                if harness_side(&reason) {
+                if reason.harness_side() {
                     st.harness_problem = Some("the harness closed console A".into());
                 }
                 st.since("a_closed_ms", b_start);
             }
             (Side::B, Ev::Closed { reason, .. }) => {
-                if harness_side(&reason) {
+                if reason.harness_side() {
                     st.harness_problem = Some("the harness closed console B".into());
                 } else {
                     st.findings.push(format!(
@@ -869,7 +886,7 @@ async fn ex02_phase(
                         logs.push(b.close(CloseHow::Clean).await);
                         break PhaseEnd::Served;
                     }
-                    Err(Ev::Closed { reason, .. }) if harness_side(&reason) => {
+                    Err(Ev::Closed { reason, .. }) if reason.harness_side() => {
                         logs.push(b.close(CloseHow::Clean).await);
                         break PhaseEnd::Error("the harness closed console B".into());
                     }
@@ -1109,14 +1126,14 @@ async fn attempt(
                     }
                 }
             }
-            if t.close_reason().is_some_and(harness_side) {
+            if t.close_reason().is_some_and(CloseReason::harness_side) {
                 c.harness_error = Some(format!("{name}: closed by the harness"));
             }
             c.logs.push(t.close(leave).await);
             true
         }
         Err(Ev::Closed { reason, .. }) => {
-            if harness_side(&reason) {
+            if reason.harness_side() {
                 c.harness_error = Some(format!("{name}: closed by the harness"));
             }
             c.logs.push(t.close(CloseHow::Clean).await);
@@ -1313,7 +1330,10 @@ mod tests {
 
     #[test]
     fn a_round_fails_on_unpainted_pixels_and_names_them() {
-        let mut r = Round::new("RRE only".into(), vec![2, -223]);
+        let mut r = Round::new(EncodingSet {
+            name: "RRE only".into(),
+            ids: vec![2, -223],
+        });
         assert!(!r.failed());
         r.uncovered = 12;
         r.uncovered_bbox = Some(Rect::new(10, 20, 4, 3));
@@ -1324,7 +1344,10 @@ mod tests {
 
     #[test]
     fn a_round_reports_its_first_violation_and_how_many_more() {
-        let mut r = Round::new("ZRLE only".into(), vec![16, -223]);
+        let mut r = Round::new(EncodingSet {
+            name: "ZRLE only".into(),
+            ids: vec![16, -223],
+        });
         r.violations
             .push("rectangle 16x16+0+0 sent in Hextile".into());
         r.violations

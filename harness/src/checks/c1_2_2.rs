@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use s301_rfb::Rect;
+use crate::binding::screen::Rect;
 use serde_json::{json, Value};
 
 use super::screen::{

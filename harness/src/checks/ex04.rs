@@ -23,9 +23,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::binding::screen::Rect;
 use futures_util::future::join_all;
 use rand::Rng;
-use s301_rfb::Rect;
 use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -33,7 +33,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::c1_2_1::PING_SIDE;
 use super::causal::{violations, ConsoleLog};
 use super::screen::{
-    capped, describe_close, harness_side, ms_between, percentile, round_ms, Ev, Timeline, Tracked,
+    capped, describe_close, ms_between, percentile, round_ms, Ev, Timeline, Tracked,
     REOPEN_INTERVAL,
 };
 use super::{CheckCtx, CheckDef, Outcome};
@@ -389,7 +389,7 @@ impl Storm<'_> {
 
     /// The terminal (or the harness) closed `s`.
     async fn closed(&self, s: &mut Seat, conn: Conn, reason: &CloseReason) {
-        if harness_side(reason) {
+        if reason.harness_side() {
             s.harness = Some(StormError::ClosedByHarness(s.label.clone()));
         }
         let detail = describe_close(reason);

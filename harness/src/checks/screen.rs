@@ -8,7 +8,6 @@
 
 use std::time::{Duration, Instant};
 
-use s301_rfb::{Framebuffer, Rect};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -16,9 +15,10 @@ use super::causal::ConsoleLog;
 pub use super::coverage::Coverage;
 pub use super::timeline::{Timeline, TimelineEntry};
 use super::{CheckCtx, Outcome};
+use crate::binding::screen::{Image, Rect};
 use crate::binding::{
-    seq, CloseHow, CloseReason, Console, ConsoleEvent, ConsoleGone, OpenError, ScreenBinding, Seq,
-    UpdateInfo,
+    seq, CloseHow, CloseReason, Console, ConsoleEvent, ConsoleGone, EncodingSet, OpenError,
+    ScreenBinding, Seq, UpdateInfo,
 };
 use crate::declaration::Probe;
 
@@ -79,6 +79,7 @@ pub fn describe_close(reason: &CloseReason) -> String {
         CloseReason::ByHarness => "closed by the harness".into(),
         CloseReason::Violation { detail } => format!("protocol violation: {detail}"),
         CloseReason::Io { detail } => format!("connection failed: {detail}"),
+        CloseReason::Harness { detail } => format!("harness fault: {detail}"),
     }
 }
 
@@ -208,7 +209,7 @@ impl Tracked {
                     // the console's address locked out.
                     let retry = matches!(
                         f.error,
-                        OpenError::Refused { stage, .. } if !is_security_stage(stage)
+                        OpenError::Refused { stage, .. } if !stage.is_authentication()
                     ) && Instant::now() + interval < until;
                     if !retry {
                         return Err(f);
@@ -268,7 +269,7 @@ impl Tracked {
 
     /// Runs `f` on the console's framebuffer in place (keep it short: the
     /// binding waits for the lock to apply the next update).
-    pub fn with_framebuffer<R>(&self, f: impl FnOnce(&Framebuffer) -> R) -> R {
+    pub fn with_framebuffer<R>(&self, f: impl FnOnce(&Image) -> R) -> R {
         self.console.with_framebuffer(f)
     }
 
@@ -286,15 +287,15 @@ impl Tracked {
         self.timeline.record(self.console.label(), event, s);
     }
 
-    /// Sends SetEncodings.
-    pub async fn set_encodings(&mut self, codes: &[i32]) -> Result<Sent, ConsoleGone> {
-        let s = self.console.set_encodings(codes).await?;
+    /// Asks for the encodings of `set` (the binding's [`crate::binding::EncodingControl`]).
+    pub async fn set_encodings(&mut self, set: &EncodingSet) -> Result<Sent, ConsoleGone> {
+        let s = self.console.set_encodings(set).await?;
         let at = Instant::now();
-        self.note(format!("set encodings {codes:?}"), s);
+        self.note(format!("set encodings {:?}", set.ids), s);
         Ok(Sent { seq: s, at })
     }
 
-    /// Sends a FramebufferUpdateRequest (`None` = the whole screen).
+    /// Sends a ImageUpdateRequest (`None` = the whole screen).
     pub async fn request(
         &mut self,
         incremental: bool,
@@ -437,7 +438,7 @@ impl Tracked {
             match self.next(until).await {
                 Ev::Closed { reason, .. } => return reason,
                 Ev::Timeout => {
-                    return CloseReason::Io {
+                    return CloseReason::Harness {
                         detail: TASK_VANISHED.into(),
                     }
                 }
@@ -463,14 +464,6 @@ impl Tracked {
     }
 }
 
-/// Whether a refusal at `stage` may concern authentication (never retried).
-pub fn is_security_stage(stage: crate::binding::Stage) -> bool {
-    matches!(
-        stage,
-        crate::binding::Stage::Security | crate::binding::Stage::SecurityResult
-    )
-}
-
 /// The keysym for a character: printable ASCII maps to itself, newline to
 /// Return, tab to Tab, Latin-1 to itself and anything else to the X11
 /// Unicode keysym (`0x0100_0000 + code point`).
@@ -487,21 +480,6 @@ pub fn keysym(ch: char) -> u32 {
 /// How [`Tracked::gone_reason`] reports a session task that vanished
 /// without reporting its close (a harness fault).
 pub const TASK_VANISHED: &str = "the session task stopped without reporting a close";
-
-/// How [`Console::next_event`] reports a binding task that ended without a
-/// `Closed` event (a harness fault).
-const BINDING_TASK_ENDED: &str = "binding task ended";
-
-/// Whether a session end is the harness's own doing rather than the
-/// terminal's: the harness closed it, or its session task vanished without
-/// reporting why (a bug on our side, never the terminal's fault).
-pub fn harness_side(reason: &CloseReason) -> bool {
-    match reason {
-        CloseReason::ByHarness => true,
-        CloseReason::Io { detail } => detail == TASK_VANISHED || detail == BINDING_TASK_ENDED,
-        _ => false,
-    }
-}
 
 /// How an open failure is judged: refusals, protocol errors and timeouts are
 /// the terminal's (`fail`), harness problems are `error`.
@@ -674,7 +652,7 @@ pub async fn open_served(ctx: &CheckCtx, label: &str, tl: &Timeline) -> Result<T
 /// The outcome when a session ended where it should not have: the harness's
 /// own close is an `error`, anything else a `fail`.
 pub fn closed_outcome(what: &str, reason: &CloseReason, evidence: Value) -> Outcome {
-    if harness_side(reason) {
+    if reason.harness_side() {
         Outcome::error(
             format!(
                 "{what}: the harness ended the session itself ({}); cannot judge",
@@ -841,28 +819,29 @@ mod tests {
 
     #[test]
     fn vanished_session_tasks_are_the_harness_fault() {
-        assert!(harness_side(&CloseReason::ByHarness));
-        assert!(harness_side(&CloseReason::Io {
+        assert!(CloseReason::ByHarness.harness_side());
+        assert!(CloseReason::Harness {
             detail: TASK_VANISHED.into()
-        }));
-        assert!(harness_side(&CloseReason::Io {
-            detail: BINDING_TASK_ENDED.into()
-        }));
-        assert!(!harness_side(&CloseReason::Io {
-            detail: "connection reset by peer".into()
-        }));
-        assert!(!harness_side(&CloseReason::ByTerminal {
+        }
+        .harness_side());
+        // An I/O error is the terminal's side, whatever its text says.
+        assert!(!CloseReason::Io {
+            detail: TASK_VANISHED.into()
+        }
+        .harness_side());
+        assert!(!CloseReason::ByTerminal {
             detail: "EOF".into()
-        }));
+        }
+        .harness_side());
     }
 
     #[test]
     fn refusals_at_the_security_stages_are_never_retried() {
         use crate::binding::Stage;
-        assert!(is_security_stage(Stage::Security));
-        assert!(is_security_stage(Stage::SecurityResult));
-        assert!(!is_security_stage(Stage::Init));
-        assert!(!is_security_stage(Stage::Connect));
+        assert!(Stage::Authentication.is_authentication());
+        assert!(Stage::AuthenticationResult.is_authentication());
+        assert!(!Stage::Admission.is_authentication());
+        assert!(!Stage::Connect.is_authentication());
     }
 
     #[test]

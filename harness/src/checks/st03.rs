@@ -4,8 +4,7 @@
 
 use std::time::Instant;
 
-use s301_rfb::encoding::Encoding;
-use s301_rfb::Rect;
+use crate::binding::screen::Rect;
 use serde_json::{json, Value};
 
 use super::c1_2_1::ms;
@@ -192,8 +191,8 @@ async fn st03_body(
         match t.next(full_deadline).await {
             Ev::Update(u) => {
                 let mut cov = Coverage::new(screen.w, screen.h);
-                for r in &u.rects {
-                    if !Encoding::from_code(r.encoding).is_pseudo() {
+                for r in &u.damage {
+                    if r.paints() {
                         cov.add(r.rect);
                     }
                 }

@@ -92,7 +92,7 @@ async fn st04_run(ctx: &CheckCtx) -> Outcome {
                 Ev::Update(u) => {
                     updates += 1;
                     bytes += u.bytes;
-                    out_of_bounds += u.rects.iter().filter(|r| !r.in_bounds).count() as u64;
+                    out_of_bounds += u.damage.iter().filter(|r| !r.in_bounds).count() as u64;
                     if u.began > sent.seq {
                         for r in damage(&u, area) {
                             painted.add(r);

@@ -41,7 +41,7 @@
 
 use std::time::{Duration, Instant};
 
-use s301_rfb::Rect;
+use crate::binding::screen::Rect;
 use serde_json::{json, Value};
 
 pub use super::patch::{damage, Exclusions, Patch};

@@ -21,7 +21,7 @@ use crate::report::outputs::EVIDENCE_DIR;
 use crate::report::png;
 
 pub use screenshots::{Screenshot, ScreenshotError, Screenshots};
-pub use transcript::{Transcript, TranscriptEntry};
+pub use transcript::{ScopedTranscript, Transcript, TranscriptEntry};
 
 /// Most screenshots held at once (one check's, until it finishes); later
 /// ones are dropped and the drop is logged. Held screenshots cost their
@@ -42,6 +42,13 @@ pub async fn in_check<F: std::future::Future>(id: CheckId, fut: F) -> F::Output 
 /// The check the current task runs for, if any.
 pub fn current_check() -> Option<CheckId> {
     CURRENT_CHECK.try_with(|id| *id).ok()
+}
+
+/// The scope the current task works in, as a name for records (the check's
+/// id, `"ST-01"`), if any: what a binding may say about who opened a console
+/// without knowing checks.
+pub fn current_scope() -> Option<&'static str> {
+    current_check().map(|id| id.as_str())
 }
 
 /// Keeps a screenshot of the current check as `<CHECK-ID>/<name>` in

@@ -122,6 +122,21 @@ pub struct TranscriptWriter {
     task: tokio::task::JoinHandle<Result<u64, String>>,
 }
 
+/// A [`Transcript`] bound to the scope it was made in ([`Transcript::scoped`]).
+#[derive(Clone)]
+pub struct ScopedTranscript {
+    transcript: Transcript,
+    check: Option<CheckId>,
+}
+
+impl ScopedTranscript {
+    /// Logs an entry in this scope.
+    pub fn log(&self, channel: &str, dir: Direction, kind: &str, fields: Value) {
+        self.transcript
+            .log_for(self.check, channel, dir, kind, fields);
+    }
+}
+
 impl Transcript {
     /// Creates (truncates) `path` and starts the writer task. `on_fail` is
     /// called once, with a reason, if a write fails.
@@ -146,6 +161,16 @@ impl Transcript {
             },
             PendingWriter { rx, dropped },
         )
+    }
+
+    /// This transcript bound to the scope of the current task (the check it
+    /// runs for, see [`super::current_check`]): a binding logging from a
+    /// task of its own takes it along without knowing what the scope is.
+    pub fn scoped(&self) -> ScopedTranscript {
+        ScopedTranscript {
+            transcript: self.clone(),
+            check: super::current_check(),
+        }
     }
 
     /// Logs an entry for the current check (see [`super::current_check`]).
