@@ -27,6 +27,15 @@ pub struct Cli {
     pub verbose: u8,
 }
 
+/// `s301 checks`.
+#[derive(Debug, clap::Args)]
+pub struct ChecksArgs {
+    /// Print the catalog as the Markdown of docs/checks.md: each check's
+    /// condition, prerequisites and requirement in Japanese and English.
+    #[arg(long)]
+    pub markdown: bool,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -34,8 +43,8 @@ pub enum Command {
     Run(RunArgs),
     /// Run the mock terminal on its own; prints its declaration and serves until Ctrl-C.
     Mock(MockArgs),
-    /// List the check catalog.
-    Checks,
+    /// List the check catalog (--markdown: the table in docs/checks.md).
+    Checks(ChecksArgs),
     /// Check a run directory against its manifest (and signature).
     Verify(VerifyArgs),
     /// Make an Ed25519 key pair for signing run records.

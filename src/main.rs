@@ -37,8 +37,12 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_tracing(cli.verbose);
     match cli.command {
-        cli::Command::Checks => {
-            out(&checks_cmd::table());
+        cli::Command::Checks(args) => {
+            out(&if args.markdown {
+                checks_cmd::markdown()
+            } else {
+                checks_cmd::table()
+            });
             ExitCode::from(EXIT_PASS)
         }
         cli::Command::Run(args) => block_on(run_cmd::run(args)),

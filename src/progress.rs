@@ -85,7 +85,7 @@ fn running_message(running: &[CheckId]) -> String {
     } else {
         let names: Vec<String> = running
             .iter()
-            .map(|id| format!("{id} {}", id.title()))
+            .map(|id| format!("{id} {}", s301_harness::checks::def(*id).title))
             .collect();
         format!("running {}", names.join(" | "))
     }

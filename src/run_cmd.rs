@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use s301_harness::binding::{screen_from_decl, ScreenBinding, ScreenOptions};
-use s301_harness::catalog::{CheckId, ConditionId};
-use s301_harness::checks::{catalog, CheckCtx, Shared};
+use s301_harness::catalog::CheckId;
+use s301_harness::checks::{catalog, CheckCtx, Lane, Shared};
 use s301_harness::data::{DataChannel, DataError, REPORTS_PATH};
 use s301_harness::declaration::Declaration;
 use s301_harness::integrity::hook;
@@ -304,10 +304,9 @@ async fn set_up(
     scenario: &Scenario,
     selection: &Selection,
 ) -> Result<SetUp, SetupError> {
-    let wants_data = CheckId::ALL.iter().any(|id| {
-        selection.includes(*id)
-            && matches!(id.condition(), ConditionId::C1_3_1 | ConditionId::C1_3_2)
-    });
+    let wants_data = CheckId::ALL
+        .iter()
+        .any(|id| selection.includes(*id) && Lane::of(*id) == Lane::Data);
     let target = match (&args.terminal, declaration) {
         (Some(path), Some(d)) => declared_terminal(path, d, scenario, wants_data).await?,
         _ => built_in_mock(scenario, wants_data).await?,

@@ -201,7 +201,7 @@ pub fn blame(outcome: &mut RunOutcome, _lost: &LostTerminal) {
         let judged: Vec<_> = outcome
             .checks
             .iter()
-            .filter(|c| c.id.condition() == cond.id)
+            .filter(|c| crate::checks::def(c.id).condition == cond.id)
             .map(|c| (c.verdict, c.skip.clone()))
             .collect();
         cond.verdict = ConditionVerdict::judge(&judged);

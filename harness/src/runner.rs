@@ -1,11 +1,13 @@
 //! The runner: decides which checks run and in what order, runs each one in
 //! its own task under a time limit, and reports what happens to sinks.
 //!
-//! Checks run in two lanes at the same time:
-//! - the screen lane (conditions 1-2-1 and 1-2-2) in [`SCREEN_ORDER`]: the
-//!   session and transfer checks, then operation, then exclusivity last, so
-//!   a terminal wedged by a contention bug cannot hide the operation results;
-//! - the data lane (1-3-1 and 1-3-2) in catalog order.
+//! Checks run in two lanes at the same time, each check in the lane its
+//! literal names ([`CheckDef::lane`]), phase by phase ([`CheckDef::phase`])
+//! and within a phase in catalog order:
+//! - the screen lane (1-2-1, 1-2-2 and TLS-01): the session and transfer
+//!   checks, then operation, then exclusivity last, so a terminal wedged by
+//!   a contention bug cannot hide the operation results;
+//! - the data lane (1-3-1 and 1-3-2).
 //!
 //! A check whose prerequisite (`CheckDef::needs`) failed, errored or was
 //! itself skipped for a prerequisite is `skipped`, and its detail names the
@@ -29,27 +31,9 @@ use tokio::sync::watch;
 
 use crate::catalog::{CheckId, ConditionId};
 use crate::checks::{CheckCtx, CheckDef, Outcome};
-use crate::declaration::{Declaration, Trigger};
+use crate::declaration::Declaration;
 use crate::scenario::Scenario;
 use crate::verdict::{ConditionVerdict, SkipReason, Verdict};
-
-/// The order of the screen lane. Checks of conditions 1-2-1 and 1-2-2 not
-/// listed here (a future addition) run after these, in catalog order.
-pub const SCREEN_ORDER: [CheckId; 13] = [
-    CheckId::St01,
-    CheckId::St02,
-    CheckId::St03,
-    CheckId::St04,
-    CheckId::Tls01,
-    CheckId::Op01,
-    CheckId::Op02,
-    CheckId::Op03,
-    CheckId::Op04,
-    CheckId::Ex01,
-    CheckId::Ex02,
-    CheckId::Ex03,
-    CheckId::Ex04,
-];
 
 /// No check is cut off before this much time.
 pub const MIN_TIME_LIMIT: Duration = Duration::from_secs(60);
@@ -66,25 +50,7 @@ pub const LIMIT_MARGIN: Duration = Duration::from_secs(120);
 /// (drop its consoles) before the lane moves on.
 const CANCEL_GRACE: Duration = Duration::from_secs(5);
 
-/// Which lane a check runs in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Lane {
-    /// Conditions 1-2-1 and 1-2-2.
-    Screen,
-    /// Conditions 1-3-1 and 1-3-2.
-    Data,
-}
-
-impl Lane {
-    /// The lane of a check.
-    pub fn of(id: CheckId) -> Lane {
-        match id.condition() {
-            // TLS-01 opens a console of its own, so it queues with the screen.
-            ConditionId::C1_2_1 | ConditionId::C1_2_2 | ConditionId::C2_2_1 => Lane::Screen,
-            ConditionId::C1_3_1 | ConditionId::C1_3_2 => Lane::Data,
-        }
-    }
-}
+pub use crate::checks::Lane;
 
 /// A `--only` / `--skip` entry that is not a check id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -155,7 +121,11 @@ fn expand(flag: &'static str, items: &[String]) -> Result<BTreeSet<CheckId>, Sel
                 .chain(&[ConditionId::C2_2_1])
                 .find(|c| c.as_str() == part)
             {
-                out.extend(CheckId::ALL.iter().filter(|id| id.condition() == *cond));
+                out.extend(
+                    CheckId::ALL
+                        .iter()
+                        .filter(|id| crate::checks::def(**id).condition == *cond),
+                );
             } else {
                 return Err(SelectionError::UnknownId {
                     flag,
@@ -450,83 +420,12 @@ pub fn random_seed() -> u64 {
 /// The time limit of a check: twice what the scenario says it needs plus
 /// 30 s, at least [`MIN_TIME_LIMIT`], at most [`MAX_TIME_LIMIT`] unless the
 /// scenario's own waits are longer (then those waits plus [`LIMIT_MARGIN`]).
-pub fn time_limit(id: CheckId, sc: &Scenario, decl: &Declaration) -> Duration {
-    let nominal = nominal_ms(id, sc, decl);
+pub fn time_limit(def: &CheckDef, sc: &Scenario, decl: &Declaration) -> Duration {
+    let nominal = (def.budget)(sc, decl);
     let generous = nominal.saturating_mul(2).saturating_add(30_000);
     let ceiling = (MAX_TIME_LIMIT.as_millis() as u64)
         .max(nominal.saturating_add(LIMIT_MARGIN.as_millis() as u64));
     Duration::from_millis(generous.clamp(MIN_TIME_LIMIT.as_millis() as u64, ceiling))
-}
-
-/// Roughly how long a check takes on a slow but conforming terminal, from
-/// the scenario's timeouts (ms).
-fn nominal_ms(id: CheckId, sc: &Scenario, decl: &Declaration) -> u64 {
-    let s = &sc.screen;
-    let o = &sc.operation;
-    let d = &sc.data;
-    let probes = decl.operation.probes.len().max(1) as u64;
-    let push = match decl.data.as_ref().map(|x| x.trigger) {
-        Some(Trigger::Manual) => d.manual_timeout_ms,
-        _ => d.push_timeout_ms,
-    };
-    let m = u64::saturating_mul;
-    let a = u64::saturating_add;
-    // One input trial: settle after the move to the rest point, the control
-    // period, then the wait for the reaction.
-    let trial = a(a(s.quiet_ms, o.control_ms), o.change_timeout_ms);
-    match id {
-        CheckId::St01 => s.connect_timeout_ms,
-        CheckId::Tls01 => a(s.connect_timeout_ms, d.request_timeout_ms),
-        CheckId::St02 => a(s.connect_timeout_ms, s.update_timeout_ms),
-        CheckId::St03 => a(
-            a(a(s.connect_timeout_ms, o.control_ms), m(probes, trial)),
-            a(m(s.update_timeout_ms, 3), m(s.quiet_ms, 4)),
-        ),
-        CheckId::St04 => a(s.connect_timeout_ms, a(s.sustain_ms, s.update_timeout_ms)),
-        CheckId::Ex01 => m(
-            a(
-                s.connect_timeout_ms,
-                a(s.exclusivity_timeout_ms, s.update_timeout_ms),
-            ),
-            2,
-        ),
-        CheckId::Ex02 => m(
-            a(
-                s.connect_timeout_ms,
-                a(s.exclusivity_timeout_ms, s.update_timeout_ms),
-            ),
-            4,
-        ),
-        CheckId::Ex03 => m(
-            u64::from(s.contention_trials),
-            a(
-                s.contention_trial_timeout_ms,
-                a(s.contention_max_offset_ms, s.contention_max_hold_ms),
-            ),
-        ),
-        CheckId::Ex04 => crate::checks::ex04::nominal_ms(s),
-        CheckId::Op01 | CheckId::Op02 => a(s.connect_timeout_ms, m(probes, trial)),
-        CheckId::Op03 => a(
-            m(s.connect_timeout_ms, 2),
-            a(
-                a(o.unserved_watch_ms, o.control_ms),
-                m(probes, o.change_timeout_ms),
-            ),
-        ),
-        CheckId::Op04 => a(s.connect_timeout_ms, m(u64::from(o.latency_samples), trial)),
-        CheckId::Do01 | CheckId::Do02 => a(push, m(d.request_timeout_ms, 2)),
-        CheckId::Do03 => a(m(push, 2), m(d.request_timeout_ms, 2)),
-        CheckId::Di01 | CheckId::Di02 => a(push, m(d.request_timeout_ms, 3)),
-        CheckId::Dr01 => a(push, m(d.request_timeout_ms, 3)),
-        CheckId::Dr02 => a(
-            a(push, d.window_ms),
-            m(
-                u64::from(d.random_requests.saturating_add(d.burst)),
-                d.request_timeout_ms,
-            ),
-        ),
-        CheckId::Dr03 => m(d.request_timeout_ms, 2),
-    }
 }
 
 /// Orders the checks of each lane and keeps only the prerequisites the
@@ -539,20 +438,16 @@ struct Plan {
 }
 
 fn plan(catalog: &[CheckDef]) -> Plan {
-    let mut screen: Vec<usize> = (0..catalog.len())
-        .filter(|&i| Lane::of(catalog[i].id) == Lane::Screen)
-        .collect();
-    let rank = |id: CheckId| {
-        SCREEN_ORDER
-            .iter()
-            .position(|x| *x == id)
-            .unwrap_or(SCREEN_ORDER.len())
+    let lane_order = |lane: Lane| {
+        let mut v: Vec<usize> = (0..catalog.len())
+            .filter(|&i| catalog[i].lane == lane)
+            .collect();
+        // Stable: catalog order within a phase.
+        v.sort_by_key(|&i| catalog[i].phase);
+        v
     };
-    // Stable: ids not in SCREEN_ORDER keep catalog order after the listed ones.
-    screen.sort_by_key(|&i| rank(catalog[i].id));
-    let data: Vec<usize> = (0..catalog.len())
-        .filter(|&i| Lane::of(catalog[i].id) == Lane::Data)
-        .collect();
+    let screen = lane_order(Lane::Screen);
+    let data = lane_order(Lane::Data);
 
     // Position of each check within its lane.
     let mut pos: BTreeMap<CheckId, (Lane, usize)> = BTreeMap::new();
@@ -784,7 +679,7 @@ fn judge_conditions(checks: &[CheckResult]) -> Vec<ConditionResult> {
         .map(|cond| {
             let mine: Vec<&CheckResult> = checks
                 .iter()
-                .filter(|c| c.id.condition() == *cond)
+                .filter(|c| crate::checks::def(c.id).condition == *cond)
                 .collect();
             let judged: Vec<(Verdict, Option<SkipReason>)> =
                 mine.iter().map(|c| (c.verdict, c.skip.clone())).collect();
@@ -874,7 +769,7 @@ async fn run_step(
     shared.started(def.id);
     let limit = cfg
         .time_limit
-        .unwrap_or_else(|| time_limit(def.id, &ctx.scenario, &ctx.declaration));
+        .unwrap_or_else(|| time_limit(def, &ctx.scenario, &ctx.declaration));
     // The data channel notes which of its requests overlap screen transfer.
     let screen_data = match (Lane::of(def.id), &ctx.data) {
         (Lane::Screen, Some(d)) => Some(d.clone()),
@@ -1025,7 +920,11 @@ supported = true
     }
 
     fn def(id: CheckId, needs: &'static [CheckId], run: crate::checks::RunFn) -> CheckDef {
-        CheckDef { id, needs, run }
+        CheckDef {
+            needs,
+            run,
+            ..*crate::checks::def(id)
+        }
     }
 
     /// Every catalog id, passing, except the overrides.
@@ -1129,7 +1028,11 @@ supported = true
             .map(|l| l.split(' ').next().unwrap_or("").to_string())
             .filter(|id| CheckId::parse(id).is_some_and(|c| Lane::of(c) == Lane::Screen))
             .collect();
-        let expected: Vec<String> = SCREEN_ORDER.iter().map(|c| c.to_string()).collect();
+        // Transfer (with TLS-01), then operation, then exclusivity.
+        let expected = [
+            "ST-01", "ST-02", "ST-03", "ST-04", "TLS-01", "OP-01", "OP-02", "OP-03", "OP-04",
+            "EX-01", "EX-02", "EX-03", "EX-04",
+        ];
         assert_eq!(screen_starts, expected);
     }
 
@@ -1385,13 +1288,13 @@ supported = true
         let decl = Declaration::parse(DECL, "t.toml").unwrap();
         let sc = Scenario::default_embedded().unwrap();
         for id in CheckId::ALL {
-            let l = time_limit(*id, &sc, &decl);
+            let l = time_limit(crate::checks::def(*id), &sc, &decl);
             assert!(l >= MIN_TIME_LIMIT && l <= MAX_TIME_LIMIT, "{id}: {l:?}");
         }
         let mut soak = sc.clone();
         soak.screen.sustain_ms = 3_600_000;
         assert_eq!(
-            time_limit(CheckId::St04, &soak, &decl),
+            time_limit(crate::checks::def(CheckId::St04), &soak, &decl),
             Duration::from_millis(3_600_000 + 5000 + 5000) + LIMIT_MARGIN
         );
     }

@@ -141,10 +141,14 @@ pub fn validate(steps: &[WitnessStep]) -> Result<(), (String, String)> {
             ));
         }
         if let Some(c) = s.check {
-            if c.condition() != s.condition {
+            if crate::checks::def(c).condition != s.condition {
                 return Err((
                     key("check"),
-                    format!("{c} belongs to {}, not to {}", c.condition(), s.condition),
+                    format!(
+                        "{c} belongs to {}, not to {}",
+                        crate::checks::def(c).condition,
+                        s.condition
+                    ),
                 ));
             }
         }

@@ -99,7 +99,7 @@ async fn output_only_terminal_gets_di_not_applicable_and_1_3_1_still_passes() {
     }
     let c131: Vec<_> = res
         .iter()
-        .filter(|(id, _)| id.condition() == ConditionId::C1_3_1)
+        .filter(|(id, _)| s301_harness::checks::def(**id).condition == ConditionId::C1_3_1)
         .map(|(_, o)| (o.verdict, None))
         .collect();
     assert_eq!(c131.len(), 5);

@@ -20,56 +20,135 @@ use super::screen::{
     open_failure_outcome, open_served, percentile, rect_json, round_ms, session_json, Coverage, Ev,
     Timeline, Tracked, FULL_ASKS, REOPEN_INTERVAL,
 };
-use super::{CheckCtx, CheckDef, Outcome};
+use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::screen::{valid_size, Rect};
 use crate::binding::{
     BoxFuture, CloseHow, CloseReason, DamageKind, EncodingControl, EncodingSet, OpenError,
     ScreenBinding,
 };
-use crate::catalog::CheckId;
-use crate::declaration::Exclusivity;
-use crate::scenario::ScreenScenario;
+use crate::catalog::{CheckId, ConditionId};
+use crate::declaration::{Declaration, Exclusivity};
+use crate::scenario::{Scenario, ScreenScenario};
 
-/// The checks of this condition.
-pub fn checks() -> Vec<CheckDef> {
-    vec![
-        CheckDef {
-            id: CheckId::St01,
-            needs: &[],
-            run: st01,
-        },
-        CheckDef {
-            id: CheckId::St02,
-            needs: &[CheckId::St01],
-            run: st02,
-        },
-        CheckDef {
-            id: CheckId::St03,
-            needs: &[CheckId::St01],
-            run: super::st03::st03,
-        },
-        CheckDef {
-            id: CheckId::St04,
-            needs: &[CheckId::St01],
-            run: super::st04::st04,
-        },
-        CheckDef {
-            id: CheckId::Ex01,
-            needs: &[CheckId::St01],
-            run: ex01,
-        },
-        CheckDef {
-            id: CheckId::Ex02,
-            needs: &[CheckId::St01],
-            run: ex02,
-        },
-        CheckDef {
-            id: CheckId::Ex03,
-            needs: &[CheckId::St01],
-            run: ex03,
-        },
-        super::ex04::def(),
-    ]
+/// ST-01: Session: transport, RFB version, security and a valid ServerInit.
+pub const ST01: CheckDef = CheckDef {
+    id: CheckId::St01,
+    condition: ConditionId::C1_2_1,
+    title: "Session: transport, RFB version, security and a valid ServerInit",
+    requirement: Requirement {
+        ja: "指令台として端末に接続し、セッション（トランスポート、プロトコル版、認証、画面情報）が確立して、最初の全画面要求に応答があること。",
+        en: "A console connects and a session opens: transport, protocol version, security and a valid description of the screen; the first full update request is answered.",
+    },
+    needs: &[],
+    lane: Lane::Screen,
+    phase: Phase::Transfer,
+    budget: st01_budget,
+    run: st01,
+};
+
+fn st01_budget(sc: &Scenario, _decl: &Declaration) -> u64 {
+    sc.screen.connect_timeout_ms
+}
+
+/// ST-02: Full screen: a non-incremental request is answered in time by in-bounds, requested, decodable rectangles covering every pixel.
+pub const ST02: CheckDef = CheckDef {
+    id: CheckId::St02,
+    condition: ConditionId::C1_2_1,
+    title: "Full screen: a non-incremental request is answered in time by in-bounds, requested, decodable rectangles covering every pixel",
+    requirement: Requirement {
+        ja: "全画面の要求に対し、期限内に、画面内に収まり、要求した符号化方式で、復号できる矩形によって、全画素が描画されること（画面の記録を残す）。",
+        en: "A full-screen request is answered in time with in-bounds, requested, decodable rectangles that together paint every pixel (the screenshot is kept).",
+    },
+    needs: &[CheckId::St01],
+    lane: Lane::Screen,
+    phase: Phase::Transfer,
+    budget: st02_budget,
+    run: st02,
+};
+
+fn st02_budget(sc: &Scenario, _decl: &Declaration) -> u64 {
+    budget::console(sc)
+}
+
+/// EX-01: Second console: refused (refuse) or takes over (takeover); never two consoles served.
+pub const EX01: CheckDef = CheckDef {
+    id: CheckId::Ex01,
+    condition: ConditionId::C1_2_1,
+    title: "Second console: refused (refuse) or takes over (takeover); never two consoles served",
+    requirement: Requirement {
+        ja: "2台目の指令台が、宣言した方針（拒否 refuse または引継ぎ takeover）どおりに期限内に扱われ、2台が同時に画面提供されることがないこと（各更新がどの要求への応答かで判定）。",
+        en: "A second console is handled as the declared policy says (refused, or taking over), in time, and the two are never served together, judged by which request each update answers.",
+    },
+    needs: &[CheckId::St01],
+    lane: Lane::Screen,
+    phase: Phase::Exclusivity,
+    budget: ex01_budget,
+    run: ex01,
+};
+
+fn ex01_budget(sc: &Scenario, _decl: &Declaration) -> u64 {
+    let s = &sc.screen;
+    budget::mul(
+        budget::add(
+            s.connect_timeout_ms,
+            budget::add(s.exclusivity_timeout_ms, s.update_timeout_ms),
+        ),
+        2,
+    )
+}
+
+/// EX-02: Release: after the holder leaves, cleanly or by a dropped connection, another console is served.
+pub const EX02: CheckDef = CheckDef {
+    id: CheckId::Ex02,
+    condition: ConditionId::C1_2_1,
+    title: "Release: after the holder leaves, cleanly or by a dropped connection, another console is served",
+    requirement: Requirement {
+        ja: "画面提供中の指令台が離脱した後（正常な切断でも接続断でも）、次の指令台が期限内に画面提供されること。",
+        en: "After the holder leaves, cleanly or by dropping its connection, the next console is served in time.",
+    },
+    needs: &[CheckId::St01],
+    lane: Lane::Screen,
+    phase: Phase::Exclusivity,
+    budget: ex02_budget,
+    run: ex02,
+};
+
+fn ex02_budget(sc: &Scenario, _decl: &Declaration) -> u64 {
+    let s = &sc.screen;
+    budget::mul(
+        budget::add(
+            s.connect_timeout_ms,
+            budget::add(s.exclusivity_timeout_ms, s.update_timeout_ms),
+        ),
+        4,
+    )
+}
+
+/// EX-03: Contention: seeded trials of two consoles; never both served, always one.
+pub const EX03: CheckDef = CheckDef {
+    id: CheckId::Ex03,
+    condition: ConditionId::C1_2_1,
+    title: "Contention: seeded trials of two consoles; never both served, always one",
+    requirement: Requirement {
+        ja: "2台の指令台がランダムな時点で接続・離脱するシード付きの試行で、毎回ちょうど1台だけが画面提供されること。",
+        en: "In seeded trials of two consoles arriving and leaving at random moments, exactly one is served each time.",
+    },
+    needs: &[CheckId::St01],
+    lane: Lane::Screen,
+    phase: Phase::Exclusivity,
+    budget: ex03_budget,
+    run: ex03,
+};
+
+fn ex03_budget(sc: &Scenario, _decl: &Declaration) -> u64 {
+    let s = &sc.screen;
+    budget::mul(
+        u64::from(s.contention_trials),
+        budget::add(
+            s.contention_trial_timeout_ms,
+            budget::add(s.contention_max_offset_ms, s.contention_max_hold_ms),
+        ),
+    )
 }
 
 /// The side of the small region used for pings and sustained requests.

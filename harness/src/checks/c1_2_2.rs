@@ -21,35 +21,83 @@ use super::screen::{
 use super::stimulus::{
     self, keep_before_after, timing, trial, trial_error_outcome, Exclusions, Patch, Stimulus,
 };
-use super::{CheckCtx, CheckDef, Outcome};
+use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{BoxFuture, CloseHow, OpenError};
-use crate::catalog::CheckId;
-use crate::declaration::{Exclusivity, Probe};
+use crate::catalog::{CheckId, ConditionId};
+use crate::declaration::{Declaration, Exclusivity, Probe};
+use crate::scenario::Scenario;
 
-/// The checks of this condition.
-pub fn checks() -> Vec<CheckDef> {
-    vec![
-        CheckDef {
-            id: CheckId::Op01,
-            needs: &[CheckId::St01],
-            run: op01,
-        },
-        CheckDef {
-            id: CheckId::Op02,
-            needs: &[CheckId::St01],
-            run: op02,
-        },
-        CheckDef {
-            id: CheckId::Op03,
-            needs: &[CheckId::St01],
-            run: op03,
-        },
-        CheckDef {
-            id: CheckId::Op04,
-            needs: &[CheckId::St01],
-            run: super::op04::op04,
-        },
-    ]
+/// OP-01: Pointer input from the serving console visibly changes the declared region in time.
+pub const OP01: CheckDef = CheckDef {
+    id: CheckId::Op01,
+    condition: ConditionId::C1_2_2,
+    title: "Pointer input from the serving console visibly changes the declared region in time",
+    requirement: Requirement {
+        ja: "画面提供中の指令台からのポインタ操作（クリックまたは移動）によって、宣言した監視領域が期限内に変化すること（入力への反応として判定）。",
+        en: "A pointer probe (click or move) from the serving console changes its watched region in time, judged as a reaction to the input.",
+    },
+    needs: &[CheckId::St01],
+    lane: Lane::Screen,
+    phase: Phase::Operation,
+    budget: op01_budget,
+    run: op01,
+};
+
+fn op01_budget(sc: &Scenario, decl: &Declaration) -> u64 {
+    budget::add(
+        sc.screen.connect_timeout_ms,
+        budget::mul(budget::probes(decl), budget::trial(sc)),
+    )
+}
+
+/// OP-02: Keyboard input from the serving console visibly changes the declared region in time.
+pub const OP02: CheckDef = CheckDef {
+    id: CheckId::Op02,
+    condition: ConditionId::C1_2_2,
+    title: "Keyboard input from the serving console visibly changes the declared region in time",
+    requirement: Requirement {
+        ja: "画面提供中の指令台からのキー入力によって、宣言した監視領域が期限内に変化すること（入力への反応として判定）。",
+        en: "A keyboard probe from the serving console changes its watched region in time, judged as a reaction to the input.",
+    },
+    needs: &[CheckId::St01],
+    lane: Lane::Screen,
+    phase: Phase::Operation,
+    budget: op02_budget,
+    run: op02,
+};
+
+fn op02_budget(sc: &Scenario, decl: &Declaration) -> u64 {
+    budget::add(
+        sc.screen.connect_timeout_ms,
+        budget::mul(budget::probes(decl), budget::trial(sc)),
+    )
+}
+
+/// OP-03: Input from a console that is not served is never applied.
+pub const OP03: CheckDef = CheckDef {
+    id: CheckId::Op03,
+    condition: ConditionId::C1_2_2,
+    title: "Input from a console that is not served is never applied",
+    requirement: Requirement {
+        ja: "画面提供されていない指令台からの入力が適用されないこと。保持側を入力なしで観察した後、他方の入力以降に、入力なしでも変化した部分以外が変化しないこと。",
+        en: "Input from a console that is not being served is never applied: after a control period on the holder, nothing but what changed on its own changes once the other console's input is written.",
+    },
+    needs: &[CheckId::St01],
+    lane: Lane::Screen,
+    phase: Phase::Operation,
+    budget: op03_budget,
+    run: op03,
+};
+
+fn op03_budget(sc: &Scenario, decl: &Declaration) -> u64 {
+    let (s, o) = (&sc.screen, &sc.operation);
+    budget::add(
+        budget::mul(s.connect_timeout_ms, 2),
+        budget::add(
+            budget::add(o.unserved_watch_ms, o.control_ms),
+            budget::mul(budget::probes(decl), o.change_timeout_ms),
+        ),
+    )
 }
 
 fn ms(v: u64) -> std::time::Duration {

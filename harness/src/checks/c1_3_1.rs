@@ -20,12 +20,13 @@ use bytes::Bytes;
 use rand::Rng;
 use serde_json::{json, Value};
 
-use super::{CheckCtx, CheckDef, Outcome};
+use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::BoxFuture;
 use crate::catalog::{CheckId, ConditionId};
 use crate::data::receiver::revision_of;
 use crate::data::{DataChannel, Exchange, PushOutcome, TriggerError};
-use crate::declaration::Trigger;
+use crate::declaration::{Declaration, Trigger};
+use crate::scenario::Scenario;
 
 /// Key in [`super::Shared::values`] of the report the data checks work on:
 /// `{"reportId": ..., "by": "DO-01"}`.
@@ -862,35 +863,119 @@ pub(super) fn revision_in(v: &Value) -> Option<u64> {
     v.get("revision").and_then(revision_of)
 }
 
-/// The checks of this condition.
-pub fn checks() -> Vec<CheckDef> {
-    vec![
-        CheckDef {
-            id: CheckId::Do01,
-            needs: &[],
-            run: do01,
-        },
-        CheckDef {
-            id: CheckId::Do02,
-            needs: &[],
-            run: do02,
-        },
-        CheckDef {
-            id: CheckId::Do03,
-            needs: &[],
-            run: do03,
-        },
-        CheckDef {
-            id: CheckId::Di01,
-            needs: &[],
-            run: di01,
-        },
-        CheckDef {
-            id: CheckId::Di02,
-            needs: &[],
-            run: di02,
-        },
-    ]
+/// DO-01: A report is pushed in time, well-formed and schema-valid.
+pub const DO01: CheckDef = CheckDef {
+    id: CheckId::Do01,
+    condition: ConditionId::C1_3_1,
+    title: "A report is pushed in time, well-formed and schema-valid",
+    requirement: Requirement {
+        ja: "トリガーした通報データが、期限内に、正しい形式でスキーマに適合して送信されること。",
+        en: "A triggered report is pushed in time, well-formed and valid against the schema.",
+    },
+    needs: &[],
+    lane: Lane::Data,
+    phase: Phase::Data,
+    budget: do01_budget,
+    run: do01,
+};
+
+fn do01_budget(sc: &Scenario, decl: &Declaration) -> u64 {
+    budget::add(
+        budget::push(sc, decl),
+        budget::mul(sc.data.request_timeout_ms, 2),
+    )
+}
+
+/// DO-02: Revisions: an update is pushed with the same reportId and a higher revision.
+pub const DO02: CheckDef = CheckDef {
+    id: CheckId::Do02,
+    condition: ConditionId::C1_3_1,
+    title: "Revisions: an update is pushed with the same reportId and a higher revision",
+    requirement: Requirement {
+        ja: "通報データの更新が、同じ reportId で、より大きい revision として送信されること。",
+        en: "An update of a report arrives with the same reportId and a higher revision.",
+    },
+    needs: &[],
+    lane: Lane::Data,
+    phase: Phase::Data,
+    budget: do02_budget,
+    run: do02,
+};
+
+fn do02_budget(sc: &Scenario, decl: &Declaration) -> u64 {
+    budget::add(
+        budget::push(sc, decl),
+        budget::mul(sc.data.request_timeout_ms, 2),
+    )
+}
+
+/// DO-03: Redelivery: after a refused delivery the terminal retries and delivers, without duplicates.
+pub const DO03: CheckDef = CheckDef {
+    id: CheckId::Do03,
+    condition: ConditionId::C1_3_1,
+    title: "Redelivery: after a refused delivery the terminal retries and delivers, without duplicates",
+    requirement: Requirement {
+        ja: "受信側が一時的に受け取れなかった送信を、端末が再送し、重複なく一度だけ届けること。",
+        en: "After the harness refuses a delivery as temporarily unavailable, the terminal retries and delivers the report once.",
+    },
+    needs: &[],
+    lane: Lane::Data,
+    phase: Phase::Data,
+    budget: do03_budget,
+    run: do03,
+};
+
+fn do03_budget(sc: &Scenario, decl: &Declaration) -> u64 {
+    budget::add(
+        budget::mul(budget::push(sc, decl), 2),
+        budget::mul(sc.data.request_timeout_ms, 2),
+    )
+}
+
+/// DI-01: Input: a dispatch status is accepted and shows in the next GET.
+pub const DI01: CheckDef = CheckDef {
+    id: CheckId::Di01,
+    condition: ConditionId::C1_3_1,
+    title: "Input: a dispatch status is accepted and shows in the next GET",
+    requirement: Requirement {
+        ja: "（入力ありと宣言した場合）出動状況の入力が受け付けられ、次の取得に反映されること。",
+        en: "If input is declared: a dispatch status is accepted and shows in the next request for the report.",
+    },
+    needs: &[],
+    lane: Lane::Data,
+    phase: Phase::Data,
+    budget: di01_budget,
+    run: di01,
+};
+
+fn di01_budget(sc: &Scenario, decl: &Declaration) -> u64 {
+    budget::add(
+        budget::push(sc, decl),
+        budget::mul(sc.data.request_timeout_ms, 3),
+    )
+}
+
+/// DI-02: Input: a malformed dispatch status is refused as invalid.
+pub const DI02: CheckDef = CheckDef {
+    id: CheckId::Di02,
+    condition: ConditionId::C1_3_1,
+    title: "Input: a malformed dispatch status is refused as invalid",
+    requirement: Requirement {
+        ja: "（入力ありと宣言した場合）不正な形式の出動状況の入力が、不正として拒否されること。",
+        en: "If input is declared: a malformed dispatch status is refused as invalid.",
+    },
+    needs: &[],
+    lane: Lane::Data,
+    phase: Phase::Data,
+    budget: di02_budget,
+    run: di02,
+};
+
+fn di02_budget(sc: &Scenario, decl: &Declaration) -> u64 {
+    budget::add(
+        budget::push(sc, decl),
+        budget::mul(sc.data.request_timeout_ms, 3),
+    )
 }
 
 #[cfg(test)]

@@ -31,11 +31,12 @@ use serde_json::{json, Value};
 use super::c1_3_1::{
     channel, known_report, listed, obtain_pushed_report, revision_in, trigger_name,
 };
-use super::{CheckCtx, CheckDef, Outcome};
+use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::BoxFuture;
-use crate::catalog::CheckId;
+use crate::catalog::{CheckId, ConditionId};
 use crate::data::{DataChannel, Reply, RequestError};
-use crate::declaration::Trigger;
+use crate::declaration::{Declaration, Trigger};
+use crate::scenario::Scenario;
 
 /// The first place where `a` and `b` differ, as a JSON pointer (numbers are
 /// compared by value, so `2` equals `2.0`), or `None` when equal.
@@ -838,25 +839,74 @@ fn dr03(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
     })
 }
 
-/// The checks of this condition.
-pub fn checks() -> Vec<CheckDef> {
-    vec![
-        CheckDef {
-            id: CheckId::Dr01,
-            needs: &[],
-            run: dr01,
-        },
-        CheckDef {
-            id: CheckId::Dr02,
-            needs: &[],
-            run: dr02,
-        },
-        CheckDef {
-            id: CheckId::Dr03,
-            needs: &[],
-            run: dr03,
-        },
-    ]
+/// DR-01: A request returns the latest revision, equal to what was pushed; the list holds it.
+pub const DR01: CheckDef = CheckDef {
+    id: CheckId::Dr01,
+    condition: ConditionId::C1_3_2,
+    title: "A request returns the latest revision, equal to what was pushed; the list holds it",
+    requirement: Requirement {
+        ja: "要求に対し、送信された最新の revision が変更なく返り、一覧にも含まれること。",
+        en: "A request returns the latest pushed revision unchanged, and the list of reports contains it.",
+    },
+    needs: &[],
+    lane: Lane::Data,
+    phase: Phase::Data,
+    budget: dr01_budget,
+    run: dr01,
+};
+
+fn dr01_budget(sc: &Scenario, decl: &Declaration) -> u64 {
+    budget::add(
+        budget::push(sc, decl),
+        budget::mul(sc.data.request_timeout_ms, 3),
+    )
+}
+
+/// DR-02: Requests at seeded random moments are all answered correctly in time.
+pub const DR02: CheckDef = CheckDef {
+    id: CheckId::Dr02,
+    condition: ConditionId::C1_3_2,
+    title: "Requests at seeded random moments are all answered correctly in time",
+    requirement: Requirement {
+        ja: "シード付きのランダムな時点（通報前、送信中、画面転送中、同時の集中要求）での要求すべてに、期限内に正しく応答すること。",
+        en: "Requests at seeded random moments (before any report, during pushes, during screen transfer, in concurrent bursts) are all answered correctly in time.",
+    },
+    needs: &[],
+    lane: Lane::Data,
+    phase: Phase::Data,
+    budget: dr02_budget,
+    run: dr02,
+};
+
+fn dr02_budget(sc: &Scenario, decl: &Declaration) -> u64 {
+    let d = &sc.data;
+    budget::add(
+        budget::add(budget::push(sc, decl), d.window_ms),
+        budget::mul(
+            u64::from(d.random_requests.saturating_add(d.burst)),
+            d.request_timeout_ms,
+        ),
+    )
+}
+
+/// DR-03: An unknown reportId is answered as not found, with an error body.
+pub const DR03: CheckDef = CheckDef {
+    id: CheckId::Dr03,
+    condition: ConditionId::C1_3_2,
+    title: "An unknown reportId is answered as not found, with an error body",
+    requirement: Requirement {
+        ja: "存在しない reportId への要求に、エラー本文付きで「該当なし」と応答すること。",
+        en: "A request for an unknown reportId is answered as not found, with an error body.",
+    },
+    needs: &[],
+    lane: Lane::Data,
+    phase: Phase::Data,
+    budget: dr03_budget,
+    run: dr03,
+};
+
+fn dr03_budget(sc: &Scenario, _decl: &Declaration) -> u64 {
+    budget::mul(sc.data.request_timeout_ms, 2)
 }
 
 #[cfg(test)]

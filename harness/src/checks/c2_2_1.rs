@@ -15,9 +15,11 @@
 
 use serde_json::{json, Value};
 
-use super::{CheckCtx, CheckDef, Outcome};
+use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{BoxFuture, CloseHow};
-use crate::catalog::CheckId;
+use crate::catalog::{CheckId, ConditionId};
+use crate::declaration::Declaration;
+use crate::scenario::Scenario;
 use crate::tls::cryptrec;
 use crate::verdict::Verdict;
 
@@ -25,13 +27,24 @@ use crate::verdict::Verdict;
 /// run requires encryption (set by `s301 run --require-encryption`).
 pub const REQUIRE_ENCRYPTION_KEY: &str = "run.require_encryption";
 
-/// The checks of 2-2-1.
-pub fn checks() -> Vec<CheckDef> {
-    vec![CheckDef {
-        id: CheckId::Tls01,
-        needs: &[],
-        run: tls01,
-    }]
+/// TLS-01: Encryption (informational): the screen and data transports use TLS with a suite on CRYPTREC's e-Government Recommended Ciphers List.
+pub const TLS01: CheckDef = CheckDef {
+    id: CheckId::Tls01,
+    condition: ConditionId::C2_2_1,
+    title: "Encryption (informational): the screen and data transports use TLS with a suite on CRYPTREC's e-Government Recommended Ciphers List",
+    requirement: Requirement {
+        ja: "（参考）画面、データ API、通報の受信の各経路が TLS を用い、暗号スイートが CRYPTREC 電子政府推奨暗号リストに載っていること。平文の場合は理由を付けて対象外とし、--require-encryption の指定時は不適合とする。",
+        en: "For information: the screen, the data API and the push receiver all use TLS with a cipher suite on CRYPTREC's e-Government Recommended Ciphers List; otherwise not applicable with the reason, or fail under --require-encryption.",
+    },
+    needs: &[],
+    lane: Lane::Screen,
+    phase: Phase::Transfer,
+    budget: tls01_budget,
+    run: tls01,
+};
+
+fn tls01_budget(sc: &Scenario, _decl: &Declaration) -> u64 {
+    budget::add(sc.screen.connect_timeout_ms, sc.data.request_timeout_ms)
 }
 
 /// Whether the run requires encryption (see [`REQUIRE_ENCRYPTION_KEY`]).

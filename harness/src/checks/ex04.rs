@@ -36,11 +36,11 @@ use super::screen::{
     capped, describe_close, ms_between, percentile, round_ms, Ev, Timeline, Tracked,
     REOPEN_INTERVAL,
 };
-use super::{CheckCtx, CheckDef, Outcome};
+use super::{CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{seq, BoxFuture, CloseHow, CloseReason, OpenError, ScreenBinding, Seq};
-use crate::catalog::CheckId;
-use crate::declaration::Exclusivity;
-use crate::scenario::{ScreenScenario, MAX_STORM_CONSOLES, MIN_STORM_CONSOLES};
+use crate::catalog::{CheckId, ConditionId};
+use crate::declaration::{Declaration, Exclusivity};
+use crate::scenario::{Scenario, ScreenScenario, MAX_STORM_CONSOLES, MIN_STORM_CONSOLES};
 
 /// Most bursts in the second storm.
 pub const MAX_BURSTS: usize = 6;
@@ -51,13 +51,24 @@ pub const PING_GAP: Duration = Duration::from_millis(10);
 /// Pings the console served at the end must still answer once found.
 pub const KEEP_PINGS: u32 = 3;
 
-/// EX-04 for the catalog.
-pub fn def() -> CheckDef {
-    CheckDef {
-        id: CheckId::Ex04,
-        needs: &[CheckId::St01],
-        run: ex04,
-    }
+/// EX-04: Storms: many consoles arriving at once and in seeded bursts; never two served, exactly one once they settle, the declared policy kept.
+pub const DEF: CheckDef = CheckDef {
+    id: CheckId::Ex04,
+    condition: ConditionId::C1_2_1,
+    title: "Storms: many consoles arriving at once and in seeded bursts; never two served, exactly one once they settle, the declared policy kept",
+    requirement: Requirement {
+        ja: "多数の指令台が一斉に、またシード付きの集中で接続し、ランダムに離脱しても、2台が同時に画面提供されることがなく、収まった後はちょうど1台が提供され続け、宣言した方針が守られること。",
+        en: "In two storms of consoles (all at once, then in seeded bursts) that leave at random, no two are ever served together, and once the storm is over exactly one is served and keeps being answered, as the declared policy says.",
+    },
+    needs: &[CheckId::St01],
+    lane: Lane::Screen,
+    phase: Phase::Exclusivity,
+    budget: ex04_budget,
+    run: ex04,
+};
+
+fn ex04_budget(sc: &Scenario, _decl: &Declaration) -> u64 {
+    nominal_ms(&sc.screen)
 }
 
 /// Roughly how long EX-04 takes on a slow but conforming terminal (ms):

@@ -1,5 +1,5 @@
-//! The check catalog. One file per condition declares its checks; this module
-//! only assembles them and defines what a check is.
+//! The check catalog. Each check is one [`CheckDef`] literal (see [`def`]);
+//! this module lists them in catalog order and defines what a check sees.
 
 pub mod c1_2_1;
 pub mod c1_2_2;
@@ -8,6 +8,7 @@ pub mod c1_3_2;
 pub mod c2_2_1;
 pub mod causal;
 pub mod coverage;
+pub mod def;
 pub mod ex04;
 pub mod op04;
 pub mod patch;
@@ -24,7 +25,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
-use crate::binding::{BoxFuture, ScreenBinding};
+use crate::binding::ScreenBinding;
 use crate::catalog::CheckId;
 use crate::declaration::Declaration;
 use crate::scenario::Scenario;
@@ -79,18 +80,7 @@ impl Outcome {
     }
 }
 
-/// A check's body.
-pub type RunFn = for<'a> fn(&'a CheckCtx) -> BoxFuture<'a, Outcome>;
-
-/// A check of the catalog.
-pub struct CheckDef {
-    /// Stable id; its condition and title come from [`CheckId`].
-    pub id: CheckId,
-    /// Checks whose failure makes this one `skipped` (the detail names them).
-    pub needs: &'static [CheckId],
-    /// Runs the check.
-    pub run: RunFn,
-}
+pub use def::{budget, BudgetFn, CheckDef, Lane, Phase, Requirement, RunFn};
 
 /// State checks hand to later checks (e.g. ST-02's screenshot, the report
 /// DO-01 received). Keys are free-form; values are JSON or images.
@@ -137,15 +127,44 @@ impl CheckCtx {
     }
 }
 
-/// The whole catalog, in catalog order.
+/// Every check, in catalog order (the order of [`CheckId::ALL`]).
+pub const CATALOG: &[&CheckDef] = &[
+    &c1_2_1::ST01,
+    &c1_2_1::ST02,
+    &st03::DEF,
+    &st04::DEF,
+    &c1_2_1::EX01,
+    &c1_2_1::EX02,
+    &c1_2_1::EX03,
+    &ex04::DEF,
+    &c1_2_2::OP01,
+    &c1_2_2::OP02,
+    &c1_2_2::OP03,
+    &op04::DEF,
+    &c1_3_1::DO01,
+    &c1_3_1::DO02,
+    &c1_3_1::DO03,
+    &c1_3_1::DI01,
+    &c1_3_1::DI02,
+    &c1_3_2::DR01,
+    &c1_3_2::DR02,
+    &c1_3_2::DR03,
+    &c2_2_1::TLS01,
+];
+
+/// The whole catalog, in catalog order, as values (a runner test may build
+/// a catalog of its own from them).
 pub fn catalog() -> Vec<CheckDef> {
-    let mut v = Vec::new();
-    v.extend(c1_2_1::checks());
-    v.extend(c1_2_2::checks());
-    v.extend(c1_3_1::checks());
-    v.extend(c1_3_2::checks());
-    v.extend(c2_2_1::checks());
-    v
+    CATALOG.iter().map(|d| **d).collect()
+}
+
+/// The literal of check `id`.
+pub fn def(id: CheckId) -> &'static CheckDef {
+    match CATALOG.iter().find(|d| d.id == id) {
+        Some(d) => d,
+        // Every id has a literal: `catalog_has_every_id_once_in_order`.
+        None => unreachable!("check {id} has no literal in the catalog"),
+    }
 }
 
 #[cfg(test)]
@@ -156,5 +175,37 @@ mod tests {
     fn catalog_has_every_id_once_in_order() {
         let ids: Vec<CheckId> = catalog().iter().map(|c| c.id).collect();
         assert_eq!(ids, CheckId::ALL.to_vec());
+        for id in CheckId::ALL {
+            assert_eq!(def(*id).id, *id);
+        }
+    }
+
+    #[test]
+    fn every_literal_is_complete_and_consistent() {
+        use crate::catalog::ConditionId;
+        for d in catalog() {
+            assert!(!d.title.is_empty(), "{}: title", d.id);
+            assert!(!d.requirement.ja.is_empty(), "{}: requirement.ja", d.id);
+            assert!(!d.requirement.en.is_empty(), "{}: requirement.en", d.id);
+            assert!(
+                !d.requirement.ja.is_ascii(),
+                "{}: the Japanese requirement is Japanese",
+                d.id
+            );
+            let lane = match d.condition {
+                ConditionId::C1_3_1 | ConditionId::C1_3_2 => Lane::Data,
+                _ => Lane::Screen,
+            };
+            assert_eq!(d.lane, lane, "{}: lane", d.id);
+            assert_eq!(
+                d.phase == Phase::Data,
+                d.lane == Lane::Data,
+                "{}: phase",
+                d.id
+            );
+            for n in d.needs {
+                assert_ne!(*n, d.id, "{} needs itself", d.id);
+            }
+        }
     }
 }

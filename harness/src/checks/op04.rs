@@ -11,11 +11,36 @@ use super::screen::{
     Watch,
 };
 use super::stimulus::{timing, trial, trial_error_outcome, Stimulus};
-use super::{CheckCtx, Outcome};
+use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{BoxFuture, CloseHow};
-use crate::declaration::Probe;
+use crate::catalog::{CheckId, ConditionId};
+use crate::declaration::{Declaration, Probe};
+use crate::scenario::Scenario;
 
 // ---------------------------------------------------------------- OP-04
+
+/// OP-04: Input-to-screen latency p50/p95 within the scenario's bound.
+pub const DEF: CheckDef = CheckDef {
+    id: CheckId::Op04,
+    condition: ConditionId::C1_2_2,
+    title: "Input-to-screen latency p50/p95 within the scenario's bound",
+    requirement: Requirement {
+        ja: "入力から画面への反映までの遅延の中央値（p50）と95パーセンタイル（p95）が、シナリオの上限以内であること。各標本は入力への反応の試行として判定する。",
+        en: "Input-to-screen latency p50 and p95 stay within the scenario's bounds; every sample is a trial judged as a reaction to the input.",
+    },
+    needs: &[CheckId::St01],
+    lane: Lane::Screen,
+    phase: Phase::Operation,
+    budget: op04_budget,
+    run: op04,
+};
+
+fn op04_budget(sc: &Scenario, _decl: &Declaration) -> u64 {
+    budget::add(
+        sc.screen.connect_timeout_ms,
+        budget::mul(u64::from(sc.operation.latency_samples), budget::trial(sc)),
+    )
+}
 
 pub(super) fn op04(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
     Box::pin(op04_run(ctx))

@@ -15,11 +15,43 @@ use super::screen::{
 use super::stimulus::{
     self, damage, timing, trial, trial_error_outcome, Exclusions, Patch, Stimulus,
 };
-use super::{CheckCtx, Outcome};
+use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{BoxFuture, CloseHow, CloseReason};
-use crate::scenario::ScreenScenario;
+use crate::catalog::{CheckId, ConditionId};
+use crate::declaration::Declaration;
+use crate::scenario::{Scenario, ScreenScenario};
 
 // ---------------------------------------------------------------- ST-03
+
+/// ST-03: Incremental updates: after a change, the incrementally built image equals a fresh full update.
+pub const DEF: CheckDef = CheckDef {
+    id: CheckId::St03,
+    condition: ConditionId::C1_2_1,
+    title: "Incremental updates: after a change, the incrementally built image equals a fresh full update",
+    requirement: Requirement {
+        ja: "プローブで画面が変化した後（入力への反応として判定）、差分更新で組み立てた画像が、静止後に取り直した全画面と一致すること（宣言した ignore 領域と、入力なしに変化する画素を除く）。",
+        en: "After the probes change the screen (judged as a reaction to input), the image built from incremental updates equals a fresh full update once the screen is quiet (declared ignore regions and pixels that change on their own excepted).",
+    },
+    needs: &[CheckId::St01],
+    lane: Lane::Screen,
+    phase: Phase::Transfer,
+    budget: st03_budget,
+    run: st03,
+};
+
+fn st03_budget(sc: &Scenario, decl: &Declaration) -> u64 {
+    let s = &sc.screen;
+    budget::add(
+        budget::add(
+            budget::add(s.connect_timeout_ms, sc.operation.control_ms),
+            budget::mul(budget::probes(decl), budget::trial(sc)),
+        ),
+        budget::add(
+            budget::mul(s.update_timeout_ms, 3),
+            budget::mul(s.quiet_ms, 4),
+        ),
+    )
+}
 
 pub(super) fn st03(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
     Box::pin(st03_run(ctx))

@@ -13,10 +13,36 @@ use super::screen::{
     Coverage, Ev, Timeline,
 };
 use super::stimulus::damage;
-use super::{CheckCtx, Outcome};
+use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{BoxFuture, CloseHow};
+use crate::catalog::{CheckId, ConditionId};
+use crate::declaration::Declaration;
+use crate::scenario::Scenario;
 
 // ---------------------------------------------------------------- ST-04
+
+/// ST-04: Sustained transfer: the session stays up and answers for the scenario's duration.
+pub const DEF: CheckDef = CheckDef {
+    id: CheckId::St04,
+    condition: ConditionId::C1_2_1,
+    title: "Sustained transfer: the session stays up and answers for the scenario's duration",
+    requirement: Requirement {
+        ja: "シナリオの期間中、セッションが維持され、更新要求に応答し続けること。要求の後に始まり要求範囲全体を描画した更新だけを応答とみなし、要求のない間に更新を送り続ける端末は不適合とする。",
+        en: "The session keeps answering for the scenario's duration (rate, bytes and latency recorded). A request counts as answered only by updates that began after it and together paint the whole requested area; a terminal that keeps sending updates while no request is open fails.",
+    },
+    needs: &[CheckId::St01],
+    lane: Lane::Screen,
+    phase: Phase::Transfer,
+    budget: st04_budget,
+    run: st04,
+};
+
+fn st04_budget(sc: &Scenario, _decl: &Declaration) -> u64 {
+    budget::add(
+        sc.screen.connect_timeout_ms,
+        budget::add(sc.screen.sustain_ms, sc.screen.update_timeout_ms),
+    )
+}
 
 pub(super) fn st04(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
     Box::pin(st04_run(ctx))

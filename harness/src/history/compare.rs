@@ -243,8 +243,8 @@ pub fn compare(old: &Report, new: &Report) -> Comparison {
             let (n, detail) = check_verdict(new, *id);
             VerdictChange {
                 id: id.as_str().to_string(),
-                condition: id.condition().as_str().to_string(),
-                informational: id.condition().informational(),
+                condition: crate::checks::def(*id).condition.as_str().to_string(),
+                informational: crate::checks::def(*id).condition.informational(),
                 change: classify(&o, &n),
                 old: o,
                 new: n,

@@ -140,7 +140,7 @@ fn checks(s: &mut String, r: &Report, ev: &EvidenceIndex) {
             id = escape(c.id.as_str()),
             cond = escape(c.condition.as_str()),
             v = verdict_cell(c.verdict.as_str()),
-            title = escape(c.id.title()),
+            title = escape(crate::checks::def(c.id).title),
             detail = escape(&c.detail),
             ms = c.duration_ms
         );

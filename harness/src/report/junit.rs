@@ -46,7 +46,10 @@ pub fn render(report: &Report) -> Result<String, quick_junit::SerializeError> {
                     s
                 }
             };
-            let mut case = TestCase::new(format!("{} {}", check.id, check.id.title()), status);
+            let mut case = TestCase::new(
+                format!("{} {}", check.id, crate::checks::def(check.id).title),
+                status,
+            );
             case.set_classname(format!("s301.{}", cond.id));
             case.set_time(Duration::from_millis(check.duration_ms));
             case.add_property(Property::new("condition", cond.id.as_str()));

@@ -206,7 +206,7 @@ fn informational_rows(o: &RunOutcome) -> Vec<ConditionRecord> {
     let mine: Vec<&crate::runner::CheckResult> = o
         .checks
         .iter()
-        .filter(|c| c.id.condition() == cond)
+        .filter(|c| crate::checks::def(c.id).condition == cond)
         .collect();
     if mine.is_empty() {
         return Vec::new();
@@ -250,7 +250,7 @@ impl Report {
             .iter()
             .map(|c| CheckRecord {
                 id: c.id,
-                condition: c.id.condition(),
+                condition: crate::checks::def(c.id).condition,
                 verdict: c.verdict,
                 detail: c.detail.clone(),
                 duration_ms: c.duration_ms,
@@ -424,7 +424,7 @@ pub(crate) mod tests {
                 id: *id,
                 verdict: if *id == CheckId::Ex01 {
                     Verdict::Fail
-                } else if id.condition() == ConditionId::C1_3_2 {
+                } else if crate::checks::def(*id).condition == ConditionId::C1_3_2 {
                     Verdict::Skipped
                 } else {
                     Verdict::Pass
@@ -438,7 +438,8 @@ pub(crate) mod tests {
                 } else {
                     Value::Null
                 },
-                skip: (id.condition() == ConditionId::C1_3_2).then_some(SkipReason::Deselected),
+                skip: (crate::checks::def(*id).condition == ConditionId::C1_3_2)
+                    .then_some(SkipReason::Deselected),
             })
             .collect();
         let conditions = ConditionId::ALL
@@ -453,7 +454,7 @@ pub(crate) mod tests {
                 checks: CheckId::ALL
                     .iter()
                     .copied()
-                    .filter(|id| id.condition() == *c)
+                    .filter(|id| crate::checks::def(*id).condition == *c)
                     .collect(),
             })
             .collect();
