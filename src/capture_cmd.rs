@@ -29,7 +29,7 @@ use s301_harness::binding::{
     screen_from_decl, BindingError, CloseHow, Console, ConsoleEvent, DamageKind, OpenError,
     ScreenBinding, ScreenOptions, Stage, UpdateInfo,
 };
-use s301_harness::checks::screen::describe_close;
+use s301_harness::checks::support::describe_close;
 use s301_harness::declaration::{Exclusivity, PixelFormatChoice, ScreenDecl};
 use s301_harness::scenario::Scenario;
 use s301_harness::tls::{TlsDecl, TlsSettings};

@@ -30,9 +30,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::c1_2_1::PING_SIDE;
-use super::causal::{violations, ConsoleLog};
-use super::screen::{
+use super::support::causal::{violations, ConsoleLog};
+use super::support::PING_SIDE;
+use super::support::{
     capped, describe_close, ms_between, percentile, round_ms, Ev, Timeline, Tracked,
     REOPEN_INTERVAL,
 };

@@ -7,12 +7,12 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use super::c1_2_1::{ms, ping_rect};
-use super::screen::{
+use super::support::stimulus::damage;
+use super::support::{
     closed_outcome, ms_between, open_served, percentile, rect_json, round_ms, session_json,
     Coverage, Ev, Timeline,
 };
-use super::stimulus::damage;
+use super::support::{ms, ping_rect};
 use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{BoxFuture, CloseHow};
 use crate::catalog::{CheckId, ConditionId};

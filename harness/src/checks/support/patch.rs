@@ -7,7 +7,7 @@
 use crate::binding::screen::{Image, Rect};
 use crate::binding::DamageKind;
 
-use super::screen::{Coverage, Tracked};
+use super::{Coverage, Tracked};
 use crate::binding::UpdateInfo;
 
 /// A copy of one rectangle of the screen.
