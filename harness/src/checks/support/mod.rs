@@ -10,6 +10,7 @@ pub mod operate;
 pub mod patch;
 pub mod probes;
 pub mod stimulus;
+pub mod storm;
 pub mod timeline;
 pub mod tracked;
 
