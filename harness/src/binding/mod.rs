@@ -46,12 +46,24 @@ pub struct ScreenOptions {
 /// The screen binding a declaration's `[screen]` names, built with `options`.
 ///
 /// The URL's scheme chooses: `ws://`, `wss://` and `rfb://` are the default
-/// RFB binding ([`rfb::RfbBinding`]); nothing else is accepted yet. A
-/// department adding a binding adds its scheme here.
+/// RFB binding ([`rfb::RfbBinding`]); `memory://` is a clean simulated
+/// terminal keeping the declared policy ([`memory::screen::MemoryScreen`]).
+/// A department adding a binding adds its scheme here.
 pub fn screen_from_decl(
     decl: &crate::declaration::ScreenDecl,
     options: ScreenOptions,
 ) -> Result<Arc<dyn ScreenBinding>, BindingError> {
+    if decl.url == memory::screen::URL {
+        let cfg = memory::screen::MemoryConfig {
+            policy: decl.exclusivity,
+            ..memory::screen::MemoryConfig::default()
+        };
+        let screen = memory::screen::MemoryScreen::new(cfg).map_err(|e| BindingError::Url {
+            url: decl.url.clone(),
+            reason: e.to_string(),
+        })?;
+        return Ok(Arc::new(screen));
+    }
     let mut b = rfb::RfbBinding::from_decl(decl)?
         .with_tls(options.tls)
         .with_transcript(options.transcript);
