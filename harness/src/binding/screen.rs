@@ -106,20 +106,29 @@ pub trait EncodingControl: Send + Sync {
 /// neutral: each binding maps its own steps onto them (RFB: TCP/TLS connect,
 /// WebSocket upgrade, ProtocolVersion, security types, SecurityResult,
 /// ClientInit/ServerInit).
+///
+/// In evidence (and the details quoting it) a stage keeps the short name
+/// reports have always used (`connect`, `upgrade`, `version`, `security`,
+/// `security_result`, `init`), so records stay comparable across versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Reaching the terminal (TCP, TLS).
+    #[serde(rename = "connect")]
     Connect,
     /// Setting up the channel over the connection (a WebSocket upgrade).
+    #[serde(rename = "upgrade")]
     Channel,
     /// Agreeing on the protocol version.
+    #[serde(rename = "version")]
     Negotiation,
     /// Choosing how the console authenticates.
+    #[serde(rename = "security")]
     Authentication,
     /// The terminal's answer to the console's credentials.
+    #[serde(rename = "security_result")]
     AuthenticationResult,
     /// The terminal admitting the console (and describing its screen).
+    #[serde(rename = "init")]
     Admission,
 }
 
