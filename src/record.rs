@@ -285,7 +285,7 @@ fn ask_witnesses(
             ));
         }
     }
-    witness::apply(report, records);
+    witness::apply(report, outcome, records);
     true
 }
 

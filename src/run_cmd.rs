@@ -120,6 +120,14 @@ async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(SetupError::Usage(e.to_string())),
     };
+    if let Err((key, message)) = s301_harness::checks::witness_steps_fit(&scenario.witness) {
+        let origin = args
+            .scenario
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "the built-in scenario".into());
+        return fail(SetupError::Usage(format!("{origin}: {key}: {message}")));
+    }
     let sign_key = match &args.sign_key {
         Some(p) => match s301_harness::integrity::keys::load_signing_key(p) {
             Ok(k) => Some(k),
@@ -311,7 +319,7 @@ async fn set_up(
         (Some(path), Some(d)) => declared_terminal(path, d, scenario, wants_data).await?,
         _ => built_in_mock(scenario, wants_data).await?,
     };
-    let tls = match target.declaration.tls_settings() {
+    let tls = match s301_harness::binding::tls::settings(&target.declaration) {
         Ok(t) => t,
         Err(e) => {
             target.shutdown().await;
@@ -388,8 +396,7 @@ async fn declared_terminal(
     scenario: &Scenario,
     wants_data: bool,
 ) -> Result<Target, SetupError> {
-    let tls = declaration
-        .tls_settings()
+    let tls = s301_harness::binding::tls::settings(&declaration)
         .map_err(|e| SetupError::Usage(format!("{}: {e}", path.display())))?;
     let data = match (&declaration.data, wants_data) {
         (Some(d), true) => Some(

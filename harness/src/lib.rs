@@ -14,17 +14,16 @@
 #![deny(missing_docs)]
 
 pub mod binding;
-pub mod catalog;
 pub mod checks;
+pub mod config;
 pub mod data;
-pub mod declaration;
-pub mod history;
-pub mod integrity;
-pub mod liveness;
-pub mod record;
-pub mod report;
-pub mod runner;
-pub mod scenario;
-pub mod tls;
-pub mod verdict;
-pub mod witness;
+pub mod model;
+pub mod run;
+pub mod sinks;
+
+// Older paths, kept while the move settles.
+pub use binding::tls;
+pub use config::{declaration, scenario};
+pub use model::{ids as catalog, verdict};
+pub use run::runner;
+pub use sinks::{history, integrity, liveness, record, report, witness};

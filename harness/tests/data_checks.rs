@@ -104,7 +104,7 @@ async fn output_only_terminal_gets_di_not_applicable_and_1_3_1_still_passes() {
         .collect();
     assert_eq!(c131.len(), 5);
     assert_eq!(
-        ConditionVerdict::judge(&c131),
+        ConditionVerdict::judge(&c131, &[]),
         ConditionVerdict::Pass,
         "{}",
         describe(&res)

@@ -57,7 +57,7 @@ async fn run(
     let listen = receiver.to_string();
     let toml = edit(mock.declaration_toml(Some(&listen)));
     let decl = Declaration::parse(&toml, "mock declaration").unwrap();
-    let tls = decl.tls_settings().unwrap();
+    let tls = s301_harness::binding::tls::settings(&decl).unwrap();
     let dc = DataChannel::start_with_tls(
         decl.data.as_ref().unwrap(),
         &sc.data,

@@ -17,6 +17,8 @@ pub mod memory;
 pub mod rfb;
 pub mod screen;
 pub mod seq;
+pub mod tls;
+pub mod transcript;
 
 use std::sync::Arc;
 
@@ -38,7 +40,7 @@ pub struct ScreenOptions {
     /// The declaration's `[tls]`, loaded (needed for encrypted transports).
     pub tls: Option<Arc<crate::tls::TlsSettings>>,
     /// Where every console's messages are logged (`transcript.jsonl`).
-    pub transcript: Option<crate::record::Transcript>,
+    pub transcript: Option<crate::binding::transcript::Transcript>,
     /// The scenario's `[screen] max_pixels`; `None` keeps the binding's default.
     pub max_pixels: Option<u64>,
 }

@@ -4,9 +4,9 @@
 //! all read these literals; nothing else describes a check.
 
 use crate::binding::BoxFuture;
-use crate::catalog::{CheckId, ConditionId};
-use crate::declaration::{Declaration, Trigger};
-use crate::scenario::Scenario;
+use crate::config::declaration::{Declaration, Trigger};
+use crate::config::scenario::Scenario;
+use crate::model::ids::{CheckId, ConditionId};
 
 use super::{CheckCtx, Outcome};
 

@@ -5,6 +5,7 @@ pub mod c1_3_1;
 pub mod c1_3_2;
 pub mod c2_2_1;
 pub mod def;
+pub mod evidence;
 pub mod ex01;
 pub mod ex02;
 pub mod ex03;
@@ -27,10 +28,10 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 use crate::binding::ScreenBinding;
-use crate::catalog::CheckId;
-use crate::declaration::Declaration;
-use crate::scenario::Scenario;
-use crate::verdict::Verdict;
+use crate::config::declaration::Declaration;
+use crate::config::scenario::Scenario;
+use crate::model::ids::CheckId;
+use crate::model::verdict::Verdict;
 
 /// What a check concluded.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,8 +91,8 @@ pub struct Shared {
     /// Named JSON values.
     pub values: std::collections::BTreeMap<String, Value>,
     /// Screenshots taken by the running check, as PNG (on disk once the run
-    /// directory is known): see [`crate::record::screenshots`].
-    pub images: crate::record::Screenshots,
+    /// directory is known): see [`crate::sinks::record::screenshots`].
+    pub images: crate::model::screenshots::Screenshots,
 }
 
 /// Everything a check may use. Checks get bindings, never sockets.
@@ -159,6 +160,25 @@ pub fn catalog() -> Vec<CheckDef> {
     CATALOG.iter().map(|d| **d).collect()
 }
 
+/// Whether every witness step's `check` belongs to the step's condition:
+/// `Err((key, message))` naming the first step that does not.
+pub fn witness_steps_fit(
+    steps: &[crate::config::witness::WitnessStep],
+) -> Result<(), (String, String)> {
+    for (i, s) in steps.iter().enumerate() {
+        if let Some(c) = s.check {
+            let cond = def(c).condition;
+            if cond != s.condition {
+                return Err((
+                    format!("witness[{i}].check"),
+                    format!("{c} belongs to {cond}, not to {}", s.condition),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The literal of check `id`.
 pub fn def(id: CheckId) -> &'static CheckDef {
     match CATALOG.iter().find(|d| d.id == id) {
@@ -183,7 +203,7 @@ mod tests {
 
     #[test]
     fn every_literal_is_complete_and_consistent() {
-        use crate::catalog::ConditionId;
+        use crate::model::ids::ConditionId;
         for d in catalog() {
             assert!(!d.title.is_empty(), "{}: title", d.id);
             assert!(!d.requirement.ja.is_empty(), "{}: requirement.ja", d.id);

@@ -19,9 +19,9 @@ use super::receiver::is_json_media_type;
 use super::request_error::body_reason;
 use super::schema::cut;
 use crate::binding::seq::{self, Seq};
-use crate::record::transcript::TranscriptSlot;
-use crate::tls::http::Connector;
-use crate::tls::{TlsInfo, TlsSettings};
+use crate::binding::tls::http::Connector;
+use crate::binding::tls::{TlsInfo, TlsSettings};
+use crate::binding::transcript::TranscriptSlot;
 use std::sync::{Arc, Mutex};
 
 /// Largest answer body the client reads.
@@ -321,7 +321,7 @@ impl TerminalClient {
         if let Some(t) = &transcript {
             t.log(
                 "data-client",
-                crate::record::transcript::Direction::Send,
+                crate::binding::transcript::Direction::Send,
                 "HTTP request",
                 serde_json::json!({"request": label, "body_bytes": hyper::body::Body::size_hint(req.body()).exact(), "seq": sent}),
             );
@@ -383,7 +383,7 @@ impl TerminalClient {
             };
             t.log(
                 "data-client",
-                crate::record::transcript::Direction::Recv,
+                crate::binding::transcript::Direction::Recv,
                 "HTTP response",
                 fields,
             );

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::declaration::{DataDecl, Trigger};
-use crate::scenario::DataScenario;
+use crate::config::declaration::{DataDecl, Trigger};
+use crate::config::scenario::DataScenario;
 
 pub use client::{Reply, RequestError, TerminalClient};
 pub use receiver::{
@@ -70,7 +70,7 @@ pub struct DataChannel {
     screen_lane: AtomicUsize,
     triggers: Mutex<Vec<Value>>,
     started: Instant,
-    tls: Option<Arc<crate::tls::TlsSettings>>,
+    tls: Option<Arc<crate::binding::tls::TlsSettings>>,
 }
 
 impl std::fmt::Debug for DataChannel {
@@ -114,7 +114,7 @@ impl DataChannel {
         sc: &DataScenario,
         listen: Option<&str>,
         limits: ReceiverLimits,
-        tls: Option<Arc<crate::tls::TlsSettings>>,
+        tls: Option<Arc<crate::binding::tls::TlsSettings>>,
     ) -> Result<Arc<DataChannel>, DataError> {
         let schema = Arc::new(ReportSchema::load(decl.schema.as_deref())?);
         let client = TerminalClient::new_with_tls(
@@ -129,7 +129,7 @@ impl DataChannel {
                 .await
                 .map_err(|e| DataError::Listen {
                     addr: listen.to_string(),
-                    reason: crate::declaration::input_file::io_reason(&e),
+                    reason: crate::config::declaration::input_file::io_reason(&e),
                 })?;
         let state = Arc::new(ReceiverState::new(schema, limits));
         let client = client.with_transcript(state.transcript().clone());
@@ -148,7 +148,7 @@ impl DataChannel {
         let running = server::serve_tls(listener, bounds, handler, acceptor).map_err(|e| {
             DataError::Listen {
                 addr: listen.to_string(),
-                reason: crate::declaration::input_file::io_reason(&e),
+                reason: crate::config::declaration::input_file::io_reason(&e),
             }
         })?;
         let addr = running.addr();
@@ -194,7 +194,7 @@ impl DataChannel {
 
     /// Logs the channel's HTTP exchanges (requests it makes, pushes it
     /// receives) to `t` from now on (`None`: stop).
-    pub fn set_transcript(&self, t: Option<crate::record::Transcript>) {
+    pub fn set_transcript(&self, t: Option<crate::binding::transcript::Transcript>) {
         self.state.transcript().set(t);
     }
 

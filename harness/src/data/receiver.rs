@@ -379,7 +379,7 @@ pub struct ReceiverState {
     schema: std::sync::RwLock<Arc<ReportSchema>>,
     limits: ReceiverLimits,
     started: Instant,
-    transcript: crate::record::transcript::TranscriptSlot,
+    transcript: crate::binding::transcript::TranscriptSlot,
 }
 
 fn now_rfc3339() -> String {
@@ -492,7 +492,7 @@ impl ReceiverState {
     }
 
     /// The slot the receiver finds the run's transcript in.
-    pub fn transcript(&self) -> &crate::record::transcript::TranscriptSlot {
+    pub fn transcript(&self) -> &crate::binding::transcript::TranscriptSlot {
         &self.transcript
     }
 
@@ -654,7 +654,7 @@ impl ReceiverState {
     ) {
         let at = at.unwrap_or_else(now_rfc3339);
         if let Some(t) = self.transcript.get() {
-            use crate::record::transcript::Direction;
+            use crate::binding::transcript::Direction;
             t.log(
                 "data-receiver",
                 Direction::Recv,

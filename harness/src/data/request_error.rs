@@ -11,8 +11,8 @@ use std::error::Error as StdError;
 
 use serde::Serialize;
 
-use crate::declaration::input_file::io_reason;
-use crate::tls::TlsConnectError;
+use crate::binding::tls::TlsConnectError;
+use crate::config::declaration::input_file::io_reason;
 
 /// Why a request got no answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]

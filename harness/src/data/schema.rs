@@ -131,10 +131,10 @@ impl ReportSchema {
 
     /// The schema at `path` (a department's own).
     pub fn from_file(path: &Path) -> Result<Self, SchemaError> {
-        use crate::declaration::InputFileError;
+        use crate::config::declaration::InputFileError;
         let shown = path.display().to_string();
-        let text =
-            crate::declaration::read_regular(path, MAX_SCHEMA_FILE).map_err(|e| match e {
+        let text = crate::config::declaration::read_regular(path, MAX_SCHEMA_FILE).map_err(
+            |e| match e {
                 InputFileError::TooLarge { size, .. } => SchemaError::TooLarge {
                     path: shown.clone(),
                     size,
@@ -143,7 +143,8 @@ impl ReportSchema {
                     path: shown.clone(),
                     reason: e.reason(),
                 },
-            })?;
+            },
+        )?;
         let v: Value = serde_json::from_slice(&text).map_err(|e| SchemaError::Json {
             path: shown.clone(),
             reason: e.to_string(),

@@ -95,7 +95,7 @@ impl AuthLatch {
                 let f = AuthFailure {
                     error: error.clone(),
                     label: label.to_string(),
-                    scope: crate::record::current_scope(),
+                    scope: crate::binding::transcript::current_scope(),
                 };
                 st.failed = Some(f.clone());
                 Some(f)

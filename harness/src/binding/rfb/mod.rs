@@ -37,12 +37,12 @@ use self::handshake::{client_handshake, type_label, Conn};
 use self::latch::AuthLatch;
 use self::transport::{connect_tcp, upgrade, Transport, TransportError, SUBPROTOCOL};
 use self::url::{Scheme, ScreenUrl};
+use crate::binding::tls::{MaybeTls, TlsSettings};
 use crate::binding::{
     BindingError, BoxFuture, CloseReason, Console, EncodingControl, EncodingSet, OpenError,
     ScreenBinding, SessionInfo, Stage,
 };
-use crate::declaration::{PixelFormatChoice, ScreenDecl};
-use crate::tls::{MaybeTls, TlsSettings};
+use crate::config::declaration::{PixelFormatChoice, ScreenDecl};
 
 pub use self::url::UrlError;
 
@@ -54,7 +54,7 @@ pub struct RfbBinding {
     password_env: Option<String>,
     limits: Limits,
     tls: Option<Arc<TlsSettings>>,
-    transcript: Option<crate::record::Transcript>,
+    transcript: Option<crate::binding::transcript::Transcript>,
     pixel_format: PixelFormatChoice,
     latch: AuthLatch,
 }
@@ -176,7 +176,7 @@ impl RfbBinding {
             password: password.map(|p| p.as_bytes().to_vec()),
             password_env: None,
             limits: Limits {
-                max_pixels: crate::scenario::DEFAULT_MAX_PIXELS,
+                max_pixels: crate::config::scenario::DEFAULT_MAX_PIXELS,
                 ..Limits::DEFAULT
             },
             tls: None,
@@ -224,7 +224,10 @@ impl RfbBinding {
 
     /// The same binding logging every console's messages to `transcript`
     /// (`transcript.jsonl`), tagged with the check that opened the console.
-    pub fn with_transcript(mut self, transcript: Option<crate::record::Transcript>) -> RfbBinding {
+    pub fn with_transcript(
+        mut self,
+        transcript: Option<crate::binding::transcript::Transcript>,
+    ) -> RfbBinding {
         self.transcript = transcript;
         self
     }
@@ -445,22 +448,27 @@ async fn connect_tls(
 ) -> Result<
     (
         tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
-        crate::tls::TlsInfo,
+        crate::binding::tls::TlsInfo,
     ),
     OpenError,
 > {
-    match tokio::time::timeout_at(deadline, crate::tls::connect(settings, host, tcp)).await {
+    match tokio::time::timeout_at(deadline, crate::binding::tls::connect(settings, host, tcp)).await
+    {
         Err(_) => Err(OpenError::Timeout {
             stage: Stage::Connect,
             after_ms: transport::elapsed_ms(started),
         }),
         Ok(Ok(pair)) => Ok(pair),
-        Ok(Err(crate::tls::TlsConnectError::Setup(reason))) => Err(OpenError::Harness(reason)),
-        Ok(Err(crate::tls::TlsConnectError::Rejected(reason))) => Err(OpenError::Protocol {
-            stage: Stage::Connect,
-            reason,
-        }),
-        Ok(Err(crate::tls::TlsConnectError::Io(reason))) => Err(OpenError::Refused {
+        Ok(Err(crate::binding::tls::TlsConnectError::Setup(reason))) => {
+            Err(OpenError::Harness(reason))
+        }
+        Ok(Err(crate::binding::tls::TlsConnectError::Rejected(reason))) => {
+            Err(OpenError::Protocol {
+                stage: Stage::Connect,
+                reason,
+            })
+        }
+        Ok(Err(crate::binding::tls::TlsConnectError::Io(reason))) => Err(OpenError::Refused {
             stage: Stage::Connect,
             reason,
         }),
@@ -497,7 +505,7 @@ impl ScreenBinding for RfbBinding {
                 }
                 t.log(
                     label,
-                    crate::record::transcript::Direction::Recv,
+                    crate::binding::transcript::Direction::Recv,
                     "OpenFailed",
                     fields,
                 );

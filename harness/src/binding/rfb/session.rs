@@ -194,7 +194,7 @@ impl State {
                 // Applied by the decoder already; only the record needs it.
                 if let Some(r) = &self.recorder {
                     r.log(
-                        crate::record::transcript::Direction::Recv,
+                        crate::binding::transcript::Direction::Recv,
                         "SetColourMapEntries",
                         serde_json::json!({"first": first, "count": count}),
                     );
@@ -204,7 +204,7 @@ impl State {
             ServerEvent::Cursor(shape) => {
                 if let Some(r) = &self.recorder {
                     r.log(
-                        crate::record::transcript::Direction::Recv,
+                        crate::binding::transcript::Direction::Recv,
                         "Cursor",
                         serde_json::json!({"width": shape.width, "height": shape.height, "hot_x": shape.hot_x, "hot_y": shape.hot_y}),
                     );
@@ -345,15 +345,15 @@ async fn write_command(
 
 /// Logs one console's messages to the run's transcript; made in the task
 /// that opened the console (whose scope the transcript keeps, see
-/// [`crate::record::Transcript::scoped`]) and moved into the session task.
+/// [`crate::binding::transcript::Transcript::scoped`]) and moved into the session task.
 pub struct Recorder {
-    transcript: crate::record::ScopedTranscript,
+    transcript: crate::binding::transcript::ScopedTranscript,
     label: String,
 }
 
 impl Recorder {
     /// A recorder for console `label`, in the opener's scope.
-    pub fn new(transcript: &crate::record::Transcript, label: &str) -> Recorder {
+    pub fn new(transcript: &crate::binding::transcript::Transcript, label: &str) -> Recorder {
         Recorder {
             transcript: transcript.scoped(),
             label: label.to_string(),
@@ -362,7 +362,7 @@ impl Recorder {
 
     fn log(
         &self,
-        dir: crate::record::transcript::Direction,
+        dir: crate::binding::transcript::Direction,
         kind: &str,
         fields: serde_json::Value,
     ) {
@@ -376,7 +376,7 @@ impl Recorder {
         encodings.dedup();
         let out_of_bounds = rects.iter().filter(|r| !r.in_bounds).count();
         self.log(
-            crate::record::transcript::Direction::Recv,
+            crate::binding::transcript::Direction::Recv,
             "FramebufferUpdate",
             serde_json::json!({"seq": u.seq, "answers": u.answers, "incremental": u.incremental, "rects": u.rect_count, "encodings": encodings, "bytes": u.bytes, "out_of_bounds": out_of_bounds, "latency_ms": u.latency_ms}),
         );
@@ -384,7 +384,7 @@ impl Recorder {
 
     /// The handshake's messages, as negotiated (logged once it completed).
     pub fn handshake(&self, info: &crate::binding::SessionInfo) {
-        use crate::record::transcript::Direction::{Recv, Send};
+        use crate::binding::transcript::Direction::{Recv, Send};
         use serde_json::json;
         self.log(Send, "Connect", json!({"url": info.url, "transport": info.transport, "subprotocol": info.subprotocol, "connect_ms": info.connect_ms}));
         self.log(
@@ -432,14 +432,14 @@ impl Recorder {
         let mut fields = fields;
         fields["seq"] = json!(seq);
         self.log(
-            crate::record::transcript::Direction::Send,
+            crate::binding::transcript::Direction::Send,
             msg.name(),
             fields,
         );
     }
 
     fn received(&self, ev: &ConsoleEvent) {
-        use crate::record::transcript::Direction::Recv;
+        use crate::binding::transcript::Direction::Recv;
         use serde_json::json;
         match ev {
             // Logged when it was completed, with its wire codes.

@@ -23,7 +23,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::*;
 use crate::binding::{CloseHow, CloseReason, ConsoleEvent, Stage};
-use crate::declaration::{Exclusivity, ScreenDecl};
+use crate::config::declaration::{Exclusivity, ScreenDecl};
 
 /// Every wait in these tests ends within this.
 const WAIT: Duration = Duration::from_secs(5);
@@ -1354,10 +1354,11 @@ async fn a_pointer_shape_from_the_terminal_is_kept_apart_from_the_image_and_logg
         p.wait_gone().await;
     })
     .await;
-    let dir = crate::report::json::tests::scratch_dir("cursor-transcript");
+    let dir = crate::model::files::tests::scratch_dir("cursor-transcript");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("transcript.jsonl");
-    let (transcript, writer) = crate::record::Transcript::start(&path, |_| {}).unwrap();
+    let (transcript, writer) =
+        crate::binding::transcript::Transcript::start(&path, |_| {}).unwrap();
     let binding = RfbBinding::new(&url, None)
         .unwrap()
         .with_transcript(Some(transcript));

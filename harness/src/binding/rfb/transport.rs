@@ -9,7 +9,7 @@
 //! [`MAX_WS_MESSAGE`] are refused by tungstenite from their header, before any
 //! of the payload is buffered.
 
-use crate::declaration::input_file::io_reason;
+use crate::config::declaration::input_file::io_reason;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,8 +26,8 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::url::ScreenUrl;
+use crate::binding::tls::MaybeTls;
 use crate::binding::{OpenError, Stage};
-use crate::tls::MaybeTls;
 
 /// The WebSocket subprotocol the harness offers (the websockify/noVNC name).
 pub const SUBPROTOCOL: &str = "binary";

@@ -8,7 +8,7 @@
 //! 1. **Rest.** A pointer stimulus (click or move) first moves the pointer
 //!    to a rest point: the probe's `from`, else a point outside the watched
 //!    region (see [`rest_point`]). The screen then gets
-//!    [`crate::scenario::ScreenScenario::quiet_ms`] to finish reacting to
+//!    [`crate::config::scenario::ScreenScenario::quiet_ms`] to finish reacting to
 //!    that move. So every repetition moves the pointer onto the target anew
 //!    and can take effect.
 //! 2. **Control.** With no input at all, the watched region is observed for
@@ -48,7 +48,7 @@ pub use super::patch::{damage, Exclusions, Patch};
 use super::{closed_outcome, rect_json, round_ms, Coverage, Ev, Sent, Tracked, Watch};
 use crate::binding::CloseReason;
 use crate::checks::{CheckCtx, Outcome};
-use crate::declaration::Probe;
+use crate::config::declaration::Probe;
 
 /// The largest share of a watched region that may change on its own and be
 /// excluded automatically. Above it a trial cannot judge.
@@ -543,11 +543,11 @@ pub fn keep_before_after(ctx: &CheckCtx, t: &Tracked, before: &Patch, r: Rect) {
     };
     if let Some(img) = before.image().crop(local(area)) {
         let m = Rect::new(mark.x - area.x, mark.y - area.y, mark.w, mark.h);
-        crate::record::snapshot(ctx, "before", crate::report::png::outlined(&img, m));
+        crate::checks::evidence::snapshot(ctx, "before", crate::model::png::outlined(&img, m));
     }
     if let Some(img) = t.with_framebuffer(|fb| fb.crop(area)) {
         let m = Rect::new(mark.x - area.x, mark.y - area.y, mark.w, mark.h);
-        crate::record::snapshot(ctx, "after", crate::report::png::outlined(&img, m));
+        crate::checks::evidence::snapshot(ctx, "after", crate::model::png::outlined(&img, m));
     }
 }
 

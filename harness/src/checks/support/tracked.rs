@@ -17,7 +17,7 @@ use crate::binding::{
     ScreenBinding, Seq, UpdateInfo,
 };
 use crate::checks::CheckCtx;
-use crate::declaration::Probe;
+use crate::config::declaration::Probe;
 
 /// Longest list kept in evidence; the total is always given beside it.
 pub const LIST_CAP: usize = 20;
@@ -261,7 +261,7 @@ impl Tracked {
     /// check, encoded from the framebuffer in place (no copy of it).
     pub fn keep_screenshot(&self, ctx: &CheckCtx, name: &str) {
         self.console
-            .with_framebuffer(|fb| crate::record::snapshot(ctx, name, fb));
+            .with_framebuffer(|fb| crate::checks::evidence::snapshot(ctx, name, fb));
     }
 
     /// Runs `f` on the console's framebuffer in place (keep it short: the

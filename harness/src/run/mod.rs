@@ -1,0 +1,4 @@
+//! Running the catalog: selection, lanes, order, prerequisites, time
+//! limits and aborts ([`runner`]), emitting one event stream to the sinks.
+
+pub mod runner;
