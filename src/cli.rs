@@ -239,7 +239,8 @@ pub struct MockArgs {
     pub pointer_start: Option<(u16, u16)>,
     /// Draw a pointer sprite into the image: off, unless-cursor-encoding
     /// (consoles asking for the Cursor pseudo-encoding get its shape
-    /// instead) or always.
+    /// instead), always, or shape-and-drawn (the shape is sent and the sprite
+    /// drawn anyway).
     #[arg(long, value_name = "WHEN", default_value = "off")]
     pub pointer_sprite: PointerSprite,
     /// Answer a console's first full request with the pointer's shape alone

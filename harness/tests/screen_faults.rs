@@ -117,6 +117,12 @@ impl Modes {
         sprite: PointerSprite::UnlessCursorEncoding,
         shape_first: false,
     };
+    const SHAPE_AND_DRAWN: Modes = Modes {
+        blink: false,
+        follow: false,
+        sprite: PointerSprite::ShapeAndDrawn,
+        shape_first: false,
+    };
     const SHAPE_FIRST: Modes = Modes {
         blink: false,
         follow: false,
@@ -180,6 +186,7 @@ fn mode_cases() -> Vec<Case> {
             Modes::SPRITE,
             Modes::SPRITE_UNLESS_ASKED,
             Modes::SHAPE_FIRST,
+            Modes::SHAPE_AND_DRAWN,
         ] {
             v.push(Case {
                 faults: Vec::new(),

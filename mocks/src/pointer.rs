@@ -50,14 +50,20 @@ pub enum PointerSprite {
     /// The sprite is drawn into every console's image, -239 or not (a
     /// server that ignores the pseudo-encoding).
     Always,
+    /// The sprite is drawn into every console's image, and consoles that
+    /// listed -239 also get its shape (TigerVNC can do both: it renders
+    /// the pointer into the image for a console whose pointer position is
+    /// not the server's, though it sends the shape).
+    ShapeAndDrawn,
 }
 
 impl PointerSprite {
     /// Every variant.
-    pub const ALL: [PointerSprite; 3] = [
+    pub const ALL: [PointerSprite; 4] = [
         PointerSprite::Off,
         PointerSprite::UnlessCursorEncoding,
         PointerSprite::Always,
+        PointerSprite::ShapeAndDrawn,
     ];
 
     /// The command-line name.
@@ -66,6 +72,7 @@ impl PointerSprite {
             PointerSprite::Off => "off",
             PointerSprite::UnlessCursorEncoding => "unless-cursor-encoding",
             PointerSprite::Always => "always",
+            PointerSprite::ShapeAndDrawn => "shape-and-drawn",
         }
     }
 
@@ -74,7 +81,7 @@ impl PointerSprite {
     pub fn drawn_for(&self, encodings: &[i32]) -> bool {
         match self {
             PointerSprite::Off => false,
-            PointerSprite::Always => true,
+            PointerSprite::Always | PointerSprite::ShapeAndDrawn => true,
             PointerSprite::UnlessCursorEncoding => !encodings.contains(&CURSOR_ENCODING),
         }
     }
@@ -82,7 +89,10 @@ impl PointerSprite {
     /// Whether a console that asked for `encodings` gets the sprite's shape
     /// as a Cursor pseudo-rectangle.
     pub fn sent_as_cursor(&self, encodings: &[i32]) -> bool {
-        *self == PointerSprite::UnlessCursorEncoding && encodings.contains(&CURSOR_ENCODING)
+        matches!(
+            self,
+            PointerSprite::UnlessCursorEncoding | PointerSprite::ShapeAndDrawn
+        ) && encodings.contains(&CURSOR_ENCODING)
     }
 }
 

@@ -246,21 +246,25 @@ impl Stimulus {
 }
 
 /// The box a pointer drawn into the image may cover around `(x, y)`:
-/// the shape the terminal sent, else [`SPRITE_REACH`] in every direction.
+/// [`SPRITE_REACH`] in every direction, grown to hold the shape the
+/// terminal sent, if any. A terminal that sends the shape may still draw
+/// the pointer into the image (TigerVNC does, for a console whose pointer
+/// is not where the server's is), so the box applies either way.
 pub fn footprint(x: u16, y: u16, shape: Option<&crate::binding::CursorShape>) -> Rect {
+    let reach = Rect::new(
+        x.saturating_sub(SPRITE_REACH),
+        y.saturating_sub(SPRITE_REACH),
+        SPRITE_REACH.saturating_mul(2),
+        SPRITE_REACH.saturating_mul(2),
+    );
     match shape {
-        Some(s) => Rect::new(
+        Some(s) => reach.union(&Rect::new(
             x.saturating_sub(s.hot_x),
             y.saturating_sub(s.hot_y),
             s.width,
             s.height,
-        ),
-        None => Rect::new(
-            x.saturating_sub(SPRITE_REACH),
-            y.saturating_sub(SPRITE_REACH),
-            SPRITE_REACH.saturating_mul(2),
-            SPRITE_REACH.saturating_mul(2),
-        ),
+        )),
+        None => reach,
     }
 }
 
@@ -339,8 +343,8 @@ pub struct Trial {
     pub watch: Watch,
     /// The region as it stood when the input was written.
     pub before: Option<Patch>,
-    /// Whether pointer footprints were excluded (the terminal sent no
-    /// pointer shape).
+    /// The pointer's footprints that were excluded (around the rest point
+    /// and the target of a pointer stimulus).
     pub footprints: Vec<Rect>,
     /// Whether the terminal sent its pointer shape.
     pub cursor_shape: bool,
@@ -414,11 +418,13 @@ pub async fn trial(
         return Err(TrialError::TooBusy(control));
     }
     let shape = t.cursor();
+    // Where the pointer was and goes: a sprite drawn there is never the
+    // reaction, whether or not the terminal also sent its shape.
     let mut footprints = Vec::new();
-    if let (Some(target), None) = (stim.point(), shape.as_ref()) {
-        footprints.push(footprint(target.0, target.1, None));
+    if let Some(target) = stim.point() {
+        footprints.push(footprint(target.0, target.1, shape.as_ref()));
         if let Some((x, y)) = rest {
-            footprints.push(footprint(x, y, None));
+            footprints.push(footprint(x, y, shape.as_ref()));
         }
     }
     let mut before = Patch::capture(t, region);
@@ -569,7 +575,7 @@ mod tests {
     }
 
     #[test]
-    fn footprint_uses_the_shape_when_known() {
+    fn footprint_is_the_reach_grown_to_the_shape() {
         let shape = crate::binding::CursorShape {
             width: 12,
             height: 19,
@@ -577,8 +583,16 @@ mod tests {
             hot_y: 0,
             pixels: Vec::new(),
         };
-        assert_eq!(footprint(100, 50, Some(&shape)), Rect::new(100, 50, 12, 19));
+        // A shape inside the reach leaves the 64x64 box.
+        assert_eq!(footprint(100, 50, Some(&shape)), Rect::new(68, 18, 64, 64));
         assert_eq!(footprint(10, 10, None), Rect::new(0, 0, 64, 64));
+        // A large shape grows it.
+        let big = crate::binding::CursorShape {
+            width: 100,
+            height: 10,
+            ..shape
+        };
+        assert_eq!(footprint(100, 50, Some(&big)), Rect::new(68, 18, 132, 64));
     }
 
     #[test]
