@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use s301_harness::data::REPORTS_PATH;
+use s301_harness::binding::http::REPORTS_PATH;
 use s301_mocks::{DeclOptions, MockConfig, MockTerminal};
 
 use crate::cli::MockArgs;

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
+use s301_harness::binding::http::{DataChannel, DataError, REPORTS_PATH};
 use s301_harness::binding::{screen_from_decl, ScreenBinding, ScreenOptions};
 use s301_harness::catalog::CheckId;
 use s301_harness::checks::{catalog, CheckCtx, Lane, Shared};
-use s301_harness::data::{DataChannel, DataError, REPORTS_PATH};
 use s301_harness::declaration::Declaration;
 use s301_harness::integrity::hook;
 use s301_harness::liveness::{self, LostTerminal, TerminalWatch};
@@ -191,7 +191,10 @@ async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
         scenario: Arc::new(scenario.clone()),
         seed,
         screen,
-        data: target.data.clone(),
+        data: target
+            .data
+            .clone()
+            .map(|d| d as Arc<dyn s301_harness::binding::DataBinding>),
         shared: Mutex::new(shared_values(args.require_encryption)),
     });
     let transcript_writer = {
@@ -382,7 +385,7 @@ fn as_recorded(mut outcome: RunOutcome, report: &s301_harness::report::Report) -
 fn shared_values(require_encryption: bool) -> Shared {
     let mut shared = Shared::default();
     shared.values.insert(
-        s301_harness::checks::c2_2_1::REQUIRE_ENCRYPTION_KEY.to_string(),
+        s301_harness::checks::tls01::REQUIRE_ENCRYPTION_KEY.to_string(),
         serde_json::Value::Bool(require_encryption),
     );
     shared
@@ -400,11 +403,11 @@ async fn declared_terminal(
         .map_err(|e| SetupError::Usage(format!("{}: {e}", path.display())))?;
     let data = match (&declaration.data, wants_data) {
         (Some(d), true) => Some(
-            DataChannel::start_with_tls(
+            s301_harness::binding::http::from_decl(
                 d,
                 &scenario.data,
                 declaration.harness.listen.as_deref(),
-                s301_harness::data::ReceiverLimits::default(),
+                s301_harness::binding::http::ReceiverLimits::default(),
                 tls,
             )
             .await

@@ -16,7 +16,6 @@
 pub mod binding;
 pub mod checks;
 pub mod config;
-pub mod data;
 pub mod model;
 pub mod run;
 pub mod sinks;

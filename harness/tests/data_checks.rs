@@ -141,7 +141,8 @@ async fn auto_trigger_takes_pushes_the_terminal_makes_by_itself() {
     // by someone other than the harness, before and during the checks.
     let base = r.mock.data_base_url();
     let hook =
-        s301_harness::data::TerminalClient::new(&base, std::time::Duration::from_secs(2)).unwrap();
+        s301_harness::binding::http::TerminalClient::new(&base, std::time::Duration::from_secs(2))
+            .unwrap();
     let created = hook.test_report().await.expect("hook answers");
     let id = created.json().unwrap()["reportId"]
         .as_str()
@@ -192,7 +193,7 @@ async fn manual_trigger_passes_when_the_operator_acts() {
         16,
     )
     .await;
-    let hook = s301_harness::data::TerminalClient::new(
+    let hook = s301_harness::binding::http::TerminalClient::new(
         &r.mock.data_base_url(),
         std::time::Duration::from_secs(2),
     )

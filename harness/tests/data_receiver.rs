@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use data_support::{push_request, raw_exchange, receiver_only, report};
-use s301_harness::data::{PushOutcome, ReceiverLimits, ReportSchema};
+use s301_harness::binding::http::{PushOutcome, ReceiverLimits, ReportSchema};
 use serde_json::Value;
 
 const T: Duration = Duration::from_secs(5);

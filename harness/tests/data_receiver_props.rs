@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use data_support::{push_request, raw_exchange, receiver_only};
 use proptest::prelude::*;
-use s301_harness::data::{DataChannel, ReceiverLimits, ReportSchema};
+use s301_harness::binding::http::{DataChannel, ReceiverLimits, ReportSchema};
 use serde_json::{json, Map, Value};
 
 const T: Duration = Duration::from_secs(5);

@@ -21,11 +21,11 @@ use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use s301_harness::binding::http::{DataChannel, ReceiverLimits};
+use s301_harness::binding::http::{RequestError, TerminalClient};
 use s301_harness::binding::rfb::RfbBinding;
 use s301_harness::catalog::CheckId;
 use s301_harness::checks::{catalog, CheckCtx, Outcome, Shared};
-use s301_harness::data::{DataChannel, ReceiverLimits};
-use s301_harness::data::{RequestError, TerminalClient};
 use s301_harness::declaration::Declaration;
 use s301_harness::declaration::{DataDecl, Trigger};
 use s301_harness::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};

@@ -7,11 +7,11 @@
 
 use std::sync::{Arc, Mutex};
 
+use s301_harness::binding::http::{DataChannel, ReceiverLimits, REPORTS_PATH};
 use s301_harness::binding::rfb::RfbBinding;
 use s301_harness::catalog::{CheckId, ConditionId};
-use s301_harness::checks::c2_2_1::REQUIRE_ENCRYPTION_KEY;
+use s301_harness::checks::tls01::REQUIRE_ENCRYPTION_KEY;
 use s301_harness::checks::{catalog, CheckCtx, Shared};
-use s301_harness::data::{DataChannel, ReceiverLimits, REPORTS_PATH};
 use s301_harness::declaration::Declaration;
 use s301_harness::runner::{self, AbortSignal, RunConfig, RunOutcome, RunSink, Selection};
 use s301_harness::scenario::Scenario;
@@ -234,7 +234,7 @@ async fn the_push_receiver_serves_https_with_receiver_cert() {
     // A client trusting the CA reaches the receiver over TLS; any HTTP
     // answer proves the https path (the receiver only takes POSTs).
     let base = url.trim_end_matches("/reports").to_string();
-    let client = s301_harness::data::TerminalClient::new_with_tls(
+    let client = s301_harness::binding::http::TerminalClient::new_with_tls(
         &base,
         std::time::Duration::from_secs(5),
         Some(tls),

@@ -27,7 +27,7 @@ use crate::transport::{ws_config, BoxIo, Transport};
 /// Path of the WebSocket screen.
 pub const SCREEN_PATH: &str = "/s3-01/v1/screen";
 /// Prefix of the data API.
-pub const API_PREFIX: &str = "/s3-01/v1";
+pub const API_PREFIX: &str = s301_wire::paths::PREFIX;
 /// Most console sessions alive at once (each keeps a screen-sized image).
 pub const MAX_SESSIONS: usize = 64;
 /// Bound on reading an HTTP request head, and on the upgrade completing.
@@ -173,7 +173,10 @@ async fn route(req: Request<Incoming>, peer: SocketAddr, ctx: Ctx) -> Response<F
     if path == SCREEN_PATH {
         return screen_upgrade(req, peer, ctx);
     }
-    if path == API_PREFIX || path.starts_with("/s3-01/v1/") {
+    if path
+        .strip_prefix(API_PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    {
         return data::handle(&ctx.data, req).await;
     }
     json_error(StatusCode::NOT_FOUND, "not found")
@@ -181,12 +184,13 @@ async fn route(req: Request<Incoming>, peer: SocketAddr, ctx: Ctx) -> Response<F
 
 /// A JSON `{"error": ...}` response.
 fn json_error(status: StatusCode, msg: &str) -> Response<Full<Bytes>> {
-    let body = serde_json::json!({ "error": msg }).to_string();
+    let body = serde_json::to_vec(&s301_wire::ErrorBody::<s301_wire::Problem>::new(msg))
+        .unwrap_or_default();
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
+        HeaderValue::from_static(s301_wire::JSON),
     );
     resp
 }

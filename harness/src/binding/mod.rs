@@ -9,12 +9,17 @@
 //! capability a check asks for ([`ScreenBinding::encodings`]).
 //!
 //! The default binding is [`rfb`]: RFB over WebSocket (`ws://`, `wss://`) or
-//! TCP (`rfb://`). [`memory`] simulates a terminal in process (no socket, no
-//! wire format) to prove the seam. [`screen_from_decl`] builds the binding a
-//! declaration's `[screen]` names.
+//! TCP (`rfb://`) for the screen, and [`http`] (JSON over HTTP/1.1) for the
+//! data channel, which checks reach through [`data::DataBinding`];
+//! [`memory`] holds bindings that simulate a terminal in process (no socket,
+//! no wire format) to prove the seam. [`screen_from_decl`] builds the screen
+//! binding a declaration's `[screen]` names.
 
+pub mod data;
+pub mod http;
 pub mod memory;
 pub mod rfb;
+pub mod schema;
 pub mod screen;
 pub mod seq;
 pub mod tls;
@@ -22,6 +27,7 @@ pub mod transcript;
 
 use std::sync::Arc;
 
+pub use data::DataBinding;
 pub use screen::{
     CloseHow, CloseReason, Command, Console, ConsoleDriver, ConsoleEvent, ConsoleGone, CursorShape,
     Damage, DamageKind, EncodingControl, EncodingSet, OpenError, ScreenBinding, SessionInfo, Stage,

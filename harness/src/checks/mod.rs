@@ -1,10 +1,15 @@
 //! The check catalog. Each check is one [`CheckDef`] literal (see [`def`]);
 //! this module lists them in catalog order and defines what a check sees.
 
-pub mod c1_3_1;
-pub mod c1_3_2;
-pub mod c2_2_1;
 pub mod def;
+pub mod di01;
+pub mod di02;
+pub mod do01;
+pub mod do02;
+pub mod do03;
+pub mod dr01;
+pub mod dr02;
+pub mod dr03;
 pub mod evidence;
 pub mod ex01;
 pub mod ex02;
@@ -19,6 +24,7 @@ pub mod st02;
 pub mod st03;
 pub mod st04;
 pub mod support;
+pub mod tls01;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -105,8 +111,8 @@ pub struct CheckCtx {
     pub seed: u64,
     /// The screen binding.
     pub screen: Arc<dyn ScreenBinding>,
-    /// The data channel, when the declaration has `[data]`.
-    pub data: Option<Arc<crate::data::DataChannel>>,
+    /// The data binding, when the declaration has `[data]`.
+    pub data: Option<Arc<dyn crate::binding::DataBinding>>,
     /// State passed between checks.
     pub shared: Mutex<Shared>,
 }
@@ -143,15 +149,15 @@ pub const CATALOG: &[&CheckDef] = &[
     &op02::DEF,
     &op03::DEF,
     &op04::DEF,
-    &c1_3_1::DO01,
-    &c1_3_1::DO02,
-    &c1_3_1::DO03,
-    &c1_3_1::DI01,
-    &c1_3_1::DI02,
-    &c1_3_2::DR01,
-    &c1_3_2::DR02,
-    &c1_3_2::DR03,
-    &c2_2_1::TLS01,
+    &do01::DEF,
+    &do02::DEF,
+    &do03::DEF,
+    &di01::DEF,
+    &di02::DEF,
+    &dr01::DEF,
+    &dr02::DEF,
+    &dr03::DEF,
+    &tls01::DEF,
 ];
 
 /// The whole catalog, in catalog order, as values (a runner test may build

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use s301_harness::binding::http::DataChannel;
 use s301_harness::binding::{BoxFuture, Console, OpenError, ScreenBinding};
 use s301_harness::catalog::CheckId;
 use s301_harness::checks::{catalog, CheckCtx, Outcome, Shared};
-use s301_harness::data::DataChannel;
 use s301_harness::declaration::{DataDecl, Declaration, Trigger};
 use s301_harness::scenario::Scenario;
 use s301_mocks::{Fault, MockConfig, MockHandle, MockTerminal};
@@ -256,7 +256,9 @@ pub fn push_request(content_type: Option<&str>, body: &[u8]) -> Vec<u8> {
 }
 
 /// A data channel on its own (no terminal), with `limits`.
-pub async fn receiver_only(limits: s301_harness::data::ReceiverLimits) -> Arc<DataChannel> {
+pub async fn receiver_only(
+    limits: s301_harness::binding::http::ReceiverLimits,
+) -> Arc<DataChannel> {
     let decl = DataDecl {
         base_url: "http://127.0.0.1:9/s3-01/v1".into(),
         output: true,

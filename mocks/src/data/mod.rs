@@ -43,17 +43,20 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use s301_wire::paths::{self, Route};
+use s301_wire::{ErrorBody, HookAnswer, ListEntry, Problem, ReportList};
+
 use crate::config::{Fault, MockConfig};
 use crate::hostile::HostileAnswer;
 
 /// Path prefix of the data API.
-pub const PREFIX: &str = "/s3-01/v1";
+pub const PREFIX: &str = s301_wire::paths::PREFIX;
 /// Reports the mock keeps (the oldest is forgotten past this).
 pub const MAX_REPORTS: usize = 1000;
 /// Revision snapshots kept per report.
 pub const MAX_SNAPSHOTS: usize = 16;
 /// Largest request body the data API reads.
-pub const MAX_REQUEST_BODY: usize = 64 * 1024;
+pub const MAX_REQUEST_BODY: usize = s301_wire::limits::MAX_REQUEST_BODY;
 /// A request body must arrive within this.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pushes waiting to be delivered.
@@ -71,17 +74,7 @@ const PEEK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause between looks at a request line that has only partly arrived.
 const PEEK_STEP: Duration = Duration::from_millis(10);
 
-/// Whether an HTTP request line asks `GET` of the report list or of one
-/// report (`/s3-01/v1/reports`, `/s3-01/v1/reports/...`, query aside).
-pub fn is_report_get(line: &[u8]) -> bool {
-    let Some(rest) = line.strip_prefix(b"GET ") else {
-        return false;
-    };
-    let target = rest.split(|b| *b == b' ').next().unwrap_or(rest);
-    let path = target.split(|b| *b == b'?').next().unwrap_or(target);
-    let list = format!("{PREFIX}/reports");
-    path == list.as_bytes() || path.starts_with(format!("{list}/").as_bytes())
-}
+pub use s301_wire::paths::{decode_segment, is_report_get};
 
 /// With a hostile answer configured: the case, when the first request on
 /// `stream` is a GET of reports ([`is_report_get`]). Only peeks, so any
@@ -186,16 +179,17 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Response<Full<Bytes>> {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut r = Response::new(Full::new(Bytes::from(bytes)));
     *r.status_mut() = status;
     r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        .insert(CONTENT_TYPE, HeaderValue::from_static(s301_wire::JSON));
     r
 }
 
 fn error(status: StatusCode, msg: &str) -> Response<Full<Bytes>> {
-    json_response(status, &json!({ "error": msg }))
+    json_response(status, &ErrorBody::<Problem>::new(msg))
 }
 
 fn method_not_allowed(allow: &'static str) -> Response<Full<Bytes>> {
@@ -203,28 +197,6 @@ fn method_not_allowed(allow: &'static str) -> Response<Full<Bytes>> {
     r.headers_mut()
         .insert(ALLOW, HeaderValue::from_static(allow));
     r
-}
-
-/// Decodes a percent-encoded path segment; `None` if malformed or not UTF-8.
-pub fn decode_segment(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b.get(i) {
-            Some(b'%') => {
-                let hex = s.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            Some(c) => {
-                out.push(*c);
-                i += 1;
-            }
-            None => break,
-        }
-    }
-    String::from_utf8(out).ok().filter(|s| !s.is_empty())
 }
 
 /// Reads a request body within [`MAX_REQUEST_BODY`] and [`BODY_TIMEOUT`].
@@ -258,41 +230,37 @@ pub async fn handle(
     req: Request<hyper::body::Incoming>,
 ) -> Response<Full<Bytes>> {
     let inner = &state.inner;
-    let path = req.uri().path().to_string();
-    let rest = match path.strip_prefix(PREFIX) {
-        Some(r) => r.to_string(),
-        None => return error(StatusCode::NOT_FOUND, "not found"),
-    };
-    let segs: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+    let route = paths::route(req.uri().path());
     let method = req.method().clone();
-    match segs.as_slice() {
-        ["reports"] => {
+    let no_report = || error(StatusCode::NOT_FOUND, "no such report");
+    match route {
+        Route::List => {
             if method != Method::GET {
                 return method_not_allowed("GET");
             }
             let _g = crowd_delay(inner).await;
             list(inner)
         }
-        ["reports", id] => {
+        Route::Report(id) => {
             if method != Method::GET {
                 return method_not_allowed("GET");
             }
             let _g = crowd_delay(inner).await;
-            match decode_segment(id) {
+            match id {
                 Some(id) => get_report(inner, &id),
-                None => error(StatusCode::NOT_FOUND, "no such report"),
+                None => no_report(),
             }
         }
-        ["reports", id, "dispatch"] => {
+        Route::Dispatch(id) => {
             if method != Method::POST {
                 return method_not_allowed("POST");
             }
-            match decode_segment(id) {
+            match id {
                 Some(id) => dispatch(inner, &id, req).await,
-                None => error(StatusCode::NOT_FOUND, "no such report"),
+                None => no_report(),
             }
         }
-        ["test-reports"] => {
+        Route::TestReports => {
             if method != Method::POST {
                 return method_not_allowed("POST");
             }
@@ -301,19 +269,19 @@ pub async fn handle(
             }
             create_report(inner)
         }
-        ["test-reports", id, "update"] => {
+        Route::TestUpdate(id) => {
             if method != Method::POST {
                 return method_not_allowed("POST");
             }
-            let Some(id) = decode_segment(id) else {
-                return error(StatusCode::NOT_FOUND, "no such report");
+            let Some(id) = id else {
+                return no_report();
             };
             if let Err(r) = read_body(req).await {
                 return r;
             }
             update_report(inner, &id)
         }
-        _ => error(StatusCode::NOT_FOUND, "not found"),
+        Route::Unknown => error(StatusCode::NOT_FOUND, "not found"),
     }
 }
 
@@ -350,16 +318,20 @@ fn lock(inner: &Inner) -> std::sync::MutexGuard<'_, Store> {
 
 fn list(inner: &Inner) -> Response<Full<Bytes>> {
     let s = lock(inner);
-    let reports: Vec<Value> = s
+    let reports: Vec<ListEntry> = s
         .order
         .iter()
         .filter_map(|id| {
             let r = s.reports.get(id)?;
             let latest = r.snapshots.back()?;
-            Some(json!({"reportId": id, "revision": r.revision, "updatedAt": latest.get("updatedAt")}))
+            Some(ListEntry {
+                report_id: id.clone(),
+                revision: r.revision,
+                updated_at: latest.get("updatedAt").cloned().unwrap_or(Value::Null),
+            })
         })
         .collect();
-    json_response(StatusCode::OK, &json!({ "reports": reports }))
+    json_response(StatusCode::OK, &ReportList { reports })
 }
 
 fn get_report(inner: &Inner, id: &str) -> Response<Full<Bytes>> {
@@ -386,12 +358,6 @@ fn get_report(inner: &Inner, id: &str) -> Response<Full<Bytes>> {
     json_response(StatusCode::OK, &body)
 }
 
-fn is_json(ct: &str) -> bool {
-    ct.split(';')
-        .next()
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-}
-
 /// Checks a dispatch status body; `Err` lists `(path, message)` problems.
 pub fn parse_dispatch(body: &[u8]) -> Result<Value, Vec<(String, String)>> {
     let v: Value = serde_json::from_slice(body)
@@ -402,9 +368,7 @@ pub fn parse_dispatch(body: &[u8]) -> Result<Value, Vec<(String, String)>> {
     let mut errs = Vec::new();
     let mut out = serde_json::Map::new();
     match o.get("status") {
-        Some(Value::String(s))
-            if ["received", "dispatched", "on_scene", "closed"].contains(&s.as_str()) =>
-        {
+        Some(Value::String(s)) if s301_wire::DISPATCH_STATES.contains(&s.as_str()) => {
             out.insert("status".into(), json!(s));
         }
         Some(other) => errs.push((
@@ -446,7 +410,7 @@ async fn dispatch(
     req: Request<hyper::body::Incoming>,
 ) -> Response<Full<Bytes>> {
     if let Some(ct) = req.headers().get(CONTENT_TYPE) {
-        if !is_json(&String::from_utf8_lossy(ct.as_bytes())) {
+        if !s301_wire::is_json_media_type(&String::from_utf8_lossy(ct.as_bytes())) {
             return error(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Content-Type must be application/json",
@@ -467,13 +431,16 @@ async fn dispatch(
             r
         }
         Err(errs) => {
-            let details: Vec<Value> = errs
-                .iter()
-                .map(|(p, m)| json!({"path": p, "message": m}))
+            let details: Vec<Problem> = errs
+                .into_iter()
+                .map(|(path, message)| Problem { path, message })
                 .collect();
             json_response(
                 StatusCode::BAD_REQUEST,
-                &json!({"error": "malformed dispatch status", "details": details}),
+                &ErrorBody {
+                    error: "malformed dispatch status".into(),
+                    details,
+                },
             )
         }
         Ok(d) => {
@@ -530,7 +497,13 @@ fn create_report(inner: &Inner) -> Response<Full<Bytes>> {
     };
     let id = job.report_id.clone();
     enqueue(inner, job);
-    json_response(StatusCode::ACCEPTED, &json!({ "reportId": id }))
+    json_response(
+        StatusCode::ACCEPTED,
+        &HookAnswer {
+            report_id: id,
+            revision: None,
+        },
+    )
 }
 
 fn update_report(inner: &Inner, id: &str) -> Response<Full<Bytes>> {
@@ -561,7 +534,10 @@ fn update_report(inner: &Inner, id: &str) -> Response<Full<Bytes>> {
     enqueue(inner, job);
     json_response(
         StatusCode::ACCEPTED,
-        &json!({ "reportId": id, "revision": rev }),
+        &HookAnswer {
+            report_id: id.to_string(),
+            revision: Some(rev),
+        },
     )
 }
 
@@ -612,17 +588,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn segments_decode_and_reject_garbage() {
-        assert_eq!(decode_segment("MOCK-1").as_deref(), Some("MOCK-1"));
-        assert_eq!(decode_segment("a%2Fb").as_deref(), Some("a/b"));
-        assert_eq!(decode_segment("%E6%97%A5").as_deref(), Some("日"));
-        assert_eq!(decode_segment("%zz"), None);
-        assert_eq!(decode_segment("%4"), None);
-        assert_eq!(decode_segment("%FF"), None);
-        assert_eq!(decode_segment(""), None);
-    }
-
-    #[test]
     fn dispatch_bodies_are_checked() {
         assert!(parse_dispatch(
             br#"{"status":"dispatched","at":"2025-01-01T00:00:00Z","note":"n"}"#
@@ -644,20 +609,6 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
-    }
-
-    #[test]
-    fn report_gets_are_picked_out() {
-        assert!(is_report_get(b"GET /s3-01/v1/reports HTTP/1.1\r\n"));
-        assert!(is_report_get(b"GET /s3-01/v1/reports/MOCK-1 HTTP/1.1\r\n"));
-        assert!(is_report_get(b"GET /s3-01/v1/reports?x=1 HTTP/1.1\r\n"));
-        assert!(!is_report_get(b"GET /s3-01/v1/reportsX HTTP/1.1\r\n"));
-        assert!(!is_report_get(b"GET /s3-01/v1/screen HTTP/1.1\r\n"));
-        assert!(!is_report_get(b"POST /s3-01/v1/test-reports HTTP/1.1\r\n"));
-        assert!(!is_report_get(
-            b"POST /s3-01/v1/reports/MOCK-1/dispatch HTTP/1.1\r\n"
-        ));
-        assert!(!is_report_get(b""));
     }
 
     #[test]

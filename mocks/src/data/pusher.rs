@@ -141,7 +141,7 @@ async fn attempt(
     let req = match Request::builder()
         .method(Method::POST)
         .uri(url)
-        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+        .header(CONTENT_TYPE, HeaderValue::from_static(s301_wire::JSON))
         .body(Full::new(body))
     {
         Ok(r) => r,

@@ -1,4 +1,6 @@
-//! In-process bindings: terminals simulated in memory, with no socket and
-//! no wire format, to prove the seam between checks and bindings.
+//! Bindings that simulate a terminal in process: no socket, no bytes. They
+//! prove the seam between checks and bindings, and let the checks' logic be
+//! tested against faults injected exactly where they belong.
 
+pub mod data;
 pub mod screen;

@@ -1,10 +1,12 @@
-//! What the screen checks share. Every check drives consoles through the
-//! binding's neutral [`crate::binding::Console`] only, wrapped in a
+//! Helpers shared by several checks, one file per subject (`data*` for the
+//! data checks). What the screen checks share: every check drives consoles
+//! through the binding's neutral [`crate::binding::Console`] only, wrapped in a
 //! [`Tracked`]; exclusivity is judged causally by [`causal`]; every input
 //! stimulus is a trial of [`stimulus`].
 
 pub mod causal;
 pub mod coverage;
+pub mod data;
 pub mod open;
 pub mod operate;
 pub mod patch;

@@ -2,33 +2,34 @@
 //! reported for information: check TLS-01.
 //!
 //! TLS-01 looks at every transport the run uses: the screen (a console of
-//! its own, opened and closed cleanly), the terminal's data API (one
-//! `GET /reports`, so a TLS handshake is on record) and the harness's push
-//! receiver. Each is either TLS, with its version and suite judged against
-//! CRYPTREC's recommended list ([`crate::tls::cryptrec`]), or plaintext.
+//! its own, opened and closed cleanly) and the data binding's transports
+//! (over HTTP: the terminal's data API, asked once so a TLS handshake is on
+//! record, and the harness's push receiver). Each is either TLS, with its version and suite judged against
+//! CRYPTREC's recommended list ([`crate::binding::tls::cryptrec`]), or plaintext.
 //!
 //! Verdict: `pass` when every transport is TLS with a listed suite. Anything
 //! else is `not_applicable` with the reason, unless the run requires
 //! encryption (`s301 run --require-encryption`), which makes it a `fail`.
-//! 2-2-1 is outside [`ConditionId::ALL`](crate::catalog::ConditionId::ALL),
+//! 2-2-1 is outside [`ConditionId::ALL`](crate::model::ids::ConditionId::ALL),
 //! so this verdict never moves a condition or the exit status.
 
 use serde_json::{json, Value};
 
 use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
+use crate::binding::data::Security;
+use crate::binding::tls::cryptrec;
 use crate::binding::{BoxFuture, CloseHow};
-use crate::catalog::{CheckId, ConditionId};
-use crate::declaration::Declaration;
-use crate::scenario::Scenario;
-use crate::tls::cryptrec;
-use crate::verdict::Verdict;
+use crate::config::declaration::Declaration;
+use crate::config::scenario::Scenario;
+use crate::model::ids::{CheckId, ConditionId};
+use crate::model::verdict::Verdict;
 
 /// The key in [`Shared::values`](super::Shared) that holds `true` when the
 /// run requires encryption (set by `s301 run --require-encryption`).
 pub const REQUIRE_ENCRYPTION_KEY: &str = "run.require_encryption";
 
 /// TLS-01: Encryption (informational): the screen and data transports use TLS with a suite on CRYPTREC's e-Government Recommended Ciphers List.
-pub const TLS01: CheckDef = CheckDef {
+pub const DEF: CheckDef = CheckDef {
     id: CheckId::Tls01,
     condition: ConditionId::C2_2_1,
     title: "Encryption (informational): the screen and data transports use TLS with a suite on CRYPTREC's e-Government Recommended Ciphers List",
@@ -39,11 +40,11 @@ pub const TLS01: CheckDef = CheckDef {
     needs: &[],
     lane: Lane::Screen,
     phase: Phase::Transfer,
-    budget: tls01_budget,
-    run: tls01,
+    budget: time_budget,
+    run,
 };
 
-fn tls01_budget(sc: &Scenario, _decl: &Declaration) -> u64 {
+fn time_budget(sc: &Scenario, _decl: &Declaration) -> u64 {
     budget::add(sc.screen.connect_timeout_ms, sc.data.request_timeout_ms)
 }
 
@@ -65,7 +66,7 @@ struct Seen {
     problem: Option<String>,
 }
 
-fn judge_tls(name: &'static str, url: &str, tls: Option<crate::tls::TlsInfo>) -> Seen {
+fn judge_tls(name: &'static str, url: &str, tls: Option<crate::binding::tls::TlsInfo>) -> Seen {
     match tls {
         Some(info) => {
             let problem = (!info.cryptrec.listed).then(|| {
@@ -88,7 +89,7 @@ fn judge_tls(name: &'static str, url: &str, tls: Option<crate::tls::TlsInfo>) ->
     }
 }
 
-fn tls01(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
+fn run(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
     Box::pin(async move {
         let require = require_encryption(ctx);
         let mut seen: Vec<Seen> = Vec::new();
@@ -109,32 +110,25 @@ fn tls01(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
         }
 
         if let Some(dc) = &ctx.data {
-            let client = dc.client();
-            let base = client.base().to_string();
-            let https = base
-                .get(..8)
-                .is_some_and(|p| p.eq_ignore_ascii_case("https://"));
-            if https {
-                if let Err(e) = client.list_reports().await {
-                    return Outcome::error(
-                        format!("data API: GET /reports over https failed: {e}"),
-                        json!({ "base_url": base, "error": e }),
-                    );
-                }
+            let transports = match dc.transports().await {
+                Ok(t) => t,
+                Err(e) => return Outcome::error(e.detail, e.evidence),
+            };
+            for t in transports {
+                seen.push(match t.security {
+                    Security::Observed(tls) => judge_tls(t.name, &t.url, tls),
+                    Security::Configured { encrypted, note } => Seen {
+                        name: t.name,
+                        evidence: json!({
+                            "transport": t.name,
+                            "url": t.url,
+                            "encrypted": encrypted,
+                            "note": note,
+                        }),
+                        problem: (!encrypted).then(|| format!("{}: plaintext ({})", t.name, t.url)),
+                    },
+                });
             }
-            seen.push(judge_tls("data API", &base, client.last_tls()));
-            let receiver = dc.receiver_url();
-            let receiver_tls = receiver.starts_with("https://");
-            seen.push(Seen {
-                name: "push receiver",
-                evidence: json!({
-                    "transport": "push receiver",
-                    "url": receiver,
-                    "encrypted": receiver_tls,
-                    "note": "the harness serves this with [tls] receiver_cert; the suite of each push is chosen by the terminal from the harness's rustls defaults, all of which are AEAD suites",
-                }),
-                problem: (!receiver_tls).then(|| format!("push receiver: plaintext ({receiver})")),
-            });
         }
 
         let problems: Vec<String> = seen.iter().filter_map(|s| s.problem.clone()).collect();
@@ -177,7 +171,7 @@ mod tests {
     fn plaintext_and_unlisted_suites_are_problems() {
         let s = judge_tls("screen", "ws://x", None);
         assert_eq!(s.problem.as_deref(), Some("screen: plaintext (ws://x)"));
-        let info = |suite: &str| crate::tls::TlsInfo {
+        let info = |suite: &str| crate::binding::tls::TlsInfo {
             version: "TLSv1_3".into(),
             suite: suite.into(),
             cryptrec: cryptrec::classify(suite),

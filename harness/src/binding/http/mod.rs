@@ -1,16 +1,18 @@
-//! The data channel of the default binding (JSON over HTTP/1.1): the
-//! harness's push receiver ([`receiver`]), its client for requests, dispatch
-//! input and test hooks ([`client`]), the report schema ([`schema`]), and the
-//! triggers that make a terminal push (`hook`, `auto`, `manual`).
+//! The data channel of the default binding (JSON over HTTP/1.1, the wire
+//! contract of [`s301_wire`]): the harness's push receiver ([`receiver`]),
+//! its client for requests, dispatch input and test hooks ([`client`]), and
+//! the triggers that make a terminal push (`hook`, `auto`, `manual`). The
+//! checks reach it through [`crate::binding::DataBinding`], implemented in
+//! [`binding`], the only place where HTTP answers are mapped to outcomes.
 //!
 //! A [`DataChannel`] is started before the terminal is pointed at it and
 //! lives for the whole run, so the data checks (DO, DI, DR) can run in a lane
 //! of their own while the screen checks run in another.
 
+pub mod binding;
 pub mod client;
 pub mod receiver;
 pub mod request_error;
-pub mod schema;
 pub mod server;
 
 use std::io::IsTerminal;
@@ -24,11 +26,12 @@ use serde_json::{json, Value};
 use crate::config::declaration::{DataDecl, Trigger};
 use crate::config::scenario::DataScenario;
 
+pub use crate::binding::schema::{ReportSchema, SchemaError, Violation};
+pub use binding::from_decl;
 pub use client::{Reply, RequestError, TerminalClient};
 pub use receiver::{
     Arriving, Exchange, PushOutcome, Received, ReceiverLimits, ReceiverState, REPORTS_PATH,
 };
-pub use schema::{ReportSchema, SchemaError, Violation};
 
 /// Why the data channel could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,14 +52,7 @@ pub enum DataError {
     BaseUrl(RequestError),
 }
 
-/// A trigger (test hook or operator prompt) that did not work.
-#[derive(Debug, Clone)]
-pub struct TriggerError {
-    /// One line for the check's detail.
-    pub detail: String,
-    /// The terminal's answer or error, as evidence.
-    pub evidence: Value,
-}
+pub use crate::binding::data::TriggerError;
 
 /// The harness's data channel to one terminal.
 pub struct DataChannel {

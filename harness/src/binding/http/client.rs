@@ -15,17 +15,17 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 
-use super::receiver::is_json_media_type;
 use super::request_error::body_reason;
-use super::schema::cut;
+use crate::binding::schema::cut;
 use crate::binding::seq::{self, Seq};
 use crate::binding::tls::http::Connector;
 use crate::binding::tls::{TlsInfo, TlsSettings};
 use crate::binding::transcript::TranscriptSlot;
+use s301_wire::{is_json_media_type, paths};
 use std::sync::{Arc, Mutex};
 
 /// Largest answer body the client reads.
-pub const MAX_RESPONSE: usize = 4 * 1024 * 1024;
+pub const MAX_RESPONSE: usize = s301_wire::limits::MAX_ANSWER_BODY;
 
 /// Characters of an answer body kept in evidence.
 const EXCERPT_CHARS: usize = 2000;
@@ -110,18 +110,7 @@ impl Reply {
     }
 }
 
-/// Percent-encodes one path segment (everything but RFC 3986 unreserved characters).
-pub fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use s301_wire::paths::encode_segment;
 
 /// `host:port` (the scheme's port when the URI has none) and the host of
 /// `uri`, to name the terminal in connection errors.
@@ -150,15 +139,6 @@ pub struct TerminalClient {
     client: Client<Connector, Full<Bytes>>,
     last_tls: Arc<Mutex<Option<TlsInfo>>>,
     transcript: TranscriptSlot,
-}
-
-impl std::fmt::Debug for TerminalClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TerminalClient")
-            .field("base", &self.base)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
 }
 
 impl TerminalClient {
@@ -250,34 +230,25 @@ impl TerminalClient {
 
     /// `GET {base}/reports/{id}`.
     pub async fn get_report(&self, id: &str) -> Result<Reply, RequestError> {
-        self.send(
-            Method::GET,
-            &format!("/reports/{}", encode_segment(id)),
-            None,
-        )
-        .await
+        self.send(Method::GET, &paths::report(id), None).await
     }
 
     /// `GET {base}/reports`.
     pub async fn list_reports(&self) -> Result<Reply, RequestError> {
-        self.send(Method::GET, "/reports", None).await
+        self.send(Method::GET, paths::REPORTS, None).await
     }
 
     /// `POST {base}/reports/{id}/dispatch` with `body` as JSON.
     pub async fn dispatch(&self, id: &str, body: Bytes) -> Result<Reply, RequestError> {
-        self.send(
-            Method::POST,
-            &format!("/reports/{}/dispatch", encode_segment(id)),
-            Some(body),
-        )
-        .await
+        self.send(Method::POST, &paths::dispatch(id), Some(body))
+            .await
     }
 
     /// `POST {base}/test-reports`.
     pub async fn test_report(&self) -> Result<Reply, RequestError> {
         self.send(
             Method::POST,
-            "/test-reports",
+            paths::TEST_REPORTS,
             Some(Bytes::from_static(b"{}")),
         )
         .await
@@ -287,7 +258,7 @@ impl TerminalClient {
     pub async fn test_update(&self, id: &str) -> Result<Reply, RequestError> {
         self.send(
             Method::POST,
-            &format!("/test-reports/{}/update", encode_segment(id)),
+            &paths::test_update(id),
             Some(Bytes::from_static(b"{}")),
         )
         .await
@@ -305,9 +276,9 @@ impl TerminalClient {
         let mut b = Request::builder()
             .method(method)
             .uri(&url)
-            .header(ACCEPT, HeaderValue::from_static("application/json"));
+            .header(ACCEPT, HeaderValue::from_static(s301_wire::JSON));
         if body.is_some() {
-            b = b.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            b = b.header(CONTENT_TYPE, HeaderValue::from_static(s301_wire::JSON));
         }
         let req = b
             .body(Full::new(body.unwrap_or_default()))
