@@ -2,8 +2,9 @@
 //! a vendor looking at what a console is sent and for a witness making a
 //! reference image.
 //!
-//! It goes through exactly what the checks use: an [`RfbBinding`] built from
-//! a `[screen]` section made of the arguments, with the binding's limits,
+//! It goes through exactly what the checks use: the screen binding
+//! [`screen_from_decl`] builds from a `[screen]` section made of the
+//! arguments, with the binding's limits,
 //! one console opened once (a refusal, a failed authentication, a protocol
 //! violation or a timeout ends it; nothing is retried, least of all an
 //! authentication), then a non-incremental request for the whole screen,
@@ -23,17 +24,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use s301_harness::binding::rfb::url::Scheme;
-use s301_harness::binding::rfb::RfbBinding;
+use s301_harness::binding::screen::{valid_size, Image, Rect};
 use s301_harness::binding::{
-    BindingError, CloseHow, Console, ConsoleEvent, OpenError, Stage, UpdateInfo,
+    screen_from_decl, BindingError, CloseHow, Console, ConsoleEvent, DamageKind, OpenError,
+    ScreenBinding, ScreenOptions, Stage, UpdateInfo,
 };
-use s301_harness::checks::screen::{describe_close, is_security_stage};
+use s301_harness::checks::support::describe_close;
 use s301_harness::declaration::{Exclusivity, PixelFormatChoice, ScreenDecl};
 use s301_harness::scenario::Scenario;
 use s301_harness::tls::{TlsDecl, TlsSettings};
-use s301_rfb::encoding::Encoding;
-use s301_rfb::{Framebuffer, Limits, Rect};
 
 use crate::cli::CaptureArgs;
 use crate::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
@@ -181,7 +180,7 @@ pub fn parse_pixel_format(s: &str) -> Result<PixelFormatChoice, String> {
 pub async fn run(args: CaptureArgs) -> ExitCode {
     let started = Instant::now();
     let result = match prepare(&args) {
-        Ok((binding, timeouts)) => match capture(&binding, timeouts, started).await {
+        Ok((binding, timeouts)) => match capture(binding.as_ref(), timeouts, started).await {
             Ok((mut c, console)) => {
                 // Leave the session while the image is encoded and written.
                 let closing = tokio::spawn(console.close(CloseHow::Clean));
@@ -224,7 +223,7 @@ pub struct Timeouts {
 }
 
 /// Checks the arguments and builds the binding, before anything connects.
-fn prepare(args: &CaptureArgs) -> Result<(RfbBinding, Timeouts), CaptureError> {
+fn prepare(args: &CaptureArgs) -> Result<(Arc<dyn ScreenBinding>, Timeouts), CaptureError> {
     let usage = CaptureError::Usage;
     let timeouts = match args.timeout_ms {
         Some(0) => return Err(usage("--timeout-ms must be at least 1".into())),
@@ -263,7 +262,8 @@ fn prepare(args: &CaptureArgs) -> Result<(RfbBinding, Timeouts), CaptureError> {
         ignore: Vec::new(),
         pixel_format: args.pixel_format,
     };
-    let binding = RfbBinding::from_decl(&decl).map_err(|e| {
+    // Checked before the TLS files are read: a bad URL or password says so first.
+    screen_from_decl(&decl, ScreenOptions::default()).map_err(|e| {
         usage(match e {
             BindingError::Url { url, reason } => format!("URL {url:?}: {reason}"),
             BindingError::PasswordUnset { var } => {
@@ -274,7 +274,10 @@ fn prepare(args: &CaptureArgs) -> Result<(RfbBinding, Timeouts), CaptureError> {
             }
         })
     })?;
-    let wss = binding.url().scheme == Scheme::Wss;
+    let wss = args
+        .url
+        .get(..6)
+        .is_some_and(|s| s.eq_ignore_ascii_case("wss://"));
     let tls_given = args.ca.is_some() || args.client_cert.is_some() || args.server_name.is_some();
     if wss && args.ca.is_none() {
         return Err(usage(format!(
@@ -309,13 +312,21 @@ fn prepare(args: &CaptureArgs) -> Result<(RfbBinding, Timeouts), CaptureError> {
     } else {
         None
     };
-    Ok((binding.with_tls(tls), timeouts))
+    let binding = screen_from_decl(
+        &decl,
+        ScreenOptions {
+            tls,
+            ..ScreenOptions::default()
+        },
+    )
+    .map_err(|e| usage(e.to_string()))?;
+    Ok((binding, timeouts))
 }
 
 /// The open failure in the user's terms.
 fn open_failure(url: &str, e: &OpenError) -> CaptureError {
     CaptureError::Terminal(match e {
-        OpenError::Refused { stage, reason } if is_security_stage(*stage) => format!(
+        OpenError::Refused { stage, reason } if stage.is_authentication() => format!(
             "{url}: the terminal refused the console at {stage}: {reason} \
              (not retried: a failed authentication is never tried again)"
         ),
@@ -340,25 +351,24 @@ fn open_failure(url: &str, e: &OpenError) -> CaptureError {
 /// Opens one console and takes the whole screen with [`whole_screen`];
 /// returns the capture and the console, still open, for the caller to close.
 pub async fn capture(
-    binding: &RfbBinding,
+    binding: &dyn ScreenBinding,
     timeouts: Timeouts,
     started: Instant,
 ) -> Result<(Captured, Console), CaptureError> {
-    let url = binding.url().raw.clone();
+    let url = binding.target();
     let mut console = binding
-        .open_console(LABEL, timeouts.open)
+        .open(LABEL, timeouts.open)
         .await
         .map_err(|e| open_failure(&url, &e))?;
     let open_ms = started.elapsed().as_secs_f64() * 1e3;
     let asked = Instant::now();
-    let (updates, requests) =
-        match whole_screen(&mut console, binding.limits(), timeouts.update, &url).await {
-            Ok(u) => u,
-            Err(e) => {
-                console.close(CloseHow::Clean).await;
-                return Err(e);
-            }
-        };
+    let (updates, requests) = match whole_screen(&mut console, timeouts.update, &url).await {
+        Ok(u) => u,
+        Err(e) => {
+            console.close(CloseHow::Clean).await;
+            return Err(e);
+        }
+    };
     let update_ms = asked.elapsed().as_secs_f64() * 1e3;
     // Straight from the console's framebuffer to the PNG's pixel layout.
     let (width, height, rgb) = console.with_framebuffer(|fb| (fb.width(), fb.height(), rgb_of(fb)));
@@ -371,7 +381,12 @@ pub async fn capture(
         transport: info.transport,
         version: info.version,
         security: info.security,
-        pixel_format: info.pixel_format,
+        pixel_format: info
+            .binding
+            .get("pixel_format")
+            .and_then(|v| v.as_str())
+            .unwrap_or("as the binding chose")
+            .to_string(),
         updates,
         requests,
         open_ms,
@@ -393,7 +408,6 @@ pub const MAX_REQUESTS: usize = 8;
 /// whole screen is asked for again, at most [`MAX_REQUESTS`] times.
 pub async fn whole_screen(
     console: &mut Console,
-    limits: &Limits,
     timeout: Duration,
     url: &str,
 ) -> Result<(Vec<UpdateInfo>, usize), CaptureError> {
@@ -414,14 +428,13 @@ pub async fn whole_screen(
             // The answer is the updates to these requests and any begun after
             // the first was written; one begun before may be stale or partial.
             ConsoleEvent::Update(u) if u.answers.is_some() || u.began > first => {
-                for r in &u.rects {
-                    let enc = Encoding::from_code(r.encoding);
-                    if enc == Encoding::DesktopSize {
+                for r in &u.damage {
+                    if r.kind == DamageKind::Resize {
                         // A new size: what counts is painted afterwards.
-                        if limits.check_screen(r.rect.w, r.rect.h).is_ok() {
+                        if valid_size(r.rect.w, r.rect.h) {
                             painted = Painted::new(r.rect.w, r.rect.h);
                         }
-                    } else if !enc.is_pseudo() {
+                    } else if r.paints() {
                         painted.add(r.rect);
                     }
                 }
@@ -474,7 +487,7 @@ fn write(out: &Path, w: u16, h: u16, rgb: &[u8]) -> Result<usize, CaptureError> 
 }
 
 /// The pixels of `fb` as 8-bit RGB, row by row.
-pub fn rgb_of(fb: &Framebuffer) -> Vec<u8> {
+pub fn rgb_of(fb: &Image) -> Vec<u8> {
     let mut rgb = vec![0u8; fb.pixels().len() * 3];
     for (d, p) in rgb.chunks_exact_mut(3).zip(fb.pixels()) {
         let [b, g, r, _] = p.to_le_bytes();
@@ -521,10 +534,9 @@ fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Rectangles per encoding over `updates`, most used first: `ZRLE 30, Cursor 1`.
 pub fn encodings_used(updates: &[UpdateInfo]) -> String {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for r in updates.iter().flat_map(|u| &u.rects) {
-        *counts
-            .entry(Encoding::from_code(r.encoding).name())
-            .or_default() += 1;
+    for r in updates.iter().flat_map(|u| &u.damage) {
+        let name = r.encoding.as_deref().unwrap_or("unnamed");
+        *counts.entry(name.to_string()).or_default() += 1;
     }
     let mut v: Vec<(String, usize)> = counts.into_iter().collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -578,30 +590,28 @@ fn summary(args: &CaptureArgs, c: &Captured, bytes: usize, total: Duration) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use s301_harness::binding::rfb::session::damage;
     use s301_harness::binding::seq::{self, Seq};
     use s301_harness::binding::{Command, ConsoleDriver, SessionInfo};
     use s301_rfb::stream::RectInfo;
+    use s301_rfb::{Framebuffer, Limits};
 
     fn info(w: u16, h: u16) -> SessionInfo {
         SessionInfo {
             url: "rfb://t:5900".into(),
             transport: "tcp".into(),
             subprotocol: None,
+            protocol: "RFB".into(),
             version: "3.8".into(),
             server_version: "RFB 003.008".into(),
-            security_offered: vec!["None".into()],
             security: "None".into(),
             width: w,
             height: h,
-            server_pixel_format: String::new(),
-            pixel_format: String::new(),
-            pixel_format_sent: true,
             name: "t".into(),
-            encodings: Vec::new(),
-            cursor_requested: true,
             connect_ms: 0.0,
             handshake_ms: 0.0,
             tls: None,
+            binding: serde_json::Map::new(),
         }
     }
 
@@ -612,13 +622,15 @@ mod tests {
             seq: seq::next(),
             answers,
             incremental: answers.map(|_| false),
-            rects: rects
+            damage: rects
                 .iter()
-                .map(|&(rect, encoding)| RectInfo {
-                    rect,
-                    encoding,
-                    bytes: 12,
-                    in_bounds: true,
+                .map(|&(rect, encoding)| {
+                    damage(&RectInfo {
+                        rect,
+                        encoding,
+                        bytes: 12,
+                        in_bounds: true,
+                    })
                 })
                 .collect(),
             rect_count: rects.len(),
@@ -667,10 +679,9 @@ mod tests {
                 update(seq::next(), None, &[(Rect::new(0, 30, 100, 20), RAW)]),
             ]
         });
-        let (got, requests) =
-            whole_screen(&mut c, &Limits::DEFAULT, Duration::from_secs(5), "rfb://t")
-                .await
-                .expect("captured");
+        let (got, requests) = whole_screen(&mut c, Duration::from_secs(5), "rfb://t")
+            .await
+            .expect("captured");
         // The cursor-only answer was asked over at once; the pixels that
         // followed unasked complete the screen all the same.
         assert_eq!((got.len(), requests), (3, 2));
@@ -689,17 +700,16 @@ mod tests {
             };
             vec![update(seq::next(), Some(s), &[rect])]
         });
-        let (got, requests) =
-            whole_screen(&mut c, &Limits::DEFAULT, Duration::from_secs(5), "rfb://t")
-                .await
-                .expect("captured");
+        let (got, requests) = whole_screen(&mut c, Duration::from_secs(5), "rfb://t")
+            .await
+            .expect("captured");
         assert_eq!((got.len(), requests), (2, 2));
     }
 
     #[tokio::test]
     async fn requests_stop_at_the_cap_when_answers_paint_nothing() {
         let mut c = console(|_, s, _| vec![update(seq::next(), Some(s), &[])]);
-        let err = whole_screen(&mut c, &Limits::DEFAULT, Duration::from_secs(5), "rfb://t")
+        let err = whole_screen(&mut c, Duration::from_secs(5), "rfb://t")
             .await
             .expect_err("never painted");
         assert!(
@@ -712,14 +722,9 @@ mod tests {
     async fn an_update_begun_before_the_request_does_not_count() {
         let mut c =
             console(|before, _, _| vec![update(before, None, &[(Rect::new(0, 0, 100, 50), RAW)])]);
-        let err = whole_screen(
-            &mut c,
-            &Limits::DEFAULT,
-            Duration::from_millis(200),
-            "rfb://t",
-        )
-        .await
-        .expect_err("no answer");
+        let err = whole_screen(&mut c, Duration::from_millis(200), "rfb://t")
+            .await
+            .expect_err("no answer");
         assert_eq!(
             err.to_string(),
             "rfb://t: no answer to the full update request within 200 ms"
@@ -739,14 +744,9 @@ mod tests {
                 &[(Rect::new(0, 0, 100, 49), RAW)],
             )]
         });
-        let err = whole_screen(
-            &mut c,
-            &Limits::DEFAULT,
-            Duration::from_millis(200),
-            "rfb://t",
-        )
-        .await
-        .expect_err("partial");
+        let err = whole_screen(&mut c, Duration::from_millis(200), "rfb://t")
+            .await
+            .expect_err("partial");
         assert!(
             err.to_string()
                 .contains("left 100 of the screen's pixels unpainted"),
@@ -839,7 +839,7 @@ mod tests {
         let e = open_failure(
             "rfb://t:5900",
             &OpenError::Refused {
-                stage: Stage::SecurityResult,
+                stage: Stage::AuthenticationResult,
                 reason: "authentication failed".into(),
             },
         );
@@ -847,7 +847,7 @@ mod tests {
         let e = open_failure(
             "rfb://t:5900",
             &OpenError::Timeout {
-                stage: Stage::Version,
+                stage: Stage::Negotiation,
                 after_ms: 5000,
             },
         );

@@ -9,8 +9,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use s301_harness::binding::http::{DataChannel, DataError, REPORTS_PATH};
-use s301_harness::binding::rfb::RfbBinding;
-use s301_harness::binding::ScreenBinding;
+use s301_harness::binding::{screen_from_decl, ScreenBinding, ScreenOptions};
 use s301_harness::catalog::CheckId;
 use s301_harness::checks::{catalog, CheckCtx, Lane, Shared};
 use s301_harness::declaration::Declaration;
@@ -337,15 +336,13 @@ async fn set_up(
     if let Some(d) = &target.data {
         d.set_transcript(Some(transcript.clone()));
     }
-    match RfbBinding::from_decl(&target.declaration.screen) {
-        Ok(b) => {
-            let screen: Arc<dyn ScreenBinding> = Arc::new(
-                b.with_tls(tls)
-                    .with_transcript(Some(transcript))
-                    .with_max_pixels(scenario.screen.max_pixels),
-            );
-            Ok((target, screen, transcript_queue))
-        }
+    let options = ScreenOptions {
+        tls,
+        transcript: Some(transcript),
+        max_pixels: Some(scenario.screen.max_pixels),
+    };
+    match screen_from_decl(&target.declaration.screen, options) {
+        Ok(screen) => Ok((target, screen, transcript_queue)),
         Err(e) => {
             let origin = args
                 .terminal

@@ -122,6 +122,21 @@ pub struct TranscriptWriter {
     task: tokio::task::JoinHandle<Result<u64, String>>,
 }
 
+/// A [`Transcript`] bound to the scope it was made in ([`Transcript::scoped`]).
+#[derive(Clone)]
+pub struct ScopedTranscript {
+    transcript: Transcript,
+    check: Option<CheckId>,
+}
+
+impl ScopedTranscript {
+    /// Logs an entry in this scope.
+    pub fn log(&self, channel: &str, dir: Direction, kind: &str, fields: Value) {
+        self.transcript
+            .log_for(self.check, channel, dir, kind, fields);
+    }
+}
+
 impl Transcript {
     /// Creates (truncates) `path` and starts the writer task. `on_fail` is
     /// called once, with a reason, if a write fails.
@@ -146,6 +161,16 @@ impl Transcript {
             },
             PendingWriter { rx, dropped },
         )
+    }
+
+    /// This transcript bound to the scope of the current task (the check it
+    /// runs for, see [`current_check`]): a binding logging from a
+    /// task of its own takes it along without knowing what the scope is.
+    pub fn scoped(&self) -> ScopedTranscript {
+        ScopedTranscript {
+            transcript: self.clone(),
+            check: current_check(),
+        }
     }
 
     /// Logs an entry for the current check (see [`super::current_check`]).
@@ -371,6 +396,13 @@ pub async fn in_check<F: std::future::Future>(id: CheckId, fut: F) -> F::Output 
 /// The check the current task runs for, if any.
 pub fn current_check() -> Option<CheckId> {
     CURRENT_CHECK.try_with(|id| *id).ok()
+}
+
+/// The scope the current task works in, as a name for records (the check's
+/// id, `"ST-01"`), if any: what a binding may say about who opened a console
+/// without knowing checks.
+pub fn current_scope() -> Option<&'static str> {
+    current_check().map(|id| id.as_str())
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::borrow::Borrow;
 
-use s301_rfb::{Framebuffer, Rect};
+use crate::binding::screen::{Image, Rect};
 
 use super::CheckCtx;
 use crate::binding::transcript::current_check;
@@ -22,7 +22,7 @@ pub const MAX_IMAGES: usize = 96;
 /// over a console's framebuffer without copying it
 /// (`console.with_framebuffer(|fb| snapshot(ctx, name, fb))`). Outside a
 /// check, or past [`MAX_IMAGES`], nothing is kept.
-pub fn snapshot(ctx: &CheckCtx, name: &str, fb: impl Borrow<Framebuffer>) {
+pub fn snapshot(ctx: &CheckCtx, name: &str, fb: impl Borrow<Image>) {
     let Some(id) = current_check() else {
         return;
     };
@@ -48,7 +48,7 @@ pub fn snapshot(ctx: &CheckCtx, name: &str, fb: impl Borrow<Framebuffer>) {
 /// Keeps the part of `fb` around `r` (the rectangle plus a margin) with `r`
 /// outlined: the before/after crops of an operation probe. Only the crop is
 /// copied.
-pub fn snapshot_around(ctx: &CheckCtx, name: &str, fb: &Framebuffer, r: Rect) {
+pub fn snapshot_around(ctx: &CheckCtx, name: &str, fb: &Image, r: Rect) {
     const MARGIN: u16 = 16;
     let area = Rect {
         x: r.x.saturating_sub(MARGIN),

@@ -24,26 +24,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use rand::Rng;
-use s301_rfb::Rect;
-use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::c1_2_1::PING_SIDE;
-use super::causal::{violations, ConsoleLog};
-use super::screen::{
-    capped, describe_close, harness_side, ms_between, percentile, round_ms, Ev, Timeline, Tracked,
+use super::support::causal::{violations, ConsoleLog};
+pub use super::support::storm::{draw, Left, Part, StormError, Wave, MAX_BURSTS};
+use super::support::{
+    capped, describe_close, ms_between, percentile, round_ms, Ev, Timeline, Tracked,
     REOPEN_INTERVAL,
 };
+use super::support::{ms, ping_rect};
 use super::{CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{seq, BoxFuture, CloseHow, CloseReason, OpenError, ScreenBinding, Seq};
 use crate::catalog::{CheckId, ConditionId};
 use crate::declaration::{Declaration, Exclusivity};
 use crate::scenario::{Scenario, ScreenScenario, MAX_STORM_CONSOLES, MIN_STORM_CONSOLES};
-
-/// Most bursts in the second storm.
-pub const MAX_BURSTS: usize = 6;
 
 /// Pause between two pings of one console.
 pub const PING_GAP: Duration = Duration::from_millis(10);
@@ -104,112 +99,6 @@ fn settle_ms(sc: &ScreenScenario) -> u64 {
         .saturating_add(sc.connect_timeout_ms)
         .saturating_add(first_wait_ms(sc))
         .saturating_add(sc.update_timeout_ms.saturating_mul(u64::from(KEEP_PINGS)))
-}
-
-fn ms(v: u64) -> Duration {
-    CheckCtx::ms(v)
-}
-
-/// The small region at the origin every ping asks for.
-fn ping_rect(screen: Rect) -> Rect {
-    Rect::new(0, 0, screen.w.min(PING_SIDE), screen.h.min(PING_SIDE))
-}
-
-/// Why EX-04 could not judge: the harness got in its own way.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StormError {
-    /// The scenario's console count is out of range (a scenario built in
-    /// code, not parsed, can carry any value).
-    #[error("screen.storm_consoles = {0} is outside {MIN_STORM_CONSOLES}..={MAX_STORM_CONSOLES}")]
-    Count(u32),
-    /// A console could not be opened for a reason on the harness's side.
-    #[error("console {console}: harness error: {detail}")]
-    Open {
-        /// The console.
-        console: String,
-        /// What went wrong.
-        detail: String,
-    },
-    /// A console's session was ended by the harness itself.
-    #[error("console {0} was closed by the harness itself")]
-    ClosedByHarness(String),
-}
-
-/// How the consoles of a storm arrive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wave {
-    /// All at the same moment.
-    AtOnce,
-    /// In seeded bursts within `storm_window_ms`.
-    Bursts,
-}
-
-impl Wave {
-    /// `"at-once"` / `"bursts"`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Wave::AtOnce => "at-once",
-            Wave::Bursts => "bursts",
-        }
-    }
-}
-
-/// One console's part in a storm, drawn from the seed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Part {
-    /// Its burst (0 is the first).
-    pub burst: usize,
-    /// When it arrives, after the storm's start.
-    pub offset_ms: u64,
-    /// How long it holds once served; `None`: until the storm is over.
-    pub hold_ms: Option<u64>,
-    /// How it leaves.
-    pub leave: CloseHow,
-}
-
-/// The parts of `n` consoles arriving as `wave`, in arrival order.
-pub fn draw(rng: &mut impl Rng, wave: Wave, n: usize, sc: &ScreenScenario) -> Vec<Part> {
-    let bursts = match wave {
-        Wave::AtOnce => 1,
-        Wave::Bursts => rng.random_range(2..=n.clamp(2, MAX_BURSTS)),
-    }
-    .min(n.max(1));
-    let mut offsets: Vec<u64> = (0..bursts)
-        .map(|b| match b {
-            0 => 0,
-            _ => rng.random_range(0..=sc.storm_window_ms),
-        })
-        .collect();
-    offsets.sort_unstable();
-    // One console for every burst, the rest anywhere.
-    let mut of: Vec<usize> = (0..bursts)
-        .chain((bursts..n).map(|_| rng.random_range(0..bursts)))
-        .collect();
-    of.sort_unstable();
-    of.into_iter()
-        .map(|burst| Part {
-            burst,
-            offset_ms: offsets.get(burst).copied().unwrap_or(0),
-            hold_ms: (!rng.random_ratio(1, 4)).then(|| rng.random_range(0..=sc.storm_max_hold_ms)),
-            leave: [CloseHow::Clean, CloseHow::Drop][usize::from(rng.random_bool(0.5))],
-        })
-        .collect()
-}
-
-/// How a console's time in a storm ended (`{"how": ..., "detail": ...}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "how", content = "detail")]
-pub enum Left {
-    /// The open failed (refused before ServerInit, or no progress in time).
-    NotAdmitted(String),
-    /// The terminal closed it after ServerInit, before serving it.
-    TurnedAway(String),
-    /// The terminal closed it after serving it.
-    ClosedByTerminal(String),
-    /// It left as planned, cleanly or by a dropped connection.
-    Left(CloseHow),
-    /// It was still there when the dust settled and left after the verdict.
-    Stayed(CloseHow),
 }
 
 /// An open console and its share of the connection limit.
@@ -400,7 +289,7 @@ impl Storm<'_> {
 
     /// The terminal (or the harness) closed `s`.
     async fn closed(&self, s: &mut Seat, conn: Conn, reason: &CloseReason) {
-        if harness_side(reason) {
+        if reason.harness_side() {
             s.harness = Some(StormError::ClosedByHarness(s.label.clone()));
         }
         let detail = describe_close(reason);
@@ -746,6 +635,7 @@ async fn ex04_run(ctx: &CheckCtx) -> Outcome {
 #[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 mod tests {
     use super::*;
+    use crate::binding::screen::Rect;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 

@@ -1,10 +1,6 @@
 //! The check catalog. Each check is one [`CheckDef`] literal (see [`def`]);
 //! this module lists them in catalog order and defines what a check sees.
 
-pub mod c1_2_1;
-pub mod c1_2_2;
-pub mod causal;
-pub mod coverage;
 pub mod def;
 pub mod di01;
 pub mod di02;
@@ -15,15 +11,19 @@ pub mod dr01;
 pub mod dr02;
 pub mod dr03;
 pub mod evidence;
+pub mod ex01;
+pub mod ex02;
+pub mod ex03;
 pub mod ex04;
+pub mod op01;
+pub mod op02;
+pub mod op03;
 pub mod op04;
-pub mod patch;
-pub mod screen;
+pub mod st01;
+pub mod st02;
 pub mod st03;
 pub mod st04;
-pub mod stimulus;
 pub mod support;
-pub mod timeline;
 pub mod tls01;
 
 use std::sync::{Arc, Mutex};
@@ -137,17 +137,17 @@ impl CheckCtx {
 
 /// Every check, in catalog order (the order of [`CheckId::ALL`]).
 pub const CATALOG: &[&CheckDef] = &[
-    &c1_2_1::ST01,
-    &c1_2_1::ST02,
+    &st01::DEF,
+    &st02::DEF,
     &st03::DEF,
     &st04::DEF,
-    &c1_2_1::EX01,
-    &c1_2_1::EX02,
-    &c1_2_1::EX03,
+    &ex01::DEF,
+    &ex02::DEF,
+    &ex03::DEF,
     &ex04::DEF,
-    &c1_2_2::OP01,
-    &c1_2_2::OP02,
-    &c1_2_2::OP03,
+    &op01::DEF,
+    &op02::DEF,
+    &op03::DEF,
     &op04::DEF,
     &do01::DEF,
     &do02::DEF,

@@ -1,16 +1,16 @@
 //! OP-04 (condition 1-2-2): input-to-screen latency over repeated probes,
-//! each sample a trial of [`super::stimulus`] (rest point, control period,
+//! each sample a trial of [`super::support::stimulus`] (rest point, control period,
 //! input, reaction), within the scenario's p50/p95 bounds.
 
 use serde_json::{json, Value};
 
-use super::c1_2_2::{unsupported, with_context};
-use super::screen::{
+use super::support::operate::{unsupported, with_context};
+use super::support::stimulus::{timing, trial, trial_error_outcome, Stimulus};
+use super::support::{
     closed_outcome, declared_regions_fit, find_probe, ms_between, no_probe, open_served,
     percentile, probe_json, probe_region, rect_json, round_ms, session_json, Timeline, Tracked,
     Watch,
 };
-use super::stimulus::{timing, trial, trial_error_outcome, Stimulus};
 use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{BoxFuture, CloseHow};
 use crate::catalog::{CheckId, ConditionId};

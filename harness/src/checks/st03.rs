@@ -1,20 +1,19 @@
 //! ST-03 (condition 1-2-1): after the probes change the screen, the image
 //! built from incremental updates equals a fresh full update, judged on
-//! pixels that do not change on their own (see [`super::stimulus`]).
+//! pixels that do not change on their own (see [`super::support::stimulus`]).
 
 use std::time::Instant;
 
-use s301_rfb::encoding::Encoding;
-use s301_rfb::Rect;
+use crate::binding::screen::Rect;
 use serde_json::{json, Value};
 
-use super::c1_2_1::ms;
-use super::screen::{
+use super::support::ms;
+use super::support::stimulus::{
+    self, damage, timing, trial, trial_error_outcome, Exclusions, Patch, Stimulus,
+};
+use super::support::{
     auto_probes, closed_outcome, declared_regions_fit, ms_between, no_probe, open_served,
     probe_json, rect_json, round_ms, session_json, Coverage, Ev, Timeline, Tracked, Watch,
-};
-use super::stimulus::{
-    self, damage, timing, trial, trial_error_outcome, Exclusions, Patch, Stimulus,
 };
 use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{BoxFuture, CloseHow, CloseReason};
@@ -224,8 +223,8 @@ async fn st03_body(
         match t.next(full_deadline).await {
             Ev::Update(u) => {
                 let mut cov = Coverage::new(screen.w, screen.h);
-                for r in &u.rects {
-                    if !Encoding::from_code(r.encoding).is_pseudo() {
+                for r in &u.damage {
+                    if r.paints() {
                         cov.add(r.rect);
                     }
                 }

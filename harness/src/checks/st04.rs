@@ -7,12 +7,12 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use super::c1_2_1::{ms, ping_rect};
-use super::screen::{
+use super::support::stimulus::damage;
+use super::support::{
     closed_outcome, ms_between, open_served, percentile, rect_json, round_ms, session_json,
     Coverage, Ev, Timeline,
 };
-use super::stimulus::damage;
+use super::support::{ms, ping_rect};
 use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{BoxFuture, CloseHow};
 use crate::catalog::{CheckId, ConditionId};
@@ -118,7 +118,7 @@ async fn st04_run(ctx: &CheckCtx) -> Outcome {
                 Ev::Update(u) => {
                     updates += 1;
                     bytes += u.bytes;
-                    out_of_bounds += u.rects.iter().filter(|r| !r.in_bounds).count() as u64;
+                    out_of_bounds += u.damage.iter().filter(|r| !r.in_bounds).count() as u64;
                     if u.began > sent.seq {
                         for r in damage(&u, area) {
                             painted.add(r);

@@ -3,3 +3,4 @@
 //! tested against faults injected exactly where they belong.
 
 pub mod data;
+pub mod screen;

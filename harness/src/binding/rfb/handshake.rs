@@ -200,7 +200,7 @@ pub async fn client_handshake(
 ) -> Result<Handshake, OpenError> {
     // ProtocolVersion.
     let (server, raw) = conn
-        .read_msg(Stage::Version, |r| {
+        .read_msg(Stage::Negotiation, |r| {
             let start = r.rest();
             let v = read_version(r)?;
             let raw = start.get(..12).unwrap_or(start);
@@ -209,20 +209,22 @@ pub async fn client_handshake(
         .await?;
     let server_version = raw.trim_ascii_end().escape_ascii().to_string();
     let version = client_version_for(server).map_err(|e| OpenError::Protocol {
-        stage: Stage::Version,
+        stage: Stage::Negotiation,
         reason: format!("unsupported server version {server_version:?}: {e}"),
     })?;
-    conn.write(Stage::Version, version.wire()).await?;
+    conn.write(Stage::Negotiation, version.wire()).await?;
 
     // Security offer and choice.
     let offer = conn
-        .read_msg(Stage::Security, |r| read_security_offer(r, version, limits))
+        .read_msg(Stage::Authentication, |r| {
+            read_security_offer(r, version, limits)
+        })
         .await?;
     let offered = match offer {
         SecurityOffer::Failed { reason } => {
             conn.auth = AuthStep::RefusedBeforeCredentials;
             return Err(OpenError::Refused {
-                stage: Stage::Security,
+                stage: Stage::Authentication,
                 reason: reason_text(&reason, "security failure without a reason"),
             });
         }
@@ -246,28 +248,28 @@ pub async fn client_handshake(
             reason.push_str(" (VNC Authentication needs a password; none is configured)");
         }
         return Err(OpenError::Protocol {
-            stage: Stage::Security,
+            stage: Stage::Authentication,
             reason,
         });
     };
     if version != Version::V3_3 {
-        conn.write(Stage::Security, &[chosen]).await?;
+        conn.write(Stage::Authentication, &[chosen]).await?;
     }
 
     // Authentication.
     if chosen == security::VNC_AUTH {
         let challenge = conn
-            .read_msg(Stage::SecurityResult, |r| r.array::<16>())
+            .read_msg(Stage::AuthenticationResult, |r| r.array::<16>())
             .await?;
         let response = vnc_auth_response(password.unwrap_or_default(), &challenge);
-        conn.write(Stage::SecurityResult, &response).await?;
+        conn.write(Stage::AuthenticationResult, &response).await?;
         conn.auth = AuthStep::CredentialsSent;
     }
 
     // SecurityResult: always from 3.8 on; before that only after VNC Auth.
     if version == Version::V3_8 || chosen == security::VNC_AUTH {
         let result = conn
-            .read_msg(Stage::SecurityResult, |r| {
+            .read_msg(Stage::AuthenticationResult, |r| {
                 read_security_result(r, version, limits)
             })
             .await?;
@@ -276,7 +278,7 @@ pub async fn client_handshake(
                 conn.auth = AuthStep::CredentialsRefused;
             }
             return Err(OpenError::Refused {
-                stage: Stage::SecurityResult,
+                stage: Stage::AuthenticationResult,
                 reason: reason_text(reason.as_deref().unwrap_or_default(), "security failed"),
             });
         }
@@ -288,9 +290,9 @@ pub async fn client_handshake(
     // first, so a refusal names both sides and the limit.
     let mut out = Vec::with_capacity(1);
     ClientInit { shared: false }.write(&mut out);
-    conn.write(Stage::Init, &out).await?;
+    conn.write(Stage::Admission, &out).await?;
     let init = conn
-        .read_msg(Stage::Init, |r| {
+        .read_msg(Stage::Admission, |r| {
             let mut peek = r.clone();
             let (width, height) = (peek.u16()?, peek.u16()?);
             match screen_over_limits(width, height, limits) {
@@ -300,7 +302,7 @@ pub async fn client_handshake(
         })
         .await?
         .map_err(|reason| OpenError::Protocol {
-            stage: Stage::Init,
+            stage: Stage::Admission,
             reason,
         })?;
     Ok(Handshake {

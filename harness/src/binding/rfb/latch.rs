@@ -34,15 +34,15 @@ pub struct AuthFailure {
     pub error: OpenError,
     /// The label of the console that failed (`"ST-01"`).
     pub label: String,
-    /// The check that opened it, if any.
-    pub check: Option<crate::model::ids::CheckId>,
+    /// The scope that opened it, if any (the run's name for it, `"ST-01"`).
+    pub scope: Option<&'static str>,
 }
 
 impl AuthFailure {
     /// Why a later open was not attempted, for the record.
     pub fn explain(&self) -> String {
-        let by = match self.check {
-            Some(id) => format!("console {} of {}", self.label, id.as_str()),
+        let by = match self.scope {
+            Some(scope) => format!("console {} of {scope}", self.label),
             None => format!("console {}", self.label),
         };
         format!(
@@ -95,7 +95,7 @@ impl AuthLatch {
                 let f = AuthFailure {
                     error: error.clone(),
                     label: label.to_string(),
-                    check: crate::binding::transcript::current_check(),
+                    scope: crate::binding::transcript::current_scope(),
                 };
                 st.failed = Some(f.clone());
                 Some(f)
@@ -129,7 +129,7 @@ mod tests {
     #[test]
     fn a_refusal_after_credentials_latches_until_a_console_passes() {
         let l = AuthLatch::default();
-        let e = refused(Stage::SecurityResult, "Authentication failure");
+        let e = refused(Stage::AuthenticationResult, "Authentication failure");
         assert!(l.record("x", AuthStep::CredentialsSent, Some(&e)).is_none());
         let f = l
             .record("ST-01", AuthStep::CredentialsRefused, Some(&e))
@@ -137,7 +137,7 @@ mod tests {
         assert_eq!(f.error, e);
         assert_eq!(l.latched().unwrap().label, "ST-01");
         // The first failure stays the recorded one.
-        let other = refused(Stage::Security, "Too many security failures");
+        let other = refused(Stage::Authentication, "Too many security failures");
         assert!(l
             .record("B", AuthStep::RefusedBeforeCredentials, Some(&other))
             .is_none());
@@ -151,7 +151,7 @@ mod tests {
     fn after_a_console_passed_refusals_are_busy_terminals_not_auth_failures() {
         let l = AuthLatch::default();
         l.record("A", AuthStep::Passed, None);
-        let busy = refused(Stage::SecurityResult, "terminal busy");
+        let busy = refused(Stage::AuthenticationResult, "terminal busy");
         assert!(l
             .record("B", AuthStep::CredentialsRefused, Some(&busy))
             .is_none());
@@ -161,10 +161,10 @@ mod tests {
     #[test]
     fn closes_and_timeouts_never_latch() {
         let l = AuthLatch::default();
-        let closed = refused(Stage::Security, "connection closed by terminal");
+        let closed = refused(Stage::Authentication, "connection closed by terminal");
         assert!(l.record("A", AuthStep::NotReached, Some(&closed)).is_none());
         let t = OpenError::Timeout {
-            stage: Stage::SecurityResult,
+            stage: Stage::AuthenticationResult,
             after_ms: 5,
         };
         assert!(l.record("A", AuthStep::CredentialsSent, Some(&t)).is_none());
@@ -207,7 +207,7 @@ mod tests {
         let first = b.open("ST-01", Duration::from_secs(5)).await.err().unwrap();
         assert_eq!(
             first,
-            refused(Stage::SecurityResult, "Authentication failure")
+            refused(Stage::AuthenticationResult, "Authentication failure")
         );
         assert_eq!(count.load(Ordering::SeqCst), 1);
         // Clones share the latch (a run hands its binding around in an Arc,
@@ -243,7 +243,7 @@ mod tests {
         // password with SecurityResult "failed: terminal busy".
         let busy = b.open("B", wait).await.err().unwrap();
         assert!(
-            matches!(&busy, OpenError::Refused { stage: Stage::SecurityResult, reason } if reason.contains("busy")),
+            matches!(&busy, OpenError::Refused { stage: Stage::AuthenticationResult, reason } if reason.contains("busy")),
             "{busy:?}"
         );
         assert!(b.auth_failure().is_none());

@@ -39,7 +39,8 @@ use self::transport::{connect_tcp, upgrade, Transport, TransportError, SUBPROTOC
 use self::url::{Scheme, ScreenUrl};
 use crate::binding::tls::{MaybeTls, TlsSettings};
 use crate::binding::{
-    BindingError, BoxFuture, CloseReason, Console, OpenError, ScreenBinding, SessionInfo, Stage,
+    BindingError, BoxFuture, CloseReason, Console, EncodingControl, EncodingSet, OpenError,
+    ScreenBinding, SessionInfo, Stage,
 };
 use crate::config::declaration::{PixelFormatChoice, ScreenDecl};
 
@@ -75,6 +76,90 @@ pub fn harness_encodings() -> Vec<i32> {
         .iter()
         .map(Encoding::code)
         .collect()
+}
+
+/// The encodings ST-02 sweeps one by one after the preference list.
+pub const SINGLE_ENCODINGS: [Encoding; 5] = [
+    Encoding::Zrle,
+    Encoding::Trle,
+    Encoding::Hextile,
+    Encoding::Rre,
+    Encoding::Raw,
+];
+
+/// The encodings RFB knows by name ([`encoding_name`]).
+const KNOWN: [Encoding; 8] = [
+    Encoding::Raw,
+    Encoding::CopyRect,
+    Encoding::Rre,
+    Encoding::Hextile,
+    Encoding::Trle,
+    Encoding::Zrle,
+    Encoding::DesktopSize,
+    Encoding::Cursor,
+];
+
+/// An encoding's name, as [`crate::binding::Damage::encoding`] carries it:
+/// static for the known ones (no allocation per rectangle), `"encoding N"`
+/// otherwise.
+pub fn encoding_name(e: Encoding) -> std::borrow::Cow<'static, str> {
+    match e {
+        Encoding::Raw => "Raw".into(),
+        Encoding::CopyRect => "CopyRect".into(),
+        Encoding::Rre => "RRE".into(),
+        Encoding::Hextile => "Hextile".into(),
+        Encoding::Trle => "TRLE".into(),
+        Encoding::Zrle => "ZRLE".into(),
+        Encoding::DesktopSize => "DesktopSize".into(),
+        Encoding::Cursor => "Cursor".into(),
+        Encoding::Other(_) => e.name().into(),
+    }
+}
+
+/// The encoding [`encoding_name`] named `name`, if any.
+fn encoding_named(name: &str) -> Option<Encoding> {
+    if let Some(e) = KNOWN.into_iter().find(|e| encoding_name(*e) == name) {
+        return Some(e);
+    }
+    let code = name.strip_prefix("encoding ")?.parse::<i32>().ok()?;
+    Some(Encoding::from_code(code))
+}
+
+/// RFB's encoding capability: the preference list, the single-encoding
+/// sweep (each with DesktopSize), and Raw always allowed (RFC 6143 7.7).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RfbEncodings;
+
+impl EncodingControl for RfbEncodings {
+    fn preference(&self) -> EncodingSet {
+        EncodingSet {
+            name: "preference list".into(),
+            ids: harness_encodings().into_iter().map(i64::from).collect(),
+        }
+    }
+
+    fn sweep(&self) -> Vec<EncodingSet> {
+        SINGLE_ENCODINGS
+            .iter()
+            .map(|e| EncodingSet {
+                name: format!("{} only", e.name()),
+                ids: vec![i64::from(e.code()), i64::from(Encoding::DesktopSize.code())],
+            })
+            .collect()
+    }
+
+    fn describe_sweep(&self) -> String {
+        let names: Vec<String> = SINGLE_ENCODINGS.iter().map(Encoding::name).collect();
+        format!("preference list, then {} alone", names.join(", "))
+    }
+
+    fn permits(&self, requested: &EncodingSet, used: &str) -> bool {
+        match encoding_named(used) {
+            Some(Encoding::Raw) => true,
+            Some(e) => requested.ids.contains(&i64::from(e.code())),
+            None => false,
+        }
+    }
 }
 
 impl RfbBinding {
@@ -272,7 +357,7 @@ impl RfbBinding {
         let hs = hs?;
         let fb = Framebuffer::new(hs.init.width, hs.init.height, &self.limits).map_err(|e| {
             OpenError::Protocol {
-                stage: Stage::Init,
+                stage: Stage::Admission,
                 reason: e.to_string(),
             }
         })?;
@@ -299,31 +384,41 @@ impl RfbBinding {
         };
         let handshake_ms = started.elapsed().as_secs_f64() * 1000.0;
 
+        let mut facts = serde_json::Map::new();
+        let offered: Vec<String> = hs.offered.iter().map(|c| type_label(*c)).collect();
+        facts.insert("security_offered".into(), offered.into());
+        facts.insert(
+            "server_pixel_format".into(),
+            hs.init.pixel_format.describe().into(),
+        );
+        facts.insert("pixel_format".into(), pixel_format.describe().into());
+        facts.insert("pixel_format_sent".into(), set_format.is_some().into());
+        facts.insert(
+            "cursor_requested".into(),
+            encodings.contains(&Encoding::Cursor.code()).into(),
+        );
+        facts.insert("encodings".into(), encodings.into());
         let info = SessionInfo {
             url: self.url.raw.clone(),
             transport: self.url.scheme.transport().to_string(),
             subprotocol,
+            protocol: "RFB".into(),
             version: hs.version.as_str().to_string(),
             server_version: hs.server_version.clone(),
-            security_offered: hs.offered.iter().map(|c| type_label(*c)).collect(),
             security: security::name(hs.security),
             width: hs.init.width,
             height: hs.init.height,
-            server_pixel_format: hs.init.pixel_format.describe(),
-            pixel_format: pixel_format.describe(),
-            pixel_format_sent: set_format.is_some(),
             name: String::from_utf8_lossy(&hs.init.name).into_owned(),
-            cursor_requested: encodings.contains(&Encoding::Cursor.code()),
-            encodings,
             connect_ms,
             handshake_ms,
             tls: tls_info,
+            binding: facts,
         };
         let decoder = ServerMessageDecoder::new(pixel_format, self.limits);
-        // The session task runs outside the check's task: it takes the
-        // check id (and the handshake's record) with it.
+        // The session task runs outside the opener's task: it takes the
+        // transcript, in the opener's scope, and the handshake's record along.
         let recorder = self.transcript.as_ref().map(|t| {
-            let r = session::Recorder::new(t.clone(), label);
+            let r = session::Recorder::new(t, label);
             r.handshake(&info);
             r
         });
@@ -383,6 +478,10 @@ async fn connect_tls(
 impl ScreenBinding for RfbBinding {
     fn target(&self) -> String {
         self.url.raw.clone()
+    }
+
+    fn encodings(&self) -> Option<&dyn EncodingControl> {
+        Some(&RfbEncodings)
     }
 
     fn open<'a>(

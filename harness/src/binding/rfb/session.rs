@@ -16,7 +16,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use s301_rfb::encoding::CursorImage;
+use s301_rfb::encoding::{CursorImage, Encoding};
 use s301_rfb::messages::ClientMessage;
 use s301_rfb::stream::{RectInfo, ServerEvent, ServerMessageDecoder};
 use tokio::sync::oneshot;
@@ -25,7 +25,8 @@ use super::handshake::READ_CHUNK;
 use super::transport::{Received, Transport, TransportError};
 use crate::binding::seq::{self, Seq};
 use crate::binding::{
-    CloseHow, CloseReason, Command, ConsoleDriver, ConsoleEvent, CursorShape, UpdateInfo,
+    CloseHow, CloseReason, Command, ConsoleDriver, ConsoleEvent, CursorShape, Damage, DamageKind,
+    UpdateInfo,
 };
 
 /// How long one write may take before the session is given up.
@@ -92,7 +93,7 @@ impl State {
         // borrow of `self` while a command is carried out.
         let events = self.driver.events.clone();
         let weight = match &ev {
-            ConsoleEvent::Update(u) => u.rects.len(),
+            ConsoleEvent::Update(u) => u.damage.len(),
             _ => 0,
         };
         loop {
@@ -172,18 +173,22 @@ impl State {
                 let at = Instant::now();
                 let answered = self.outstanding.pop_front();
                 let rects = std::mem::take(&mut self.rects);
-                Some(ConsoleEvent::Update(UpdateInfo {
+                let update = UpdateInfo {
                     began,
                     seq,
                     answers: answered.map(|r| r.seq),
                     incremental: answered.map(|r| r.incremental),
                     rect_count: rects.len(),
-                    rects,
+                    damage: rects.iter().map(damage).collect(),
                     bytes,
                     latency_ms: answered
                         .map(|r| at.saturating_duration_since(r.at).as_secs_f64() * 1000.0),
                     at,
-                }))
+                };
+                if let Some(r) = &self.recorder {
+                    r.update(&update, &rects);
+                }
+                Some(ConsoleEvent::Update(update))
             }
             ServerEvent::ColourMap { first, count } => {
                 // Applied by the decoder already; only the record needs it.
@@ -220,7 +225,12 @@ impl State {
     /// The wire message for a command (not `Close`).
     fn message(&self, cmd: Command) -> Option<ClientMessage> {
         Some(match cmd {
-            Command::SetEncodings(codes) => ClientMessage::SetEncodings(codes),
+            Command::SetEncodings(set) => ClientMessage::SetEncodings(
+                set.ids
+                    .iter()
+                    .filter_map(|id| i32::try_from(*id).ok())
+                    .collect(),
+            ),
             Command::Request { incremental, rect } => {
                 let rect = match rect {
                     Some(r) => r,
@@ -237,6 +247,26 @@ impl State {
             Command::Key { keysym, down } => ClientMessage::KeyEvent { down, key: keysym },
             Command::Close(_) => return None,
         })
+    }
+}
+
+/// The binding-neutral form of a decoded rectangle: DesktopSize is a
+/// resize, Cursor a pointer shape, other pseudo-encodings carry nothing,
+/// the rest painted pixels.
+pub fn damage(r: &RectInfo) -> Damage {
+    let enc = Encoding::from_code(r.encoding);
+    let kind = match enc {
+        Encoding::DesktopSize => DamageKind::Resize,
+        Encoding::Cursor => DamageKind::Pointer,
+        e if e.is_pseudo() => DamageKind::Other,
+        _ => DamageKind::Paint,
+    };
+    Damage {
+        kind,
+        rect: r.rect,
+        in_bounds: r.in_bounds,
+        bytes: r.bytes,
+        encoding: Some(super::encoding_name(enc)),
     }
 }
 
@@ -313,20 +343,19 @@ async fn write_command(
     Ok(seq)
 }
 
-/// Logs one console's messages to the run's transcript; made in the
-/// check's task (which it remembers) and moved into the session task.
+/// Logs one console's messages to the run's transcript; made in the task
+/// that opened the console (whose scope the transcript keeps, see
+/// [`crate::binding::transcript::Transcript::scoped`]) and moved into the session task.
 pub struct Recorder {
-    transcript: crate::binding::transcript::Transcript,
-    check: Option<crate::model::ids::CheckId>,
+    transcript: crate::binding::transcript::ScopedTranscript,
     label: String,
 }
 
 impl Recorder {
-    /// A recorder for console `label`, tagged with the current check.
-    pub fn new(transcript: crate::binding::transcript::Transcript, label: &str) -> Recorder {
+    /// A recorder for console `label`, in the opener's scope.
+    pub fn new(transcript: &crate::binding::transcript::Transcript, label: &str) -> Recorder {
         Recorder {
-            transcript,
-            check: crate::binding::transcript::current_check(),
+            transcript: transcript.scoped(),
             label: label.to_string(),
         }
     }
@@ -337,8 +366,20 @@ impl Recorder {
         kind: &str,
         fields: serde_json::Value,
     ) {
-        self.transcript
-            .log_for(self.check, &self.label, dir, kind, fields);
+        self.transcript.log(&self.label, dir, kind, fields);
+    }
+
+    /// An update, with the wire codes of its rectangles.
+    fn update(&self, u: &UpdateInfo, rects: &[RectInfo]) {
+        let mut encodings: Vec<i32> = rects.iter().map(|r| r.encoding).collect();
+        encodings.sort_unstable();
+        encodings.dedup();
+        let out_of_bounds = rects.iter().filter(|r| !r.in_bounds).count();
+        self.log(
+            crate::binding::transcript::Direction::Recv,
+            "FramebufferUpdate",
+            serde_json::json!({"seq": u.seq, "answers": u.answers, "incremental": u.incremental, "rects": u.rect_count, "encodings": encodings, "bytes": u.bytes, "out_of_bounds": out_of_bounds, "latency_ms": u.latency_ms}),
+        );
     }
 
     /// The handshake's messages, as negotiated (logged once it completed).
@@ -355,21 +396,22 @@ impl Recorder {
         self.log(
             Recv,
             "SecurityTypes",
-            json!({"offered": info.security_offered}),
+            json!({"offered": info.binding.get("security_offered")}),
         );
         self.log(Send, "SecurityType", json!({"security": info.security}));
-        self.log(Recv, "ServerInit", json!({"width": info.width, "height": info.height, "pixel_format": info.server_pixel_format, "name": info.name}));
-        if info.pixel_format_sent {
+        let fact = |key: &str| info.binding.get(key).cloned().unwrap_or_default();
+        self.log(Recv, "ServerInit", json!({"width": info.width, "height": info.height, "pixel_format": fact("server_pixel_format"), "name": info.name}));
+        if fact("pixel_format_sent") == json!(true) {
             self.log(
                 Send,
                 "SetPixelFormat",
-                json!({"pixel_format": info.pixel_format}),
+                json!({"pixel_format": fact("pixel_format")}),
             );
         }
         self.log(
             Send,
             "SetEncodings",
-            json!({"encodings": info.encodings, "handshake_ms": info.handshake_ms}),
+            json!({"encodings": fact("encodings"), "handshake_ms": info.handshake_ms}),
         );
     }
 
@@ -400,17 +442,8 @@ impl Recorder {
         use crate::binding::transcript::Direction::Recv;
         use serde_json::json;
         match ev {
-            ConsoleEvent::Update(u) => {
-                let mut encodings: Vec<i32> = u.rects.iter().map(|r| r.encoding).collect();
-                encodings.sort_unstable();
-                encodings.dedup();
-                let out_of_bounds = u.rects.iter().filter(|r| !r.in_bounds).count();
-                self.log(
-                    Recv,
-                    "FramebufferUpdate",
-                    json!({"seq": u.seq, "answers": u.answers, "incremental": u.incremental, "rects": u.rect_count, "encodings": encodings, "bytes": u.bytes, "out_of_bounds": out_of_bounds, "latency_ms": u.latency_ms}),
-                );
-            }
+            // Logged when it was completed, with its wire codes.
+            ConsoleEvent::Update(_) => {}
             ConsoleEvent::Bell(seq) => self.log(Recv, "Bell", json!({"seq": seq})),
             ConsoleEvent::CutText { seq, len } => {
                 self.log(Recv, "ServerCutText", json!({"seq": seq, "len": len}))

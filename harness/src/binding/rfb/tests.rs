@@ -255,7 +255,10 @@ async fn negotiates_3_3_with_the_type_the_server_chose() {
         ("3.3", "RFB 003.003")
     );
     assert_eq!(i.security, "None");
-    assert_eq!(i.security_offered, ["None (1)"]);
+    assert_eq!(
+        i.binding["security_offered"],
+        serde_json::json!(["None (1)"])
+    );
     assert_eq!((i.width, i.height, i.name.as_str()), (640, 400, "desk"));
     assert_eq!(i.transport, "tcp");
     finish(c, task).await;
@@ -265,7 +268,10 @@ async fn negotiates_3_3_with_the_type_the_server_chose() {
 async fn negotiates_3_7_without_security_result_for_none() {
     let (c, task) = version_case(Via::Tcp, b"RFB 003.007\n", b"RFB 003.007\n").await;
     assert_eq!(c.info().version, "3.7");
-    assert_eq!(c.info().security_offered, ["Tight (16)", "None (1)"]);
+    assert_eq!(
+        c.info().binding["security_offered"],
+        serde_json::json!(["Tight (16)", "None (1)"])
+    );
     finish(c, task).await;
 }
 
@@ -276,7 +282,10 @@ async fn negotiates_3_8_over_websocket_with_binary_subprotocol() {
     assert_eq!(i.version, "3.8");
     assert_eq!(i.transport, "ws");
     assert_eq!(i.subprotocol.as_deref(), Some("binary"));
-    assert_eq!(i.encodings, harness_encodings());
+    assert_eq!(
+        i.binding["encodings"],
+        serde_json::json!(harness_encodings())
+    );
     assert!(i.handshake_ms >= i.connect_ms);
     finish(c, task).await;
 }
@@ -306,7 +315,7 @@ async fn rejects_an_rfb_2_server_naming_the_version_sent() {
     .await;
     match open(&url, None).await {
         Err(OpenError::Protocol { stage, reason }) => {
-            assert_eq!(stage, Stage::Version);
+            assert_eq!(stage, Stage::Negotiation);
             assert!(reason.contains("RFB 002.000"), "{reason}");
         }
         other => panic!("expected a protocol error, got {:?}", other.map(|_| ())),
@@ -322,7 +331,7 @@ async fn rejects_a_malformed_version() {
     .await;
     let e = open(&url, None).await.err().unwrap();
     assert!(
-        matches!(&e, OpenError::Protocol { stage: Stage::Version, reason } if reason.contains("HTTP")),
+        matches!(&e, OpenError::Protocol { stage: Stage::Negotiation, reason } if reason.contains("HTTP")),
         "{e:?}"
     );
 }
@@ -374,7 +383,7 @@ async fn vnc_auth_with_a_wrong_password_is_refused_with_the_reason() {
     let (url, _task) = auth_server(&[2], "s3cret").await;
     match open(&url, Some("wrong")).await {
         Err(OpenError::Refused { stage, reason }) => {
-            assert_eq!(stage, Stage::SecurityResult);
+            assert_eq!(stage, Stage::AuthenticationResult);
             assert_eq!(reason, "Authentication failed");
         }
         other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
@@ -397,7 +406,7 @@ async fn vnc_auth_under_3_3_sends_a_result_without_reason() {
     assert_eq!(
         e,
         OpenError::Refused {
-            stage: Stage::SecurityResult,
+            stage: Stage::AuthenticationResult,
             reason: "security failed".into()
         }
     );
@@ -414,7 +423,7 @@ async fn only_unsupported_types_is_a_protocol_error_naming_them() {
     .await;
     match open(&url, None).await {
         Err(OpenError::Protocol { stage, reason }) => {
-            assert_eq!(stage, Stage::Security);
+            assert_eq!(stage, Stage::Authentication);
             assert!(
                 reason.contains("Tight") && reason.contains("16"),
                 "{reason}"
@@ -436,7 +445,7 @@ async fn vnc_auth_without_a_password_is_not_chosen() {
     .await;
     match open(&url, None).await {
         Err(OpenError::Protocol { stage, reason }) => {
-            assert_eq!(stage, Stage::Security);
+            assert_eq!(stage, Stage::Authentication);
             assert!(reason.contains("VNC Authentication (2)"), "{reason}");
             assert!(reason.contains("no password") || reason.contains("none is configured"));
         }
@@ -459,7 +468,7 @@ async fn security_failure_offer_is_refused_with_its_reason() {
     assert_eq!(
         open(&url, None).await.err(),
         Some(OpenError::Refused {
-            stage: Stage::Security,
+            stage: Stage::Authentication,
             reason: "another console holds the terminal".into()
         })
     );
@@ -483,7 +492,7 @@ async fn security_result_failure_under_3_8_is_refused_with_its_reason() {
     assert_eq!(
         open(&url, None).await.err(),
         Some(OpenError::Refused {
-            stage: Stage::SecurityResult,
+            stage: Stage::AuthenticationResult,
             reason: "busy".into()
         })
     );
@@ -495,12 +504,12 @@ async fn security_result_failure_under_3_8_is_refused_with_its_reason() {
 async fn eof_before_server_init_is_refused_at_that_stage() {
     // The server leaves after `cut` steps; the console sees it at `want`.
     let cases = [
-        (Via::Tcp, 0usize, Stage::Version),
-        (Via::Ws, 0, Stage::Version),
-        (Via::Tcp, 1, Stage::Security),
-        (Via::Ws, 2, Stage::SecurityResult),
-        (Via::Tcp, 3, Stage::Init),
-        (Via::Ws, 4, Stage::Init),
+        (Via::Tcp, 0usize, Stage::Negotiation),
+        (Via::Ws, 0, Stage::Negotiation),
+        (Via::Tcp, 1, Stage::Authentication),
+        (Via::Ws, 2, Stage::AuthenticationResult),
+        (Via::Tcp, 3, Stage::Admission),
+        (Via::Ws, 4, Stage::Admission),
     ];
     for (via, cut, want) in cases {
         let (url, _task) = serve(via, move |mut p| async move {
@@ -637,7 +646,7 @@ async fn huge_server_init_is_a_protocol_error() {
     .await;
     match open(&url, None).await {
         Err(OpenError::Protocol { stage, reason }) => {
-            assert_eq!(stage, Stage::Init);
+            assert_eq!(stage, Stage::Admission);
             assert!(reason.contains("width"), "{reason}");
         }
         other => panic!("expected a protocol error, got {:?}", other.map(|_| ())),
@@ -659,7 +668,7 @@ async fn oversized_name_is_a_protocol_error() {
     .await;
     let e = open(&url, None).await.err().unwrap();
     assert!(
-        matches!(&e, OpenError::Protocol { stage: Stage::Init, reason } if reason.contains("name")),
+        matches!(&e, OpenError::Protocol { stage: Stage::Admission, reason } if reason.contains("name")),
         "{e:?}"
     );
 }
@@ -690,7 +699,7 @@ async fn a_silent_server_times_out_at_version() {
     let waited = t0.elapsed();
     match e {
         OpenError::Timeout { stage, after_ms } => {
-            assert_eq!(stage, Stage::Version);
+            assert_eq!(stage, Stage::Negotiation);
             assert!((300..2000).contains(&after_ms), "{after_ms}");
         }
         other => panic!("expected a timeout, got {other:?}"),
@@ -716,7 +725,7 @@ async fn a_server_stalling_before_server_init_times_out_at_init() {
         matches!(
             e,
             OpenError::Timeout {
-                stage: Stage::Init,
+                stage: Stage::Admission,
                 ..
             }
         ),
@@ -743,7 +752,7 @@ async fn a_server_that_never_answers_the_upgrade_times_out_at_upgrade() {
         matches!(
             e,
             OpenError::Timeout {
-                stage: Stage::Upgrade,
+                stage: Stage::Channel,
                 ..
             }
         ),
@@ -765,7 +774,7 @@ async fn non_101_upgrade_answer_is_refused_at_upgrade() {
     });
     match open(&url, None).await {
         Err(OpenError::Refused { stage, reason }) => {
-            assert_eq!(stage, Stage::Upgrade);
+            assert_eq!(stage, Stage::Channel);
             assert_eq!(reason, "HTTP 503 Service Unavailable");
         }
         other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
@@ -902,7 +911,7 @@ async fn ws_text_frame_during_handshake_is_a_protocol_error() {
     assert_eq!(
         open(&url, None).await.err(),
         Some(OpenError::Protocol {
-            stage: Stage::Version,
+            stage: Stage::Negotiation,
             reason: "text frame".into()
         })
     );
@@ -944,7 +953,11 @@ async fn commands_are_written_with_increasing_seqs() {
     let a = c.request(false, None).await.unwrap();
     let b = c.pointer(10, 20, 1).await.unwrap();
     let k = c.key(0x61, true).await.unwrap();
-    let e = c.set_encodings(&[0]).await.unwrap();
+    let raw = crate::binding::EncodingSet {
+        name: "Raw".into(),
+        ids: vec![0],
+    };
+    let e = c.set_encodings(&raw).await.unwrap();
     let r = c.request(true, Some(Rect::new(1, 2, 3, 4))).await.unwrap();
     assert!(a < b && b < k && k < e && e < r);
     c.close(CloseHow::Clean).await;
@@ -1076,13 +1089,13 @@ async fn ws_message_boundaries_do_not_change_the_result() {
     ] {
         let (u, pixels) = split_case(via, bytewise).await;
         assert_eq!(u.rect_count, 1);
-        assert_eq!(u.rects[0].rect, Rect::new(1, 1, 2, 2));
-        assert!(u.rects[0].in_bounds);
+        assert_eq!(u.damage[0].rect, Rect::new(1, 1, 2, 2));
+        assert!(u.damage[0].in_bounds);
         assert_eq!(pixels[4 + 1], px[0]);
         assert_eq!(pixels[4 + 2], px[1]);
         assert_eq!(pixels[8 + 1], px[2]);
         assert_eq!(pixels[8 + 2], px[3]);
-        results.push((u.rects.clone(), u.bytes, pixels));
+        results.push((u.damage.clone(), u.bytes, pixels));
     }
     assert!(results.windows(2).all(|w| w[0] == w[1]));
 }
@@ -1209,7 +1222,7 @@ async fn update_answering(c: &mut Console, req: crate::binding::Seq) -> crate::b
 }
 
 /// Whether `rects` together cover every pixel of a `w` x `h` screen.
-fn covers(rects: &[s301_rfb::stream::RectInfo], w: u16, h: u16) -> bool {
+fn covers(rects: &[crate::binding::Damage], w: u16, h: u16) -> bool {
     let mut seen = vec![false; usize::from(w) * usize::from(h)];
     for r in rects {
         if let Some(c) = r.rect.intersect(&Rect::new(0, 0, w, h)) {
@@ -1249,10 +1262,10 @@ async fn mock_terminal_full_update_then_click_gives_an_incremental_update() {
         let u = update_answering(&mut c, full).await;
         assert_eq!(u.incremental, Some(false));
         assert!(
-            covers(&u.rects, 1024, 768),
+            covers(&u.damage, 1024, 768),
             "{via:?}: full update leaves gaps"
         );
-        assert!(u.rects.iter().all(|r| r.in_bounds));
+        assert!(u.damage.iter().all(|r| r.in_bounds));
         assert!(
             c.snapshot() == mock.screen(),
             "{via:?}: image differs from the mock's"
@@ -1269,9 +1282,9 @@ async fn mock_terminal_full_update_then_click_gives_an_incremental_update() {
         assert!(u.seq > down && u.rect_count > 0);
         let pad = mock.layout().pad;
         assert!(
-            u.rects.iter().any(|r| r.rect.intersect(&pad).is_some()),
+            u.damage.iter().any(|r| r.rect.intersect(&pad).is_some()),
             "{via:?}: incremental update missed the pad: {:?}",
-            u.rects
+            u.damage
         );
         c.close(CloseHow::Clean).await;
         mock.shutdown().await;
@@ -1301,7 +1314,7 @@ async fn mock_terminal_with_a_password_admits_vnc_auth() {
         matches!(
             e,
             OpenError::Refused {
-                stage: Stage::SecurityResult,
+                stage: Stage::AuthenticationResult,
                 ..
             }
         ),
@@ -1350,15 +1363,21 @@ async fn a_pointer_shape_from_the_terminal_is_kept_apart_from_the_image_and_logg
         .unwrap()
         .with_transcript(Some(transcript));
     let mut c = binding.open_console("A", WAIT).await.unwrap();
-    assert!(c.info().cursor_requested);
-    assert!(c.info().encodings.contains(&-239));
+    assert_eq!(
+        c.info().binding["cursor_requested"],
+        serde_json::json!(true)
+    );
+    assert!(c.info().binding["encodings"]
+        .as_array()
+        .is_some_and(|e| e.contains(&serde_json::json!(-239))));
     assert_eq!(c.cursor(), None);
     let req = c.request(false, None).await.unwrap();
     let u = update_answering(&mut c, req).await;
     assert_eq!(u.rect_count, 1);
-    assert_eq!(u.rects[0].encoding, -239);
-    assert_eq!(u.rects[0].rect, Rect::new(2, 3, 5, 4));
-    assert!(u.rects[0].in_bounds);
+    assert_eq!(u.damage[0].kind, crate::binding::DamageKind::Pointer);
+    assert_eq!(u.damage[0].encoding.as_deref(), Some("Cursor"));
+    assert_eq!(u.damage[0].rect, Rect::new(2, 3, 5, 4));
+    assert!(u.damage[0].in_bounds);
     assert_eq!(
         c.cursor(),
         Some(crate::binding::CursorShape {
@@ -1435,7 +1454,7 @@ async fn mock_terminal_sends_its_pointer_shape_instead_of_drawing_it() {
     let mut c = open(&mock.screen_url(), None).await.unwrap();
     let full = c.request(false, None).await.unwrap();
     let u = update_answering(&mut c, full).await;
-    assert!(covers(&u.rects, 1024, 768));
+    assert!(covers(&u.damage, 1024, 768));
     let shape = c.cursor().expect("the mock sent its pointer shape");
     assert_eq!(
         (shape.width, shape.height, shape.hot_x, shape.hot_y),

@@ -177,7 +177,7 @@ pub async fn upgrade(
     deadline: Instant,
 ) -> Result<(Transport, Option<String>), OpenError> {
     let protocol = |reason: String| OpenError::Protocol {
-        stage: Stage::Upgrade,
+        stage: Stage::Channel,
         reason,
     };
     let mut request = url
@@ -192,27 +192,27 @@ pub async fn upgrade(
     let (ws, response) = match tokio::time::timeout_at(deadline, handshake).await {
         Err(_) => {
             return Err(OpenError::Timeout {
-                stage: Stage::Upgrade,
+                stage: Stage::Channel,
                 after_ms: elapsed_ms(started),
             })
         }
         Ok(Ok(pair)) => pair,
         Ok(Err(WsError::Http(resp))) => {
             return Err(OpenError::Refused {
-                stage: Stage::Upgrade,
+                stage: Stage::Channel,
                 reason: format!("HTTP {}", resp.status()),
             })
         }
         Ok(Err(WsError::Protocol(ProtocolError::HandshakeIncomplete))) => {
             return Err(OpenError::Refused {
-                stage: Stage::Upgrade,
+                stage: Stage::Channel,
                 reason: "connection closed by terminal".into(),
             })
         }
         Ok(Err(WsError::Io(e))) => {
             return Err(match io_error(&e) {
                 TransportError::Reset(r) => OpenError::Refused {
-                    stage: Stage::Upgrade,
+                    stage: Stage::Channel,
                     reason: r,
                 },
                 other => protocol(format!("upgrade failed: {other}")),
@@ -540,7 +540,7 @@ mod tests {
             .unwrap();
         match upgrade(&url, MaybeTls::Plain(tcp), t0, t0 + Duration::from_secs(5)).await {
             Err(OpenError::Refused { stage, reason }) => {
-                assert_eq!(stage, Stage::Upgrade);
+                assert_eq!(stage, Stage::Channel);
                 assert!(reason.starts_with("HTTP 409"), "{reason}");
             }
             Err(e) => panic!("expected a refusal, got {e:?}"),

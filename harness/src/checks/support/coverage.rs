@@ -1,6 +1,6 @@
 //! Sets of pixels of one rectangle, one bit per pixel.
 
-use s301_rfb::Rect;
+use crate::binding::screen::Rect;
 
 /// A set of pixels of one rectangle, one bit per pixel: which pixels of a
 /// screen have been painted (ST-02), or which changed on their own during a

@@ -41,13 +41,13 @@
 
 use std::time::{Duration, Instant};
 
-use s301_rfb::Rect;
+use crate::binding::screen::Rect;
 use serde_json::{json, Value};
 
 pub use super::patch::{damage, Exclusions, Patch};
-use super::screen::{closed_outcome, rect_json, round_ms, Coverage, Ev, Sent, Tracked, Watch};
-use super::{CheckCtx, Outcome};
+use super::{closed_outcome, rect_json, round_ms, Coverage, Ev, Sent, Tracked, Watch};
 use crate::binding::CloseReason;
+use crate::checks::{CheckCtx, Outcome};
 use crate::config::declaration::Probe;
 
 /// The largest share of a watched region that may change on its own and be
@@ -367,7 +367,7 @@ impl Trial {
                 at, pixels, bbox, ..
             } => {
                 v["reaction"] = json!({
-                    "ms": round_ms(super::screen::ms_between(self.sent.at, *at)),
+                    "ms": round_ms(super::ms_between(self.sent.at, *at)),
                     "pixels": pixels,
                     "bbox": rect_json(*bbox),
                 });

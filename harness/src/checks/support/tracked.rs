@@ -1,25 +1,22 @@
-//! Console helpers shared by the screen checks (1-2-1 and 1-2-2).
-//!
-//! [`Tracked`] wraps a [`Console`]: every request, input and event it sees
-//! goes onto a shared [`Timeline`] (evidence) and into a [`ConsoleLog`] (for
-//! the causal judge). The rest are small tools the checks share: opening a
-//! console with retries, asking for and waiting on updates, watching a
-//! region for change, the coverage bitmap, percentiles and capped lists.
+//! The tracked console: [`Tracked`] wraps a [`Console`]; every request,
+//! input and event it sees goes onto a shared [`Timeline`] (evidence) and
+//! into a [`ConsoleLog`] (for the causal judge). Beside it, the small tools
+//! every screen check uses: percentiles, capped lists, close descriptions,
+//! keysyms.
 
 use std::time::{Duration, Instant};
 
-use s301_rfb::{Framebuffer, Rect};
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::causal::ConsoleLog;
-pub use super::coverage::Coverage;
-pub use super::timeline::{Timeline, TimelineEntry};
-use super::{CheckCtx, Outcome};
+use super::Timeline;
+use crate::binding::screen::{Image, Rect};
 use crate::binding::{
-    seq, CloseHow, CloseReason, Console, ConsoleEvent, ConsoleGone, OpenError, ScreenBinding, Seq,
-    UpdateInfo,
+    seq, CloseHow, CloseReason, Console, ConsoleEvent, ConsoleGone, EncodingSet, OpenError,
+    ScreenBinding, Seq, UpdateInfo,
 };
+use crate::checks::CheckCtx;
 use crate::config::declaration::Probe;
 
 /// Longest list kept in evidence; the total is always given beside it.
@@ -79,6 +76,7 @@ pub fn describe_close(reason: &CloseReason) -> String {
         CloseReason::ByHarness => "closed by the harness".into(),
         CloseReason::Violation { detail } => format!("protocol violation: {detail}"),
         CloseReason::Io { detail } => format!("connection failed: {detail}"),
+        CloseReason::Harness { detail } => format!("harness fault: {detail}"),
     }
 }
 
@@ -208,7 +206,7 @@ impl Tracked {
                     // the console's address locked out.
                     let retry = matches!(
                         f.error,
-                        OpenError::Refused { stage, .. } if !is_security_stage(stage)
+                        OpenError::Refused { stage, .. } if !stage.is_authentication()
                     ) && Instant::now() + interval < until;
                     if !retry {
                         return Err(f);
@@ -268,7 +266,7 @@ impl Tracked {
 
     /// Runs `f` on the console's framebuffer in place (keep it short: the
     /// binding waits for the lock to apply the next update).
-    pub fn with_framebuffer<R>(&self, f: impl FnOnce(&Framebuffer) -> R) -> R {
+    pub fn with_framebuffer<R>(&self, f: impl FnOnce(&Image) -> R) -> R {
         self.console.with_framebuffer(f)
     }
 
@@ -286,15 +284,15 @@ impl Tracked {
         self.timeline.record(self.console.label(), event, s);
     }
 
-    /// Sends SetEncodings.
-    pub async fn set_encodings(&mut self, codes: &[i32]) -> Result<Sent, ConsoleGone> {
-        let s = self.console.set_encodings(codes).await?;
+    /// Asks for the encodings of `set` (the binding's [`crate::binding::EncodingControl`]).
+    pub async fn set_encodings(&mut self, set: &EncodingSet) -> Result<Sent, ConsoleGone> {
+        let s = self.console.set_encodings(set).await?;
         let at = Instant::now();
-        self.note(format!("set encodings {codes:?}"), s);
+        self.note(format!("set encodings {:?}", set.ids), s);
         Ok(Sent { seq: s, at })
     }
 
-    /// Sends a FramebufferUpdateRequest (`None` = the whole screen).
+    /// Sends a ImageUpdateRequest (`None` = the whole screen).
     pub async fn request(
         &mut self,
         incremental: bool,
@@ -437,7 +435,7 @@ impl Tracked {
             match self.next(until).await {
                 Ev::Closed { reason, .. } => return reason,
                 Ev::Timeout => {
-                    return CloseReason::Io {
+                    return CloseReason::Harness {
                         detail: TASK_VANISHED.into(),
                     }
                 }
@@ -463,14 +461,6 @@ impl Tracked {
     }
 }
 
-/// Whether a refusal at `stage` may concern authentication (never retried).
-pub fn is_security_stage(stage: crate::binding::Stage) -> bool {
-    matches!(
-        stage,
-        crate::binding::Stage::Security | crate::binding::Stage::SecurityResult
-    )
-}
-
 /// The keysym for a character: printable ASCII maps to itself, newline to
 /// Return, tab to Tab, Latin-1 to itself and anything else to the X11
 /// Unicode keysym (`0x0100_0000 + code point`).
@@ -487,334 +477,6 @@ pub fn keysym(ch: char) -> u32 {
 /// How [`Tracked::gone_reason`] reports a session task that vanished
 /// without reporting its close (a harness fault).
 pub const TASK_VANISHED: &str = "the session task stopped without reporting a close";
-
-/// How [`Console::next_event`] reports a binding task that ended without a
-/// `Closed` event (a harness fault).
-const BINDING_TASK_ENDED: &str = "binding task ended";
-
-/// Whether a session end is the harness's own doing rather than the
-/// terminal's: the harness closed it, or its session task vanished without
-/// reporting why (a bug on our side, never the terminal's fault).
-pub fn harness_side(reason: &CloseReason) -> bool {
-    match reason {
-        CloseReason::ByHarness => true,
-        CloseReason::Io { detail } => detail == TASK_VANISHED || detail == BINDING_TASK_ENDED,
-        _ => false,
-    }
-}
-
-/// How an open failure is judged: refusals, protocol errors and timeouts are
-/// the terminal's (`fail`), harness problems are `error`.
-pub fn open_failure_outcome(what: &str, f: &OpenFailure, evidence: Value) -> Outcome {
-    let attempts = match (&f.first_error, f.attempts > 1) {
-        (Some(first), _) => format!(" after {} attempts (the first was {first})", f.attempts),
-        (None, true) => format!(" after {} attempts", f.attempts),
-        (None, false) => String::new(),
-    };
-    match &f.error {
-        OpenError::Refused { stage, reason } => Outcome::fail(
-            format!("{what}: the terminal refused the console at {stage}{attempts}: {reason}"),
-            evidence,
-        ),
-        OpenError::Protocol { stage, reason } => Outcome::fail(
-            format!("{what}: protocol violation at {stage}: {reason}"),
-            evidence,
-        ),
-        OpenError::Timeout { stage, after_ms } => Outcome::fail(
-            format!("{what}: no progress at {stage} within {after_ms} ms"),
-            evidence,
-        ),
-        OpenError::Harness(e) => Outcome::error(format!("{what}: harness error: {e}"), evidence),
-    }
-}
-
-/// The open error as evidence.
-pub fn open_error_json(e: &OpenError) -> Value {
-    match e {
-        OpenError::Refused { stage, reason } => {
-            json!({"kind": "refused", "stage": stage, "reason": reason})
-        }
-        OpenError::Protocol { stage, reason } => {
-            json!({"kind": "protocol", "stage": stage, "reason": reason})
-        }
-        OpenError::Timeout { stage, after_ms } => {
-            json!({"kind": "timeout", "stage": stage, "after_ms": after_ms})
-        }
-        OpenError::Harness(e) => json!({"kind": "harness", "reason": e}),
-    }
-}
-
-/// Opens a console for a check that is not about exclusivity: refusals are
-/// retried for the scenario's exclusivity timeout (the terminal may still be
-/// releasing the previous check's console).
-pub async fn open_console(ctx: &CheckCtx, label: &str, tl: &Timeline) -> Result<Tracked, Outcome> {
-    let sc = &ctx.scenario.screen;
-    Tracked::open_retrying(
-        ctx.screen.as_ref(),
-        label,
-        CheckCtx::ms(sc.connect_timeout_ms),
-        CheckCtx::ms(sc.exclusivity_timeout_ms),
-        REOPEN_INTERVAL,
-        tl,
-    )
-    .await
-    .map_err(|f| {
-        open_failure_outcome(
-            &format!("opening console {label}"),
-            &f,
-            json!({"open_error": open_error_json(&f.error), "attempts": f.attempts, "timeline": tl.evidence()}),
-        )
-    })
-}
-
-/// Most full update requests [`serve_full`] sends before it gives up on a
-/// terminal that keeps answering without painting the whole screen.
-pub const FULL_ASKS: u32 = 4;
-
-/// Asks for the whole screen and waits, within the update timeout, until
-/// every pixel has been painted. A terminal may answer the request with
-/// updates that do not paint it all (TigerVNC can answer a new console's
-/// first request with the pointer's shape alone); when the answers are
-/// used up and pixels are still unpainted, the whole screen is asked for
-/// again, at most [`FULL_ASKS`] times in all. Returns the update that
-/// completed the image. The error is the outcome to return (fail or error).
-pub async fn serve_full(
-    ctx: &CheckCtx,
-    t: &mut Tracked,
-    tl: &Timeline,
-) -> Result<UpdateInfo, Outcome> {
-    let timeout = ctx.scenario.screen.update_timeout_ms;
-    let label = t.label().to_string();
-    let screen = t.bounds();
-    let mut painted = Coverage::of(screen);
-    let mut asks = 0u32;
-    let mut updates = 0u32;
-    let mut deadline = None;
-    loop {
-        if t.outstanding() == 0 {
-            if asks == FULL_ASKS {
-                let (n, bbox) = painted.uncovered();
-                return Err(Outcome::fail(
-                    format!(
-                        "console {label}: {asks} full update requests were answered ({updates} update(s)) \
-                         but {n} pixels{} were never painted",
-                        bbox.map(|b| format!(" within {b}")).unwrap_or_default()
-                    ),
-                    json!({"timeline": tl.evidence()}),
-                ));
-            }
-            match t.request(false, None).await {
-                Ok(s) => {
-                    asks += 1;
-                    deadline.get_or_insert(s.at + CheckCtx::ms(timeout));
-                }
-                Err(ConsoleGone) => {
-                    let reason = t.gone_reason().await;
-                    return Err(closed_outcome(
-                        &format!("console {label} could not ask for a full update"),
-                        &reason,
-                        json!({"timeline": tl.evidence()}),
-                    ));
-                }
-            }
-        }
-        let until = deadline.unwrap_or_else(Instant::now);
-        match t.next_update(until).await {
-            Ok(u) => {
-                updates += 1;
-                for r in super::patch::damage(&u, screen) {
-                    painted.add(r);
-                }
-                if painted.uncovered().0 == 0 {
-                    return Ok(u);
-                }
-            }
-            Err(Ev::Closed { reason, .. }) => {
-                return Err(closed_outcome(
-                    &format!("console {label} was closed before its first full update"),
-                    &reason,
-                    json!({"timeline": tl.evidence()}),
-                ))
-            }
-            Err(_) if updates == 0 => {
-                return Err(Outcome::fail(
-                    format!(
-                        "console {label}: no answer to a full update request within {timeout} ms"
-                    ),
-                    json!({"timeline": tl.evidence()}),
-                ))
-            }
-            Err(_) => {
-                let (n, bbox) = painted.uncovered();
-                return Err(Outcome::fail(
-                    format!(
-                        "console {label}: the answers to {asks} full update request(s) left {n} pixels{} \
-                         unpainted within {timeout} ms",
-                        bbox.map(|b| format!(" within {b}")).unwrap_or_default()
-                    ),
-                    json!({"timeline": tl.evidence()}),
-                ));
-            }
-        }
-    }
-}
-
-/// Opens a console and has it served with a full update.
-pub async fn open_served(ctx: &CheckCtx, label: &str, tl: &Timeline) -> Result<Tracked, Outcome> {
-    let mut t = open_console(ctx, label, tl).await?;
-    match serve_full(ctx, &mut t, tl).await {
-        Ok(_) => Ok(t),
-        Err(o) => {
-            t.close(CloseHow::Clean).await;
-            Err(o)
-        }
-    }
-}
-
-/// The outcome when a session ended where it should not have: the harness's
-/// own close is an `error`, anything else a `fail`.
-pub fn closed_outcome(what: &str, reason: &CloseReason, evidence: Value) -> Outcome {
-    if harness_side(reason) {
-        Outcome::error(
-            format!(
-                "{what}: the harness ended the session itself ({}); cannot judge",
-                describe_close(reason)
-            ),
-            evidence,
-        )
-    } else {
-        Outcome::fail(format!("{what}: {}", describe_close(reason)), evidence)
-    }
-}
-
-/// How a watch for change ended.
-#[derive(Debug, Clone)]
-pub enum Watch {
-    /// The region changed with the update applied at `at`.
-    Changed {
-        /// When the changing update was applied.
-        at: Instant,
-        /// Its sequence number.
-        seq: Seq,
-        /// Pixels changed.
-        pixels: u64,
-        /// Their bounding box.
-        bbox: Rect,
-    },
-    /// Nothing changed by the deadline.
-    Unchanged,
-    /// The session ended.
-    Closed(CloseReason),
-}
-
-/// The smallest rectangle holding every region (`None` for none: the whole
-/// screen).
-pub fn union_of(regions: &[Rect]) -> Option<Rect> {
-    regions.iter().copied().reduce(|a, b| a.union(&b))
-}
-
-/// The first automatic probe of the wanted kind: `"click"`, `"move"`,
-/// `"pointer"` (click or move) or `"type"`.
-pub fn find_probe<'a>(ctx: &'a CheckCtx, kind: &str) -> Option<&'a Probe> {
-    ctx.declaration.operation.probes.iter().find(|p| {
-        matches!(
-            (kind, p),
-            ("click", Probe::Click { .. })
-                | ("move", Probe::Move { .. })
-                | ("pointer", Probe::Click { .. } | Probe::Move { .. })
-                | ("type", Probe::Type { .. })
-        )
-    })
-}
-
-/// Every automatic probe: pointer probes (click, move) first, then typing.
-pub fn auto_probes(ctx: &CheckCtx) -> Vec<&Probe> {
-    let probes = &ctx.declaration.operation.probes;
-    let pointer = probes
-        .iter()
-        .filter(|p| matches!(p, Probe::Click { .. } | Probe::Move { .. }));
-    let types = probes.iter().filter(|p| matches!(p, Probe::Type { .. }));
-    pointer.chain(types).collect()
-}
-
-/// The error when a check needs an automatic probe of `kind` and none is
-/// declared.
-pub fn no_probe(kind: &str, why: &str) -> Outcome {
-    let manual = "manual probes are not automated yet";
-    Outcome::error(
-        format!("no automatic {kind} probe declared; {why} ({manual}: declare a [[operation.probe]] with kind = \"{kind}\")"),
-        Value::Null,
-    )
-}
-
-/// A probe as evidence.
-pub fn probe_json(p: &Probe) -> Value {
-    match p {
-        Probe::Click { x, y, from, watch } | Probe::Move { x, y, from, watch } => {
-            json!({"kind": p.kind().as_str(), "x": x, "y": y, "from": from, "watch": watch.map(rect_json)})
-        }
-        Probe::Type { text, watch } => {
-            json!({"kind": "type", "text": text, "watch": watch.map(rect_json)})
-        }
-        Probe::Manual { prompt, watch } => {
-            json!({"kind": "manual", "prompt": prompt, "watch": watch.map(rect_json)})
-        }
-    }
-}
-
-/// The declaration's fault when a region or point it gives lies outside
-/// the screen the terminal announced: such a probe could never pass, and
-/// the terminal is not to blame. Checked once the size is known.
-pub fn declared_regions_fit(ctx: &CheckCtx, screen: Rect) -> Result<(), Outcome> {
-    let size = format!("{}x{}", screen.w, screen.h);
-    let inside = |r: &Rect| r.w > 0 && r.h > 0 && r.within(screen.w, screen.h);
-    let point_in = |x: u16, y: u16| screen.contains(x, y);
-    let bad = |key: String, what: String| {
-        Err(Outcome::error(
-            format!("the declaration's {key} {what} lies outside the {size} screen the terminal announced; fix the declaration (the terminal is not judged on it)"),
-            json!({"key": key, "screen": [screen.w, screen.h]}),
-        ))
-    };
-    for (i, r) in ctx.declaration.screen.ignore.iter().enumerate() {
-        if !inside(r) {
-            return bad(
-                format!("screen.ignore[{i}]"),
-                format!("[{}, {}, {}, {}]", r.x, r.y, r.w, r.h),
-            );
-        }
-    }
-    for (i, p) in ctx.declaration.operation.probes.iter().enumerate() {
-        if let Some(r) = p.watch() {
-            if !inside(&r) {
-                return bad(
-                    format!("operation.probe[{i}].watch"),
-                    format!("[{}, {}, {}, {}]", r.x, r.y, r.w, r.h),
-                );
-            }
-        }
-        if let Some((x, y)) = p.point() {
-            if !point_in(x, y) {
-                return bad(format!("operation.probe[{i}] point"), format!("({x}, {y})"));
-            }
-        }
-        if let Some((x, y)) = p.from() {
-            if !point_in(x, y) {
-                return bad(format!("operation.probe[{i}].from"), format!("[{x}, {y}]"));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The region a probe watches: its own, else the whole screen.
-pub fn probe_region(p: &Probe, screen: Rect) -> Rect {
-    p.watch().unwrap_or(screen)
-}
-
-/// The session facts as evidence.
-pub fn session_json(t: &Tracked) -> Value {
-    serde_json::to_value(t.info()).unwrap_or(Value::Null)
-}
 
 #[cfg(test)]
 mod tests {
@@ -841,28 +503,29 @@ mod tests {
 
     #[test]
     fn vanished_session_tasks_are_the_harness_fault() {
-        assert!(harness_side(&CloseReason::ByHarness));
-        assert!(harness_side(&CloseReason::Io {
+        assert!(CloseReason::ByHarness.harness_side());
+        assert!(CloseReason::Harness {
             detail: TASK_VANISHED.into()
-        }));
-        assert!(harness_side(&CloseReason::Io {
-            detail: BINDING_TASK_ENDED.into()
-        }));
-        assert!(!harness_side(&CloseReason::Io {
-            detail: "connection reset by peer".into()
-        }));
-        assert!(!harness_side(&CloseReason::ByTerminal {
+        }
+        .harness_side());
+        // An I/O error is the terminal's side, whatever its text says.
+        assert!(!CloseReason::Io {
+            detail: TASK_VANISHED.into()
+        }
+        .harness_side());
+        assert!(!CloseReason::ByTerminal {
             detail: "EOF".into()
-        }));
+        }
+        .harness_side());
     }
 
     #[test]
     fn refusals_at_the_security_stages_are_never_retried() {
         use crate::binding::Stage;
-        assert!(is_security_stage(Stage::Security));
-        assert!(is_security_stage(Stage::SecurityResult));
-        assert!(!is_security_stage(Stage::Init));
-        assert!(!is_security_stage(Stage::Connect));
+        assert!(Stage::Authentication.is_authentication());
+        assert!(Stage::AuthenticationResult.is_authentication());
+        assert!(!Stage::Admission.is_authentication());
+        assert!(!Stage::Connect.is_authentication());
     }
 
     #[test]

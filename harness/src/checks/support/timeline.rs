@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::screen::{ms_between, round_ms, LIST_CAP, TIMELINE_MAX};
+use super::{ms_between, round_ms, LIST_CAP, TIMELINE_MAX};
 use crate::binding::Seq;
 
 /// One line of a timeline.

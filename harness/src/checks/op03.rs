@@ -1,25 +1,18 @@
-//! Checks of condition 1-2-2 (操作受付機能, accepting operation): pointer
-//! input (OP-01), keyboard input (OP-02), input from a console that is not
-//! served is never applied (OP-03), and input-to-screen latency (OP-04, in
-//! [`super::op04`]).
-//!
-//! The probes come from the declaration's `[[operation.probe]]`; `click`,
-//! `move` and `type` probes are sent automatically. Every stimulus is one
-//! trial of [`super::stimulus`]: rest point, control period, input, and a
-//! reaction counted only where it cannot be the screen changing on its own.
+//! OP-03 (condition 1-2-2): input from a console that is not being served
+//! is never applied: after a control period on the holder, nothing outside
+//! what changed on its own changes once the other console's input is
+//! written.
 
 use std::time::Instant;
 
-use s301_rfb::Rect;
+use crate::binding::screen::Rect;
 use serde_json::{json, Value};
 
-use super::screen::{
-    closed_outcome, declared_regions_fit, describe_close, find_probe, ms_between, no_probe,
-    open_served, probe_json, probe_region, rect_json, round_ms, serve_full, session_json, union_of,
-    Timeline, Tracked, Watch,
-};
-use super::stimulus::{
-    self, keep_before_after, timing, trial, trial_error_outcome, Exclusions, Patch, Stimulus,
+use super::support::stimulus::{self, Exclusions, Patch};
+use super::support::{
+    closed_outcome, declared_regions_fit, describe_close, find_probe, no_probe, open_served,
+    probe_json, probe_region, rect_json, serve_full, session_json, union_of, Timeline, Tracked,
+    Watch,
 };
 use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{BoxFuture, CloseHow, OpenError};
@@ -27,54 +20,14 @@ use crate::catalog::{CheckId, ConditionId};
 use crate::declaration::{Declaration, Exclusivity, Probe};
 use crate::scenario::Scenario;
 
-/// OP-01: Pointer input from the serving console visibly changes the declared region in time.
-pub const OP01: CheckDef = CheckDef {
-    id: CheckId::Op01,
-    condition: ConditionId::C1_2_2,
-    title: "Pointer input from the serving console visibly changes the declared region in time",
-    requirement: Requirement {
-        ja: "画面提供中の指令台からのポインタ操作（クリックまたは移動）によって、宣言した監視領域が期限内に変化すること（入力への反応として判定）。",
-        en: "A pointer probe (click or move) from the serving console changes its watched region in time, judged as a reaction to the input.",
-    },
-    needs: &[CheckId::St01],
-    lane: Lane::Screen,
-    phase: Phase::Operation,
-    budget: op01_budget,
-    run: op01,
-};
+use super::support::operate::{unsupported, with_context};
 
-fn op01_budget(sc: &Scenario, decl: &Declaration) -> u64 {
-    budget::add(
-        sc.screen.connect_timeout_ms,
-        budget::mul(budget::probes(decl), budget::trial(sc)),
-    )
-}
-
-/// OP-02: Keyboard input from the serving console visibly changes the declared region in time.
-pub const OP02: CheckDef = CheckDef {
-    id: CheckId::Op02,
-    condition: ConditionId::C1_2_2,
-    title: "Keyboard input from the serving console visibly changes the declared region in time",
-    requirement: Requirement {
-        ja: "画面提供中の指令台からのキー入力によって、宣言した監視領域が期限内に変化すること（入力への反応として判定）。",
-        en: "A keyboard probe from the serving console changes its watched region in time, judged as a reaction to the input.",
-    },
-    needs: &[CheckId::St01],
-    lane: Lane::Screen,
-    phase: Phase::Operation,
-    budget: op02_budget,
-    run: op02,
-};
-
-fn op02_budget(sc: &Scenario, decl: &Declaration) -> u64 {
-    budget::add(
-        sc.screen.connect_timeout_ms,
-        budget::mul(budget::probes(decl), budget::trial(sc)),
-    )
+fn ms(v: u64) -> std::time::Duration {
+    CheckCtx::ms(v)
 }
 
 /// OP-03: Input from a console that is not served is never applied.
-pub const OP03: CheckDef = CheckDef {
+pub const DEF: CheckDef = CheckDef {
     id: CheckId::Op03,
     condition: ConditionId::C1_2_2,
     title: "Input from a console that is not served is never applied",
@@ -99,127 +52,6 @@ fn op03_budget(sc: &Scenario, decl: &Declaration) -> u64 {
         ),
     )
 }
-
-fn ms(v: u64) -> std::time::Duration {
-    CheckCtx::ms(v)
-}
-
-/// The OP checks fail outright when the declaration says the terminal takes
-/// no operation: 1-2-2 is mandatory.
-pub(super) fn unsupported(ctx: &CheckCtx) -> Option<Outcome> {
-    (!ctx.declaration.operation.supported).then(|| {
-        Outcome::fail(
-            "the declaration says operation is not supported ([operation] supported = false), but condition 1-2-2 requires it",
-            json!({"operation.supported": false}),
-        )
-    })
-}
-
-/// Adds the timeline and session to an outcome's evidence.
-pub(super) fn with_context(mut o: Outcome, tl: &Timeline, session: Option<Value>) -> Outcome {
-    if !o.evidence.is_object() {
-        o.evidence = json!({});
-    }
-    if let Value::Object(m) = &mut o.evidence {
-        if let Some(s) = session {
-            m.insert("session".into(), s);
-        }
-        m.insert("timeline".into(), tl.evidence());
-    }
-    o
-}
-
-// ---------------------------------------------------------- OP-01 / OP-02
-
-fn op01(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
-    Box::pin(input_changes(ctx, "pointer", "OP-01"))
-}
-
-fn op02(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
-    Box::pin(input_changes(ctx, "type", "OP-02"))
-}
-
-/// Runs one trial of the first probe of `kind` from a served console.
-async fn input_changes(ctx: &CheckCtx, kind: &str, id: &str) -> Outcome {
-    if let Some(o) = unsupported(ctx) {
-        return o;
-    }
-    let Some(probe) = find_probe(ctx, kind) else {
-        return no_probe(kind, &format!("{id} sends one from the serving console"));
-    };
-    let tl = Timeline::new();
-    let mut t = match open_served(ctx, id, &tl).await {
-        Ok(t) => t,
-        Err(o) => return o,
-    };
-    let session = session_json(&t);
-    let o = match declared_regions_fit(ctx, t.bounds()) {
-        Ok(()) => probe_once(ctx, &mut t, probe, id).await,
-        Err(o) => o,
-    };
-    t.close(CloseHow::Clean).await;
-    with_context(o, &tl, Some(session))
-}
-
-async fn probe_once(ctx: &CheckCtx, t: &mut Tracked, probe: &Probe, id: &str) -> Outcome {
-    let op = &ctx.scenario.operation;
-    let ignore = &ctx.declaration.screen.ignore;
-    let region = probe_region(probe, t.bounds());
-    let mut ev = json!({"probe": probe_json(probe), "region": rect_json(region)});
-    let Some(stim) = Stimulus::of(probe) else {
-        return no_probe("click, move or type", "a manual probe cannot be sent");
-    };
-    let tr = match trial(t, &stim, probe.from(), region, ignore, timing(ctx)).await {
-        Ok(tr) => tr,
-        Err(e) => return trial_error_outcome(e, id, ev),
-    };
-    ev["trial"] = tr.json();
-    let from = match tr.rest {
-        Some((x, y)) => format!(" (pointer from rest point ({x}, {y}))"),
-        None => String::new(),
-    };
-    let note = tr.self_change_note();
-    match &tr.watch {
-        Watch::Changed {
-            at, pixels, bbox, ..
-        } => {
-            let took = round_ms(ms_between(tr.sent.at, *at));
-            if let Some(b) = &tr.before {
-                keep_before_after(ctx, t, b, *bbox);
-            }
-            ev["ms_to_change"] = json!(took);
-            ev["changed_pixels"] = json!(pixels);
-            ev["changed_bbox"] = rect_json(*bbox);
-            Outcome::pass(
-                format!(
-                    "{}{from} changed {region} in {took} ms ({pixels} pixels within {bbox}){note}",
-                    stim.describe()
-                ),
-                ev,
-            )
-        }
-        Watch::Unchanged => {
-            if let Some(b) = &tr.before {
-                keep_before_after(ctx, t, b, region);
-            }
-            Outcome::fail(
-                format!(
-                    "{} from the serving console{from}: region {region} did not change within {} ms{note}",
-                    stim.describe(),
-                    op.change_timeout_ms
-                ),
-                ev,
-            )
-        }
-        Watch::Closed(reason) => closed_outcome(
-            &format!("the session ended after {}", stim.describe()),
-            reason,
-            ev,
-        ),
-    }
-}
-
-// ---------------------------------------------------------------- OP-03
 
 fn op03(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
     Box::pin(op03_run(ctx))
@@ -323,7 +155,7 @@ impl HolderWatch {
         let Some(before) = self.before.as_mut() else {
             return Watch::Unchanged;
         };
-        let sent = super::screen::Sent {
+        let sent = super::support::Sent {
             seq: first_input,
             at: Instant::now(),
         };

@@ -4,17 +4,17 @@
 //! are copied, so a check's memory does not grow with the screen size the
 //! terminal announces beyond one copy of what it watches.
 
-use s301_rfb::encoding::Encoding;
-use s301_rfb::{Framebuffer, Rect};
+use crate::binding::screen::{Image, Rect};
+use crate::binding::DamageKind;
 
-use super::screen::{Coverage, Tracked};
+use super::{Coverage, Tracked};
 use crate::binding::UpdateInfo;
 
 /// A copy of one rectangle of the screen.
 pub struct Patch {
     screen: Rect,
     area: Rect,
-    img: Framebuffer,
+    img: Image,
 }
 
 impl Patch {
@@ -25,7 +25,7 @@ impl Patch {
     }
 
     /// Copies the part of `area` on `fb`.
-    pub fn of(fb: &Framebuffer, area: Rect) -> Option<Patch> {
+    pub fn of(fb: &Image, area: Rect) -> Option<Patch> {
         let screen = fb.bounds();
         let area = area.intersect(&screen)?;
         let img = fb.crop(area)?;
@@ -38,18 +38,14 @@ impl Patch {
     }
 
     /// The copied pixels, as an image of the area's size.
-    pub fn image(&self) -> &Framebuffer {
+    pub fn image(&self) -> &Image {
         &self.img
     }
 
     /// The row spans of `areas` inside the patch: for each, its column and
     /// row on the screen and the index ranges of its pixels in the live
     /// framebuffer and in the patch.
-    fn spans<'a>(
-        &'a self,
-        live: &Framebuffer,
-        areas: &'a [Rect],
-    ) -> impl Iterator<Item = Span> + 'a {
+    fn spans<'a>(&'a self, live: &Image, areas: &'a [Rect]) -> impl Iterator<Item = Span> + 'a {
         let w = usize::from(live.width());
         let pw = usize::from(self.area.w);
         let area = self.area;
@@ -72,7 +68,7 @@ impl Patch {
     }
 
     /// Copies the live pixels of `areas` into the patch.
-    pub fn refresh(&mut self, live: &Framebuffer, areas: &[Rect]) {
+    pub fn refresh(&mut self, live: &Image, areas: &[Rect]) {
         if live.bounds() != self.screen {
             return;
         }
@@ -90,12 +86,7 @@ impl Patch {
     /// Calls `each` for every pixel of `areas` (within the patch) that
     /// differs between the patch and `live`. A screen whose size changed
     /// differs everywhere.
-    pub fn for_each_change(
-        &self,
-        live: &Framebuffer,
-        areas: &[Rect],
-        mut each: impl FnMut(u16, u16),
-    ) {
+    pub fn for_each_change(&self, live: &Image, areas: &[Rect], mut each: impl FnMut(u16, u16)) {
         if live.bounds() != self.screen {
             for y in self.area.y..self.area.y + self.area.h {
                 for x in self.area.x..self.area.x + self.area.w {
@@ -122,12 +113,7 @@ impl Patch {
 
     /// Differing pixels of `areas` not excluded by `skip`: count and bounding
     /// box, `None` when there are none. Overlapping areas count a pixel once.
-    pub fn diff(
-        &self,
-        live: &Framebuffer,
-        areas: &[Rect],
-        skip: &Exclusions,
-    ) -> Option<(u64, Rect)> {
+    pub fn diff(&self, live: &Image, areas: &[Rect], skip: &Exclusions) -> Option<(u64, Rect)> {
         let mut seen = (areas.len() > 1).then(|| Coverage::of(self.area));
         let mut count = 0u64;
         let mut bbox: Option<Rect> = None;
@@ -191,12 +177,11 @@ impl Exclusions {
 /// everything).
 pub fn damage(u: &UpdateInfo, within: Rect) -> Vec<Rect> {
     let mut out = Vec::new();
-    for r in &u.rects {
-        let enc = Encoding::from_code(r.encoding);
-        if enc == Encoding::DesktopSize {
+    for r in &u.damage {
+        if r.kind == DamageKind::Resize {
             return vec![within];
         }
-        if enc.is_pseudo() {
+        if !r.paints() {
             continue;
         }
         if let Some(c) = r.rect.intersect(&within) {
@@ -210,8 +195,8 @@ pub fn damage(u: &UpdateInfo, within: Rect) -> Vec<Rect> {
 mod tests {
     use super::*;
 
-    fn fb(w: u16, h: u16) -> Framebuffer {
-        Framebuffer::new(w, h, &s301_rfb::Limits::DEFAULT).expect("small framebuffer")
+    fn fb(w: u16, h: u16) -> Image {
+        crate::binding::screen::blank_image(w, h).expect("small framebuffer")
     }
 
     #[test]

@@ -1,0 +1,38 @@
+//! OP-01 (condition 1-2-2): a pointer probe from the serving console
+//! changes its watch region in time (each stimulus one trial of
+//! [`super::support::stimulus`]).
+
+use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
+use crate::binding::BoxFuture;
+use crate::catalog::{CheckId, ConditionId};
+use crate::declaration::Declaration;
+use crate::scenario::Scenario;
+
+use super::support::operate::input_changes;
+
+/// OP-01: Pointer input from the serving console visibly changes the declared region in time.
+pub const DEF: CheckDef = CheckDef {
+    id: CheckId::Op01,
+    condition: ConditionId::C1_2_2,
+    title: "Pointer input from the serving console visibly changes the declared region in time",
+    requirement: Requirement {
+        ja: "画面提供中の指令台からのポインタ操作（クリックまたは移動）によって、宣言した監視領域が期限内に変化すること（入力への反応として判定）。",
+        en: "A pointer probe (click or move) from the serving console changes its watched region in time, judged as a reaction to the input.",
+    },
+    needs: &[CheckId::St01],
+    lane: Lane::Screen,
+    phase: Phase::Operation,
+    budget: op01_budget,
+    run: op01,
+};
+
+fn op01_budget(sc: &Scenario, decl: &Declaration) -> u64 {
+    budget::add(
+        sc.screen.connect_timeout_ms,
+        budget::mul(budget::probes(decl), budget::trial(sc)),
+    )
+}
+
+fn op01(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
+    Box::pin(input_changes(ctx, "pointer", "OP-01"))
+}

@@ -1,0 +1,202 @@
+//! Every screen check against the in-memory terminal
+//! (`binding::memory::screen`): no socket and no wire format, only the
+//! neutral screen channel. A clean terminal passes all twelve screen checks
+//! under both policies (ST-02 judges its one full-screen round and says
+//! its encoding sweep is not applicable: the binding has no encodings);
+//! each fault fails exactly its pinned checks and every other check passes.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use s301_harness::binding::memory::screen::{MemoryConfig, MemoryFault, MemoryScreen};
+use s301_harness::catalog::CheckId;
+use s301_harness::checks::{catalog, CheckCtx, Outcome, Shared};
+use s301_harness::declaration::{Declaration, Exclusivity};
+use s301_harness::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};
+use s301_harness::verdict::Verdict;
+
+/// The screen checks in execution order.
+const ORDER: [CheckId; 12] = [
+    CheckId::St01,
+    CheckId::St02,
+    CheckId::St03,
+    CheckId::St04,
+    CheckId::Op01,
+    CheckId::Op02,
+    CheckId::Op03,
+    CheckId::Op04,
+    CheckId::Ex01,
+    CheckId::Ex02,
+    CheckId::Ex03,
+    CheckId::Ex04,
+];
+
+/// How long a session is served before it stalls under `stall-after`:
+/// longer than any session but ST-04's in [`scenario`].
+const STALL_AFTER: Duration = Duration::from_millis(2500);
+
+/// Short durations: the terminal answers at once.
+fn scenario(fault: Option<MemoryFault>) -> Scenario {
+    let stall = fault == Some(MemoryFault::StallAfter);
+    Scenario {
+        name: "memory-screen-test".into(),
+        description: String::new(),
+        screen: ScreenScenario {
+            connect_timeout_ms: 2000,
+            update_timeout_ms: if stall { 1000 } else { 2000 },
+            exclusivity_timeout_ms: 1500,
+            quiet_ms: 50,
+            sustain_ms: if stall { 4000 } else { 300 },
+            sustain_interval_ms: 20,
+            contention_trials: 6,
+            contention_max_offset_ms: 30,
+            contention_max_hold_ms: 60,
+            contention_trial_timeout_ms: 1500,
+            storm_consoles: 8,
+            storm_window_ms: 200,
+            storm_max_hold_ms: 150,
+            ..ScreenScenario::default()
+        },
+        operation: OperationScenario {
+            change_timeout_ms: 1000,
+            control_ms: 200,
+            unserved_watch_ms: 300,
+            latency_samples: 4,
+            latency_p50_ms: 1000,
+            latency_p95_ms: 2000,
+        },
+        data: DataScenario::default(),
+        witness: Vec::new(),
+    }
+}
+
+/// Runs the screen checks in order against a fresh terminal, skipping a
+/// check whose prerequisite did not pass (as the runner does).
+async fn run_case(policy: Exclusivity, fault: Option<MemoryFault>) -> Vec<(CheckId, Outcome)> {
+    let screen = MemoryScreen::new(MemoryConfig {
+        policy,
+        faults: fault.into_iter().collect(),
+        stall_after: STALL_AFTER,
+        ..MemoryConfig::default()
+    })
+    .expect("a valid in-memory terminal");
+    let decl: Declaration =
+        toml::from_str(&screen.declaration_toml()).expect("the memory declaration parses");
+    let ctx = CheckCtx {
+        declaration: Arc::new(decl),
+        scenario: Arc::new(scenario(fault)),
+        seed: 301,
+        screen: Arc::new(screen),
+        data: None,
+        shared: Mutex::new(Shared::default()),
+    };
+    let defs = catalog();
+    let mut done: Vec<(CheckId, Outcome)> = Vec::new();
+    for id in ORDER {
+        let def = defs.iter().find(|d| d.id == id).expect("check in catalog");
+        let blocked = def.needs.iter().find(|n| {
+            done.iter()
+                .any(|(d, o)| d == *n && o.verdict != Verdict::Pass)
+        });
+        let outcome = match blocked {
+            Some(n) => Outcome {
+                verdict: Verdict::Skipped,
+                detail: format!("needs {}", n.as_str()),
+                evidence: serde_json::Value::Null,
+            },
+            None => (def.run)(&ctx).await,
+        };
+        done.push((id, outcome));
+    }
+    done
+}
+
+/// What a case must show: the listed checks have the listed verdicts,
+/// every other screen check passes.
+type Expected = &'static [(CheckId, Verdict)];
+
+fn pinned(fault: MemoryFault) -> Expected {
+    use CheckId::*;
+    use Verdict::{Error as E, Fail as F};
+    match fault {
+        // No probe changes the screen: OP-01, OP-02 and OP-04 fail; ST-03
+        // cannot make the screen change, so it cannot judge.
+        MemoryFault::IgnoreInput => &[(St03, E), (Op01, F), (Op02, F), (Op04, F)],
+        // Two consoles served at once, their input applied together.
+        MemoryFault::ShareScreen => &[(Op03, F), (Ex01, F), (Ex03, F), (Ex04, F)],
+        // After EX-02's dropped holder nobody is admitted again.
+        MemoryFault::StuckLock => &[(Ex02, F), (Ex03, F), (Ex04, F)],
+        // Incremental answers miss part of each change: only ST-03 compares
+        // the incremental image with a full one.
+        MemoryFault::StaleIncremental => &[(St03, F)],
+        // Only ST-04 keeps a session longer than STALL_AFTER.
+        MemoryFault::StallAfter => &[(St04, F)],
+        // The refused or displaced console's input is applied.
+        MemoryFault::InputFromDisplaced => &[(Op03, F)],
+    }
+}
+
+/// Every mismatch between `got` and `expected`, in words.
+fn mismatches(got: &[(CheckId, Outcome)], expected: Expected) -> Vec<String> {
+    let mut out = Vec::new();
+    for (id, o) in got {
+        let want = expected
+            .iter()
+            .find(|(e, _)| e == id)
+            .map_or(Verdict::Pass, |(_, v)| *v);
+        if o.verdict != want {
+            out.push(format!(
+                "{}: {:?} (want {want:?}): {}",
+                id.as_str(),
+                o.verdict,
+                o.detail
+            ));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_memory_terminal_passes_every_screen_check() {
+    for policy in [Exclusivity::Refuse, Exclusivity::Takeover] {
+        let got = run_case(policy, None).await;
+        let bad = mismatches(&got, &[]);
+        assert!(bad.is_empty(), "{policy:?}: {bad:#?}");
+        // ST-02 passed its full-screen round and says the sweep did not run.
+        let (_, st02) = got
+            .iter()
+            .find(|(id, _)| *id == CheckId::St02)
+            .expect("ST-02 ran");
+        assert!(
+            st02.detail.contains("not applicable"),
+            "ST-02: {}",
+            st02.detail
+        );
+        assert_eq!(st02.evidence["encoding_sweep"]["applicable"], false);
+        assert_eq!(
+            st02.evidence["rounds"].as_array().map(Vec::len),
+            Some(1),
+            "one full-screen round"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_memory_fault_fails_exactly_its_pinned_checks() {
+    let mut cases = Vec::new();
+    for fault in MemoryFault::ALL {
+        for policy in [Exclusivity::Refuse, Exclusivity::Takeover] {
+            cases.push(tokio::spawn(async move {
+                (fault, policy, run_case(policy, Some(fault)).await)
+            }));
+        }
+    }
+    let mut bad = Vec::new();
+    for c in cases {
+        let (fault, policy, got) = c.await.expect("case ran");
+        for m in mismatches(&got, pinned(fault)) {
+            bad.push(format!("{} / {policy:?}: {m}", fault.name()));
+        }
+    }
+    assert!(bad.is_empty(), "{bad:#?}");
+}
