@@ -177,7 +177,11 @@ async fn a_flood_of_unrequested_updates_answers_no_request() {
     // Its updates never paint the whole screen, so the console is never
     // served a whole image: ST-04 fails before its sustained part, saying
     // how much was never painted.
-    assert!(st04.detail.contains("were never painted"), "{}", st04.detail);
+    assert!(
+        st04.detail.contains("were never painted"),
+        "{}",
+        st04.detail
+    );
 }
 
 #[tokio::test]

@@ -9,14 +9,15 @@ use serde_json::{json, Value};
 
 use super::support::stimulus::damage;
 use super::support::{
-    closed_outcome, ms_between, open_served, percentile, rect_json, round_ms, session_json,
-    Coverage, Ev, Timeline,
+    closed_outcome, ms_between, open_served, rect_json, round_ms, session_json, Coverage, Ev,
+    Timeline,
 };
 use super::support::{ms, ping_rect};
 use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{BoxFuture, CloseHow};
 use crate::catalog::{CheckId, ConditionId};
 use crate::declaration::Declaration;
+use crate::model::latency::Latencies;
 use crate::scenario::Scenario;
 
 // ---------------------------------------------------------------- ST-04
@@ -55,12 +56,16 @@ async fn st04_run(ctx: &CheckCtx) -> Outcome {
         Ok(t) => t,
         Err(o) => return o,
     };
+    // One console, no causal judgement: keeping every answered update for
+    // the causal judge would grow with the soak.
+    t.forget_answers();
     let area = ping_rect(t.bounds());
     let interval = ms(sc.sustain_interval_ms.max(1));
     let start = Instant::now();
     let end = start + ms(sc.sustain_ms);
     let mut next_tick = start;
-    let mut latencies: Vec<f64> = Vec::new();
+    // Bounded however long the soak: exact for short runs, a histogram after.
+    let mut latencies = Latencies::new();
     let mut requests = 0u64;
     let mut updates = 0u64;
     let mut unmatched = 0u64;
@@ -191,9 +196,9 @@ async fn st04_run(ctx: &CheckCtx) -> Outcome {
         "bytes": bytes,
         "bytes_per_s": (bytes as f64 / secs).round(),
         "latency_ms": {
-            "p50": percentile(&latencies, 50.0).map(round_ms),
-            "p95": percentile(&latencies, 95.0).map(round_ms),
-            "max": latencies.iter().copied().reduce(f64::max).map(round_ms),
+            "p50": latencies.percentile(50.0).map(round_ms),
+            "p95": latencies.percentile(95.0).map(round_ms),
+            "max": latencies.max().map(round_ms),
         },
         "out_of_bounds_rects": out_of_bounds,
         "timeline": tl.evidence(),
@@ -213,7 +218,7 @@ async fn st04_run(ctx: &CheckCtx) -> Outcome {
                 "session stayed up for {} ms: {} requests answered, p95 latency {} ms",
                 round_ms(elapsed),
                 latencies.len(),
-                percentile(&latencies, 95.0).map(round_ms).unwrap_or(0.0)
+                latencies.percentile(95.0).map(round_ms).unwrap_or(0.0)
             ),
             evidence,
         ),

@@ -252,6 +252,13 @@ impl Tracked {
         self.outstanding
     }
 
+    /// Stops keeping answered updates for the causal judge (see
+    /// [`ConsoleLog::forget_answers`]); for a check that judges no
+    /// causality, so that a long one holds bounded memory.
+    pub fn forget_answers(&mut self) {
+        self.log.forget_answers = true;
+    }
+
     /// Updates received.
     pub fn update_count(&self) -> u64 {
         self.updates
