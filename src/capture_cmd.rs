@@ -25,14 +25,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use s301_harness::binding::screen::{valid_size, Image, Rect};
+use s301_harness::binding::tls::{TlsDecl, TlsSettings};
 use s301_harness::binding::{
     screen_from_decl, BindingError, CloseHow, Console, ConsoleEvent, DamageKind, OpenError,
     ScreenBinding, ScreenOptions, Stage, UpdateInfo,
 };
 use s301_harness::checks::support::describe_close;
-use s301_harness::declaration::{Exclusivity, PixelFormatChoice, ScreenDecl};
-use s301_harness::scenario::Scenario;
-use s301_harness::tls::{TlsDecl, TlsSettings};
+use s301_harness::config::declaration::{Exclusivity, PixelFormatChoice, ScreenDecl};
+use s301_harness::config::scenario::Scenario;
 
 use crate::cli::CaptureArgs;
 use crate::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};

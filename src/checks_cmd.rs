@@ -98,7 +98,7 @@ fn row(d: &CheckDef) -> String {
 #[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 mod tests {
     use super::*;
-    use s301_harness::catalog::CheckId;
+    use s301_harness::model::ids::CheckId;
 
     #[test]
     fn table_lists_every_check_once_in_catalog_order() {

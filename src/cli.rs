@@ -80,7 +80,7 @@ pub struct CaptureArgs {
     /// The pixel format asked for: rgb888, rgb565, colour-map-8 or native (the terminal's own).
     #[arg(long, value_name = "FORMAT", default_value = "rgb888",
           value_parser = crate::capture_cmd::parse_pixel_format)]
-    pub pixel_format: s301_harness::declaration::PixelFormatChoice,
+    pub pixel_format: s301_harness::config::declaration::PixelFormatChoice,
     /// How long opening the console may take, and then the full update (ms each).
     /// Default: ST-01's connect and update timeouts in the default scenario.
     #[arg(long, value_name = "N")]

@@ -17,11 +17,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use s301_harness::history::compare::{compare, Change, Comparison, VerdictChange};
-use s301_harness::history::figures::number;
-use s301_harness::history::html::{self, screenshot_pairs, Page, TITLE_EN, TITLE_JA};
-use s301_harness::history::{self, printable, RunRecord};
-use s301_harness::integrity::keys;
+use s301_harness::sinks::history::compare::{compare, Change, Comparison, VerdictChange};
+use s301_harness::sinks::history::figures::number;
+use s301_harness::sinks::history::html::{self, screenshot_pairs, Page, TITLE_EN, TITLE_JA};
+use s301_harness::sinks::history::{self, printable, RunRecord};
+use s301_harness::sinks::integrity::keys;
 
 use crate::text::{one_line, pad};
 use crate::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
@@ -105,11 +105,11 @@ Check them with `s301 verify DIR`; give --unsealed to compare anyway (both outpu
             comparison: &cmp,
             unsealed: &unsealed,
         });
-        if let Err(e) = s301_harness::report::json::write_atomic(path, page.as_bytes()) {
+        if let Err(e) = s301_harness::sinks::report::json::write_atomic(path, page.as_bytes()) {
             return usage(&format!(
                 "--html {}: cannot write: {}",
                 path.display(),
-                s301_harness::declaration::io_reason(&e)
+                s301_harness::config::declaration::io_reason(&e)
             ));
         }
         eprintln!("s301 diff: wrote {}", path.display());
@@ -169,7 +169,7 @@ fn verdict_line(s: &mut String, v: &VerdictChange, with_detail: bool) {
         v.new.replace('_', " ")
     );
     if v.id == v.condition {
-        if let Some(t) = s301_harness::catalog::conditions()
+        if let Some(t) = s301_harness::model::ids::conditions()
             .iter()
             .find(|t| t.no == v.id)
         {

@@ -1,10 +1,10 @@
 //! `s301 keygen --out PREFIX`: makes an Ed25519 key pair for signing run
 //! records (`PREFIX.key`, owner-only, and `PREFIX.pub`; formats in
-//! `s301_harness::integrity::keys`).
+//! `s301_harness::sinks::integrity::keys`).
 
 use std::process::ExitCode;
 
-use s301_harness::integrity::keys;
+use s301_harness::sinks::integrity::keys;
 
 use crate::cli::KeygenArgs;
 use crate::{EXIT_PASS, EXIT_USAGE};

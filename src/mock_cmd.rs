@@ -92,7 +92,7 @@ pub async fn run(args: MockArgs) -> ExitCode {
             };
             eprintln!(
                 "s301: error: cannot start the mock terminal on {on}: {}{hint}",
-                s301_harness::declaration::io_reason(&e)
+                s301_harness::config::declaration::io_reason(&e)
             );
             return ExitCode::from(EXIT_INCONCLUSIVE);
         }
@@ -169,7 +169,7 @@ async fn run_hostile(
             eprintln!(
                 "s301: error: cannot start the hostile terminal on --listen {}: {}",
                 args.listen,
-                s301_harness::declaration::io_reason(&e)
+                s301_harness::config::declaration::io_reason(&e)
             );
             return ExitCode::from(EXIT_INCONCLUSIVE);
         }

@@ -6,9 +6,9 @@ use std::io::Write;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use s301_harness::catalog::CheckId;
-use s301_harness::runner::{CheckResult, RunEvent, RunSink};
-use s301_harness::verdict::Verdict;
+use s301_harness::model::ids::CheckId;
+use s301_harness::model::verdict::Verdict;
+use s301_harness::run::runner::{CheckResult, RunEvent, RunSink};
 
 use crate::text::one_line;
 

@@ -14,12 +14,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
-use s301_harness::integrity::{self, hook, IntegrityError};
-use s301_harness::report::{json, outputs, Report};
-use s301_harness::runner::{AbortSignal, RunInfo, RunOutcome, RunStatus};
-use s301_harness::scenario::Scenario;
-use s301_harness::verdict::ConditionVerdict;
-use s301_harness::witness::{self, WitnessAnswer};
+use s301_harness::config::scenario::Scenario;
+use s301_harness::model::verdict::ConditionVerdict;
+use s301_harness::run::runner::{AbortSignal, RunInfo, RunOutcome, RunStatus};
+use s301_harness::sinks::integrity::{self, hook, IntegrityError};
+use s301_harness::sinks::report::{json, outputs, Report};
+use s301_harness::sinks::witness::{self, WitnessAnswer};
 
 use crate::{EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS};
 
@@ -144,7 +144,7 @@ pub fn finish(dir: &Path, outcome: &RunOutcome, scenario: &Scenario, f: &Finish<
     };
     if let Err(e) = json::write_report(dir, &finished.report) {
         // report.json stays as the run left it after its last check.
-        finished.report = unsealed(&report, s301_harness::report::INTERIM_ABORT_REASON);
+        finished.report = unsealed(&report, s301_harness::sinks::report::INTERIM_ABORT_REASON);
         finished.sealed = Err(report_err(e));
         return finished;
     }
@@ -340,9 +340,9 @@ pub fn exit_code(report: &Report) -> u8 {
 #[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 mod tests {
     use super::*;
-    use s301_harness::catalog::{CheckId, ConditionId};
-    use s301_harness::runner::{CheckResult, ConditionResult, RunInfo};
-    use s301_harness::verdict::Verdict;
+    use s301_harness::model::ids::{CheckId, ConditionId};
+    use s301_harness::model::verdict::Verdict;
+    use s301_harness::run::runner::{CheckResult, ConditionResult, RunInfo};
 
     fn passing_outcome() -> RunOutcome {
         RunOutcome {

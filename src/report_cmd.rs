@@ -11,7 +11,7 @@
 
 use std::process::ExitCode;
 
-use s301_harness::report::outputs::{self, EvidenceIndex, Format};
+use s301_harness::sinks::report::outputs::{self, EvidenceIndex, Format};
 
 use crate::cli::ReportArgs;
 use crate::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
@@ -41,16 +41,18 @@ pub fn run(args: &ReportArgs) -> ExitCode {
         }
     };
     match &args.output {
-        Some(path) => match s301_harness::report::json::write_atomic(path, text.as_bytes()) {
-            Ok(()) => {
-                eprintln!("s301 report: wrote {}", path.display());
-                ExitCode::from(EXIT_PASS)
+        Some(path) => {
+            match s301_harness::sinks::report::json::write_atomic(path, text.as_bytes()) {
+                Ok(()) => {
+                    eprintln!("s301 report: wrote {}", path.display());
+                    ExitCode::from(EXIT_PASS)
+                }
+                Err(e) => {
+                    eprintln!("s301 report: {}: {e}", path.display());
+                    ExitCode::from(EXIT_FAIL)
+                }
             }
-            Err(e) => {
-                eprintln!("s301 report: {}: {e}", path.display());
-                ExitCode::from(EXIT_FAIL)
-            }
-        },
+        }
         None => {
             crate::out(&text);
             ExitCode::from(EXIT_PASS)

@@ -10,17 +10,17 @@ use std::sync::{Arc, Mutex};
 
 use s301_harness::binding::http::{DataChannel, DataError, REPORTS_PATH};
 use s301_harness::binding::{screen_from_decl, ScreenBinding, ScreenOptions};
-use s301_harness::catalog::CheckId;
 use s301_harness::checks::{catalog, CheckCtx, Lane, Shared};
-use s301_harness::declaration::Declaration;
-use s301_harness::integrity::hook;
-use s301_harness::liveness::{self, LostTerminal, TerminalWatch};
-use s301_harness::record::transcript::{Transcript, TRANSCRIPT_FILE};
-use s301_harness::report::{json, ReportWriter};
-use s301_harness::runner::{
+use s301_harness::config::declaration::Declaration;
+use s301_harness::config::scenario::Scenario;
+use s301_harness::model::ids::CheckId;
+use s301_harness::run::runner::{
     self, AbortSignal, RunConfig, RunEvent, RunInfo, RunOutcome, RunSink, Selection,
 };
-use s301_harness::scenario::Scenario;
+use s301_harness::sinks::integrity::hook;
+use s301_harness::sinks::liveness::{self, LostTerminal, TerminalWatch};
+use s301_harness::sinks::record::transcript::{Transcript, TRANSCRIPT_FILE};
+use s301_harness::sinks::report::{json, ReportWriter};
 use s301_mocks::{MockConfig, MockHandle, MockTerminal};
 
 use crate::cli::RunArgs;
@@ -129,7 +129,7 @@ async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
         return fail(SetupError::Usage(format!("{origin}: {key}: {message}")));
     }
     let sign_key = match &args.sign_key {
-        Some(p) => match s301_harness::integrity::keys::load_signing_key(p) {
+        Some(p) => match s301_harness::sinks::integrity::keys::load_signing_key(p) {
             Ok(k) => Some(k),
             Err(e) => return fail(SetupError::Usage(e.to_string())),
         },
@@ -208,7 +208,7 @@ async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
             }
         }
     };
-    // A terminal that dies mid-run aborts the run (see s301_harness::liveness).
+    // A terminal that dies mid-run aborts the run (see s301_harness::sinks::liveness).
     let mut watch = TerminalWatch::new(&target.declaration, abort.clone());
     let lost = watch.finding();
     let abort_handle = abort.clone();
@@ -226,7 +226,7 @@ async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
     // Provisional records only: the final report.json is written by
     // record::finish, in the order that keeps `completed` sealed.
     let mut writer = ProvisionalOnly(ReportWriter::new(&out_dir));
-    let mut screenshots = s301_harness::record::ScreenshotSink::new(&out_dir, ctx.clone());
+    let mut screenshots = s301_harness::sinks::record::ScreenshotSink::new(&out_dir, ctx.clone());
     let cfg = RunConfig {
         run_id,
         selection,
@@ -252,7 +252,7 @@ async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
     // Screenshots went to evidence/<CHECK-ID>/*.png as each check finished;
     // any left (a write that failed then, a check cut short) go now.
     let images = std::mem::take(&mut ctx.shared.lock().unwrap_or_else(|p| p.into_inner()).images);
-    let evidence = move |d: &Path| s301_harness::record::write_evidence(d, &images);
+    let evidence = move |d: &Path| s301_harness::sinks::record::write_evidence(d, &images);
     let mut outcome = outcome;
     let lost = lost.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if let Some(l) = &lost {
@@ -304,7 +304,7 @@ async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
 type SetUp = (
     Target,
     Arc<dyn ScreenBinding>,
-    s301_harness::record::transcript::PendingWriter,
+    s301_harness::sinks::record::transcript::PendingWriter,
 );
 
 /// Loads the declaration (or starts the built-in mock) and builds the
@@ -330,7 +330,7 @@ async fn set_up(
         }
     };
     // transcript.jsonl: every console's messages, queued until the run
-    // directory is known (s301_harness::record::transcript).
+    // directory is known (s301_harness::sinks::record::transcript).
     let (transcript, transcript_queue) = Transcript::pending();
     // The data channel's HTTP exchanges go to the same transcript.
     if let Some(d) = &target.data {
@@ -371,7 +371,10 @@ impl RunSink for ProvisionalOnly {
 /// `outcome` with the status and condition verdicts of the record as
 /// written (witness answers, an unsealed record marked aborted), so that
 /// the summary says what report.json says.
-fn as_recorded(mut outcome: RunOutcome, report: &s301_harness::report::Report) -> RunOutcome {
+fn as_recorded(
+    mut outcome: RunOutcome,
+    report: &s301_harness::sinks::report::Report,
+) -> RunOutcome {
     outcome.status = report.run.status;
     for c in &mut outcome.conditions {
         if let Some(r) = report.conditions.iter().find(|r| r.id == c.id) {

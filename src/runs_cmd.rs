@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use s301_harness::history::list::{self, Entry, Listing, ListingJson};
-use s301_harness::history::{printable, Seal};
-use s301_harness::integrity::{keys, SignatureCheck};
+use s301_harness::sinks::history::list::{self, Entry, Listing, ListingJson};
+use s301_harness::sinks::history::{printable, Seal};
+use s301_harness::sinks::integrity::{keys, SignatureCheck};
 
 use crate::text::pad;
 use crate::{EXIT_PASS, EXIT_USAGE};

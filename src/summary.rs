@@ -4,8 +4,8 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use s301_harness::runner::{RunOutcome, RunStatus};
-use s301_harness::verdict::{SkipReason, Verdict};
+use s301_harness::model::verdict::{SkipReason, Verdict};
+use s301_harness::run::runner::{RunOutcome, RunStatus};
 
 use crate::text::{one_line, pad};
 
@@ -95,9 +95,9 @@ pub fn render(o: &RunOutcome, target: &str, report: Result<&Path, &str>) -> Stri
 #[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 mod tests {
     use super::*;
-    use s301_harness::catalog::{CheckId, ConditionId};
-    use s301_harness::runner::{CheckResult, ConditionResult, RunInfo};
-    use s301_harness::verdict::ConditionVerdict;
+    use s301_harness::model::ids::{CheckId, ConditionId};
+    use s301_harness::model::verdict::ConditionVerdict;
+    use s301_harness::run::runner::{CheckResult, ConditionResult, RunInfo};
 
     fn outcome() -> RunOutcome {
         let checks = CheckId::ALL

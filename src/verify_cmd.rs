@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use s301_harness::integrity::{self, keys, SignatureCheck};
+use s301_harness::sinks::integrity::{self, keys, SignatureCheck};
 
 use crate::cli::VerifyArgs;
 use crate::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
@@ -84,9 +84,11 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
 /// One line naming the run the record holds, from its `report.json`
 /// (nothing if it is missing or unreadable: the verdict above stands).
 fn identity(dir: &std::path::Path) -> Option<String> {
-    let bytes =
-        s301_harness::declaration::read_regular(&dir.join("report.json"), 256 * 1024 * 1024)
-            .ok()?;
+    let bytes = s301_harness::config::declaration::read_regular(
+        &dir.join("report.json"),
+        256 * 1024 * 1024,
+    )
+    .ok()?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     let run = v.get("run")?;
     let field = |k: &str| {

@@ -13,7 +13,7 @@ use support::{s301, scratch, text};
 use std::path::Path;
 use std::process::Command;
 
-use s301_harness::catalog::{CheckId, ConditionId};
+use s301_harness::model::ids::{CheckId, ConditionId};
 
 /// Replaces every number outside the catalog ids and the RFB version with
 /// `#`, and the run id, timestamps and addresses with placeholders: what
@@ -83,7 +83,7 @@ fn html_text(html: &str) -> String {
         }
     }
     s.push_str(rest);
-    s301_harness::report::html::visible_text(&s)
+    s301_harness::sinks::report::html::visible_text(&s)
 }
 
 fn read(dir: &Path, f: &str) -> String {

@@ -23,8 +23,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use s301_harness::binding::http::server::{self, Handler, ServerBounds};
 use s301_harness::binding::http::{DataChannel, ReceiverLimits, ReportSchema};
-use s301_harness::declaration::{DataDecl, Trigger};
-use s301_harness::scenario::DataScenario;
+use s301_harness::config::declaration::{DataDecl, Trigger};
+use s301_harness::config::scenario::DataScenario;
 use serde_json::json;
 
 /// Requests per measured batch.

@@ -15,10 +15,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use s301_harness::binding::rfb::RfbBinding;
-use s301_harness::catalog::CheckId;
 use s301_harness::checks::{catalog, CheckCtx, Outcome, Shared};
-use s301_harness::declaration::Declaration;
-use s301_harness::scenario::Scenario;
+use s301_harness::config::declaration::Declaration;
+use s301_harness::config::scenario::Scenario;
+use s301_harness::model::ids::CheckId;
 use s301_mocks::{Exclusivity, MockConfig, MockHandle, MockTerminal, ScreenMode};
 
 fn ctx_for(handle: &MockHandle, scenario: Scenario) -> CheckCtx {
@@ -71,7 +71,7 @@ async fn op04_accuracy(follow: bool) {
         let mut decl = (*ctx.declaration).clone();
         decl.operation
             .probes
-            .retain(|p| matches!(p, s301_harness::declaration::Probe::Click { .. }));
+            .retain(|p| matches!(p, s301_harness::config::declaration::Probe::Click { .. }));
         ctx.declaration = Arc::new(decl);
     }
     let r = run(&ctx, &[CheckId::St01, CheckId::Op04]).await;

@@ -4,12 +4,16 @@
 //! console (指令台) sessions to a dedicated terminal, drives them, takes the
 //! terminal's data, and judges each check of the catalog.
 //!
-//! Layers, each knowing only the one below:
-//! - [`binding`]: how bytes travel (the default binding: RFB over WebSocket
-//!   or TCP, JSON over HTTP). Checks see typed events, never sockets.
-//! - [`checks`]: the check catalog, one file per condition.
-//! - [`runner`]: sequences checks, applies timeouts, emits events.
-//! - [`report`]: turns the finished run into records.
+//! Six layers, each using only those below it (see docs/architecture.md;
+//! `tests/architecture.rs` keeps it so):
+//! - [`model`]: ids, verdicts and the one condition judge, evidence images,
+//!   bounded figures, atomic files;
+//! - [`config`]: the declaration, the scenario, the witness's questions;
+//! - [`binding`]: how bytes travel, behind binding-neutral screen and data
+//!   traits (the default RFB and HTTP bindings, an in-memory one);
+//! - [`checks`]: the catalog, one literal per check;
+//! - [`run`]: selection, lanes, order, time limits, one event stream;
+//! - [`sinks`]: the record, the reports, the seal, the witness, history.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -19,10 +23,3 @@ pub mod config;
 pub mod model;
 pub mod run;
 pub mod sinks;
-
-// Older paths, kept while the move settles.
-pub use binding::tls;
-pub use config::{declaration, scenario};
-pub use model::{ids as catalog, verdict};
-pub use run::runner;
-pub use sinks::{history, integrity, liveness, record, report, witness};

@@ -9,10 +9,10 @@ mod data_support;
 use std::io::Write;
 
 use data_support::{describe, rig, rig_with, run_data_checks, DATA_CHECKS};
-use s301_harness::catalog::{CheckId, ConditionId};
 use s301_harness::checks::catalog;
-use s301_harness::declaration::Trigger;
-use s301_harness::verdict::{ConditionVerdict, Verdict};
+use s301_harness::config::declaration::Trigger;
+use s301_harness::model::ids::{CheckId, ConditionId};
+use s301_harness::model::verdict::{ConditionVerdict, Verdict};
 
 async fn run_one(
     ctx: &s301_harness::checks::CheckCtx,

@@ -9,8 +9,8 @@ mod data_support;
 use std::collections::BTreeSet;
 
 use data_support::{describe, rig, run_data_checks, DATA_CHECKS};
-use s301_harness::catalog::CheckId;
-use s301_harness::verdict::Verdict;
+use s301_harness::model::ids::CheckId;
+use s301_harness::model::verdict::Verdict;
 use s301_mocks::Fault;
 
 use CheckId::*;

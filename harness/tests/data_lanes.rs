@@ -11,12 +11,12 @@ use std::sync::{Arc, Mutex};
 
 use data_support::{ctx_with_screen, rig};
 use s301_harness::binding::rfb::RfbBinding;
-use s301_harness::catalog::CheckId;
 use s301_harness::checks::catalog;
-use s301_harness::runner::{
+use s301_harness::model::ids::CheckId;
+use s301_harness::model::verdict::Verdict;
+use s301_harness::run::runner::{
     self, AbortSignal, Lane, RunConfig, RunEvent, RunOutcome, RunSink, Selection,
 };
-use s301_harness::verdict::Verdict;
 
 #[derive(Clone, Default)]
 struct Recorder(Arc<Mutex<Vec<(bool, CheckId)>>>);

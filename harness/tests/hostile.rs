@@ -24,12 +24,12 @@ use std::time::{Duration, Instant};
 use s301_harness::binding::http::{DataChannel, ReceiverLimits};
 use s301_harness::binding::http::{RequestError, TerminalClient};
 use s301_harness::binding::rfb::RfbBinding;
-use s301_harness::catalog::CheckId;
 use s301_harness::checks::{catalog, CheckCtx, Outcome, Shared};
-use s301_harness::declaration::Declaration;
-use s301_harness::declaration::{DataDecl, Trigger};
-use s301_harness::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};
-use s301_harness::verdict::Verdict;
+use s301_harness::config::declaration::Declaration;
+use s301_harness::config::declaration::{DataDecl, Trigger};
+use s301_harness::config::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};
+use s301_harness::model::ids::CheckId;
+use s301_harness::model::verdict::Verdict;
 use s301_mocks::hostile::{
     deflate_zeros, hostile_data_api, hostile_push, Hostile, HostileAnswer, HostileData,
     HostilePush, HostileTerminal,

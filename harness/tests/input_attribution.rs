@@ -8,11 +8,11 @@
 use std::sync::{Arc, Mutex};
 
 use s301_harness::binding::rfb::RfbBinding;
-use s301_harness::catalog::CheckId;
 use s301_harness::checks::{catalog, CheckCtx, Outcome, Shared};
-use s301_harness::declaration::{Declaration, Probe};
-use s301_harness::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};
-use s301_harness::verdict::Verdict;
+use s301_harness::config::declaration::{Declaration, Probe};
+use s301_harness::config::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};
+use s301_harness::model::ids::CheckId;
+use s301_harness::model::verdict::Verdict;
 use s301_mocks::{Fault, MockConfig, MockHandle, MockTerminal, ScreenMode};
 use s301_rfb::Rect;
 

@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex};
 
 use data_support::{describe, run_data_checks, test_scenario, NoScreen, DATA_CHECKS};
 use s301_harness::binding::memory::data::{MemoryData, MemoryFault};
-use s301_harness::catalog::CheckId;
 use s301_harness::checks::{CheckCtx, Shared};
-use s301_harness::declaration::{DataDecl, Declaration, Trigger};
-use s301_harness::verdict::Verdict;
+use s301_harness::config::declaration::{DataDecl, Declaration, Trigger};
+use s301_harness::model::ids::CheckId;
+use s301_harness::model::verdict::Verdict;
 
 use CheckId::*;
 

@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use s301_harness::binding::memory::screen::{MemoryConfig, MemoryFault, MemoryScreen};
-use s301_harness::catalog::CheckId;
 use s301_harness::checks::{catalog, CheckCtx, Outcome, Shared};
-use s301_harness::declaration::{Declaration, Exclusivity};
-use s301_harness::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};
-use s301_harness::verdict::Verdict;
+use s301_harness::config::declaration::{Declaration, Exclusivity};
+use s301_harness::config::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};
+use s301_harness::model::ids::CheckId;
+use s301_harness::model::verdict::Verdict;
 
 /// The screen checks in execution order.
 const ORDER: [CheckId; 12] = [

@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use s301_harness::binding::rfb::RfbBinding;
-use s301_harness::catalog::CheckId;
 use s301_harness::checks::{catalog, CheckCtx, Outcome, Shared};
-use s301_harness::declaration::Declaration;
-use s301_harness::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};
-use s301_harness::verdict::Verdict;
+use s301_harness::config::declaration::Declaration;
+use s301_harness::config::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};
+use s301_harness::model::ids::CheckId;
+use s301_harness::model::verdict::Verdict;
 use s301_mocks::{Exclusivity, MockConfig, MockHandle, MockTerminal};
 
 /// The screen checks in execution order.
@@ -270,7 +270,7 @@ async fn checks_without_automatic_probes_are_errors_not_passes() {
         .expect("mock starts");
     let mut ctx = ctx_for(&handle, scenario());
     let mut decl = (*ctx.declaration).clone();
-    decl.operation.probes = vec![s301_harness::declaration::Probe::Manual {
+    decl.operation.probes = vec![s301_harness::config::declaration::Probe::Manual {
         prompt: "press any key".into(),
         watch: None,
     }];
@@ -336,7 +336,7 @@ async fn st01_fails_naming_the_stage_when_nothing_listens() {
 /// (colour-mapped pixels looked up in the colour map the mock sent).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_pixel_format_choice_gives_the_terminals_image() {
-    use s301_harness::declaration::PixelFormatChoice;
+    use s301_harness::config::declaration::PixelFormatChoice;
     use s301_rfb::{ColourMap, PixelFormat};
     let choices = [
         PixelFormatChoice::Rgb888,

@@ -12,11 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use s301_harness::binding::rfb::RfbBinding;
-use s301_harness::catalog::CheckId;
 use s301_harness::checks::{catalog, CheckCtx, Outcome, Shared};
-use s301_harness::declaration::Declaration;
-use s301_harness::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};
-use s301_harness::verdict::Verdict;
+use s301_harness::config::declaration::Declaration;
+use s301_harness::config::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};
+use s301_harness::model::ids::CheckId;
+use s301_harness::model::verdict::Verdict;
 use s301_mocks::{Exclusivity, Fault, MockConfig, MockTerminal, PointerSprite, ScreenMode};
 
 /// The screen checks in execution order.

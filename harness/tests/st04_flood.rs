@@ -8,11 +8,11 @@
 use std::sync::{Arc, Mutex};
 
 use s301_harness::binding::rfb::RfbBinding;
-use s301_harness::catalog::CheckId;
 use s301_harness::checks::{catalog, CheckCtx, Outcome, Shared};
-use s301_harness::declaration::Declaration;
-use s301_harness::scenario::Scenario;
-use s301_harness::verdict::Verdict;
+use s301_harness::config::declaration::Declaration;
+use s301_harness::config::scenario::Scenario;
+use s301_harness::model::ids::CheckId;
+use s301_harness::model::verdict::Verdict;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

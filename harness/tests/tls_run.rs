@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex};
 
 use s301_harness::binding::http::{DataChannel, ReceiverLimits, REPORTS_PATH};
 use s301_harness::binding::rfb::RfbBinding;
-use s301_harness::catalog::{CheckId, ConditionId};
 use s301_harness::checks::tls01::REQUIRE_ENCRYPTION_KEY;
 use s301_harness::checks::{catalog, CheckCtx, Shared};
-use s301_harness::declaration::Declaration;
-use s301_harness::runner::{self, AbortSignal, RunConfig, RunOutcome, RunSink, Selection};
-use s301_harness::scenario::Scenario;
-use s301_harness::verdict::{ConditionVerdict, Verdict};
+use s301_harness::config::declaration::Declaration;
+use s301_harness::config::scenario::Scenario;
+use s301_harness::model::ids::{CheckId, ConditionId};
+use s301_harness::model::verdict::{ConditionVerdict, Verdict};
+use s301_harness::run::runner::{self, AbortSignal, RunConfig, RunOutcome, RunSink, Selection};
 use s301_mocks::tls::{PemDir, TestPki, TlsMode};
 use s301_mocks::{MockConfig, MockTerminal};
 
@@ -204,19 +204,19 @@ async fn the_push_receiver_serves_https_with_receiver_cert() {
     let dir = PemDir::create().unwrap();
     pki.write_to(dir.path()).unwrap();
     let p = |f: &str| Some(dir.path().join(f).display().to_string());
-    let decl = s301_harness::tls::TlsDecl {
+    let decl = s301_harness::binding::tls::TlsDecl {
         ca: p("ca.pem"),
         receiver_cert: p("receiver.pem"),
         receiver_key: p("receiver.key"),
         ..Default::default()
     };
-    let tls = Arc::new(s301_harness::tls::TlsSettings::load(&decl).unwrap());
-    let data = s301_harness::declaration::DataDecl {
+    let tls = Arc::new(s301_harness::binding::tls::TlsSettings::load(&decl).unwrap());
+    let data = s301_harness::config::declaration::DataDecl {
         base_url: "https://127.0.0.1:9/s3-01/v1".into(),
         output: true,
         input: true,
         revisions: true,
-        trigger: s301_harness::declaration::Trigger::Hook,
+        trigger: s301_harness::config::declaration::Trigger::Hook,
         schema: None,
     };
     let sc = scenario();

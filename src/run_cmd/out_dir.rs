@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use s301_harness::integrity::MANIFEST_FILE;
-use s301_harness::report::json::{self, REPORT_FILE};
+use s301_harness::sinks::integrity::MANIFEST_FILE;
+use s301_harness::sinks::report::json::{self, REPORT_FILE};
 
 /// The name of the probe file written (and removed) to test the directory.
 const PROBE: &str = ".s301-write-test";

@@ -9,9 +9,9 @@
 
 use std::io::Write;
 
-use s301_harness::integrity::hook;
-use s301_harness::report::json;
-use s301_harness::runner::AbortSignal;
+use s301_harness::run::runner::AbortSignal;
+use s301_harness::sinks::integrity::hook;
+use s301_harness::sinks::report::json;
 
 use crate::EXIT_INCONCLUSIVE;
 

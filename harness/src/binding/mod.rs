@@ -44,7 +44,7 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 #[derive(Debug, Clone, Default)]
 pub struct ScreenOptions {
     /// The declaration's `[tls]`, loaded (needed for encrypted transports).
-    pub tls: Option<Arc<crate::tls::TlsSettings>>,
+    pub tls: Option<Arc<crate::binding::tls::TlsSettings>>,
     /// Where every console's messages are logged (`transcript.jsonl`).
     pub transcript: Option<crate::binding::transcript::Transcript>,
     /// The scenario's `[screen] max_pixels`; `None` keeps the binding's default.
@@ -58,7 +58,7 @@ pub struct ScreenOptions {
 /// terminal keeping the declared policy ([`memory::screen::MemoryScreen`]).
 /// A department adding a binding adds its scheme here.
 pub fn screen_from_decl(
-    decl: &crate::declaration::ScreenDecl,
+    decl: &crate::config::declaration::ScreenDecl,
     options: ScreenOptions,
 ) -> Result<Arc<dyn ScreenBinding>, BindingError> {
     if decl.url == memory::screen::URL {

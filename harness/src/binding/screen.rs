@@ -223,7 +223,7 @@ pub struct SessionInfo {
     pub handshake_ms: f64,
     /// The TLS parameters of an encrypted session (none in plaintext).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls: Option<crate::tls::TlsInfo>,
+    pub tls: Option<crate::binding::tls::TlsInfo>,
     /// Facts only this binding has, kept as evidence beside the others
     /// (RFB: `security_offered`, `server_pixel_format`, `pixel_format`,
     /// `pixel_format_sent`, `encodings`, `cursor_requested`).

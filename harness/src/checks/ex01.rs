@@ -13,9 +13,9 @@ use super::support::{
 };
 use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{BoxFuture, CloseHow, OpenError};
-use crate::catalog::{CheckId, ConditionId};
-use crate::declaration::{Declaration, Exclusivity};
-use crate::scenario::Scenario;
+use crate::config::declaration::{Declaration, Exclusivity};
+use crate::config::scenario::Scenario;
+use crate::model::ids::{CheckId, ConditionId};
 
 /// EX-01: Second console: refused (refuse) or takes over (takeover); never two consoles served.
 pub const DEF: CheckDef = CheckDef {

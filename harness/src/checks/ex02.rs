@@ -13,9 +13,9 @@ use super::support::{
 };
 use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{BoxFuture, CloseHow, OpenError, ScreenBinding};
-use crate::catalog::{CheckId, ConditionId};
-use crate::declaration::Declaration;
-use crate::scenario::Scenario;
+use crate::config::declaration::Declaration;
+use crate::config::scenario::Scenario;
+use crate::model::ids::{CheckId, ConditionId};
 
 /// EX-02: Release: after the holder leaves, cleanly or by a dropped connection, another console is served.
 pub const DEF: CheckDef = CheckDef {
@@ -93,7 +93,7 @@ async fn ex02_phase(
         Ok(a) => a,
         Err(o) => {
             let end = match o.verdict {
-                crate::verdict::Verdict::Error => PhaseEnd::Error(o.detail),
+                crate::model::verdict::Verdict::Error => PhaseEnd::Error(o.detail),
                 _ => PhaseEnd::Fail(format!("holder A could not be served: {}", o.detail)),
             };
             return (end, facts);

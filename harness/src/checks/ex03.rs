@@ -12,9 +12,9 @@ use super::support::{capped, ms_between, percentile, round_ms, Ev, Timeline, Tra
 use super::support::{ms, ping_rect};
 use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{BoxFuture, CloseHow, CloseReason, OpenError, ScreenBinding};
-use crate::catalog::{CheckId, ConditionId};
-use crate::declaration::{Declaration, Exclusivity};
-use crate::scenario::{Scenario, ScreenScenario};
+use crate::config::declaration::{Declaration, Exclusivity};
+use crate::config::scenario::{Scenario, ScreenScenario};
+use crate::model::ids::{CheckId, ConditionId};
 
 /// EX-03: Contention: seeded trials of two consoles; never both served, always one.
 pub const DEF: CheckDef = CheckDef {

@@ -36,9 +36,9 @@ use super::support::{
 use super::support::{ms, ping_rect};
 use super::{CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{seq, BoxFuture, CloseHow, CloseReason, OpenError, ScreenBinding, Seq};
-use crate::catalog::{CheckId, ConditionId};
-use crate::declaration::{Declaration, Exclusivity};
-use crate::scenario::{Scenario, ScreenScenario, MAX_STORM_CONSOLES, MIN_STORM_CONSOLES};
+use crate::config::declaration::{Declaration, Exclusivity};
+use crate::config::scenario::{Scenario, ScreenScenario, MAX_STORM_CONSOLES, MIN_STORM_CONSOLES};
+use crate::model::ids::{CheckId, ConditionId};
 
 /// Pause between two pings of one console.
 pub const PING_GAP: Duration = Duration::from_millis(10);

@@ -4,9 +4,9 @@
 
 use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::BoxFuture;
-use crate::catalog::{CheckId, ConditionId};
-use crate::declaration::Declaration;
-use crate::scenario::Scenario;
+use crate::config::declaration::Declaration;
+use crate::config::scenario::Scenario;
+use crate::model::ids::{CheckId, ConditionId};
 
 use super::support::operate::input_changes;
 

@@ -16,9 +16,9 @@ use super::support::{
 };
 use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{BoxFuture, CloseHow, OpenError};
-use crate::catalog::{CheckId, ConditionId};
-use crate::declaration::{Declaration, Exclusivity, Probe};
-use crate::scenario::Scenario;
+use crate::config::declaration::{Declaration, Exclusivity, Probe};
+use crate::config::scenario::Scenario;
+use crate::model::ids::{CheckId, ConditionId};
 
 use super::support::operate::{unsupported, with_context};
 

@@ -13,9 +13,9 @@ use super::support::{
 };
 use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{BoxFuture, CloseHow};
-use crate::catalog::{CheckId, ConditionId};
-use crate::declaration::{Declaration, Probe};
-use crate::scenario::Scenario;
+use crate::config::declaration::{Declaration, Probe};
+use crate::config::scenario::Scenario;
+use crate::model::ids::{CheckId, ConditionId};
 
 // ---------------------------------------------------------------- OP-04
 

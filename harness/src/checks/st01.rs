@@ -10,9 +10,9 @@ use super::support::{
 };
 use super::{CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{BoxFuture, CloseHow};
-use crate::catalog::{CheckId, ConditionId};
-use crate::declaration::Declaration;
-use crate::scenario::Scenario;
+use crate::config::declaration::Declaration;
+use crate::config::scenario::Scenario;
+use crate::model::ids::{CheckId, ConditionId};
 
 /// ST-01: Session: transport, RFB version, security and a valid ServerInit.
 pub const DEF: CheckDef = CheckDef {

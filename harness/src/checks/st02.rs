@@ -16,9 +16,9 @@ use super::support::{
 use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::screen::{valid_size, Rect};
 use crate::binding::{BoxFuture, CloseHow, CloseReason, DamageKind, EncodingControl, EncodingSet};
-use crate::catalog::{CheckId, ConditionId};
-use crate::declaration::Declaration;
-use crate::scenario::{Scenario, ScreenScenario};
+use crate::config::declaration::Declaration;
+use crate::config::scenario::{Scenario, ScreenScenario};
+use crate::model::ids::{CheckId, ConditionId};
 
 /// ST-02: Full screen: a non-incremental request is answered in time by in-bounds, requested, decodable rectangles covering every pixel.
 pub const DEF: CheckDef = CheckDef {

@@ -17,9 +17,9 @@ use super::support::{
 };
 use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{BoxFuture, CloseHow, CloseReason};
-use crate::catalog::{CheckId, ConditionId};
-use crate::declaration::Declaration;
-use crate::scenario::{Scenario, ScreenScenario};
+use crate::config::declaration::Declaration;
+use crate::config::scenario::{Scenario, ScreenScenario};
+use crate::model::ids::{CheckId, ConditionId};
 
 // ---------------------------------------------------------------- ST-03
 
@@ -103,7 +103,7 @@ async fn st03_run(ctx: &CheckCtx) -> Outcome {
 async fn st03_body(
     ctx: &CheckCtx,
     t: &mut Tracked,
-    probes: &[&crate::declaration::Probe],
+    probes: &[&crate::config::declaration::Probe],
     ignore: &[Rect],
     sc: &ScreenScenario,
 ) -> Outcome {

@@ -15,10 +15,10 @@ use super::support::{
 use super::support::{ms, ping_rect};
 use super::{budget, CheckCtx, CheckDef, Lane, Outcome, Phase, Requirement};
 use crate::binding::{BoxFuture, CloseHow};
-use crate::catalog::{CheckId, ConditionId};
-use crate::declaration::Declaration;
+use crate::config::declaration::Declaration;
+use crate::config::scenario::Scenario;
+use crate::model::ids::{CheckId, ConditionId};
 use crate::model::latency::Latencies;
-use crate::scenario::Scenario;
 
 // ---------------------------------------------------------------- ST-04
 

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use s301_harness::binding::http::DataChannel;
 use s301_harness::binding::{BoxFuture, Console, OpenError, ScreenBinding};
-use s301_harness::catalog::CheckId;
 use s301_harness::checks::{catalog, CheckCtx, Outcome, Shared};
-use s301_harness::declaration::{DataDecl, Declaration, Trigger};
-use s301_harness::scenario::Scenario;
+use s301_harness::config::declaration::{DataDecl, Declaration, Trigger};
+use s301_harness::config::scenario::Scenario;
+use s301_harness::model::ids::CheckId;
 use s301_mocks::{Fault, MockConfig, MockHandle, MockTerminal};
 
 /// A screen binding for data-only tests: every open is refused by the harness.

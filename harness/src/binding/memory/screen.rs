@@ -30,7 +30,7 @@ use self::session::Session;
 
 use crate::binding::screen::{blank_image, Image, Rect};
 use crate::binding::{BoxFuture, CloseHow, Console, OpenError, ScreenBinding, SessionInfo, Stage};
-use crate::declaration::Exclusivity;
+use crate::config::declaration::Exclusivity;
 
 /// How long a refused or displaced console's input is still applied under
 /// [`MemoryFault::InputFromDisplaced`].

@@ -7,7 +7,7 @@ use super::stimulus::{keep_before_after, timing, trial, trial_error_outcome, Sti
 use super::*;
 use crate::binding::CloseHow;
 use crate::checks::{CheckCtx, Outcome};
-use crate::declaration::Probe;
+use crate::config::declaration::Probe;
 
 /// The OP checks fail outright when the declaration says the terminal takes
 /// no operation: 1-2-2 is mandatory.

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::binding::screen::Rect;
 use crate::checks::{CheckCtx, Outcome};
-use crate::declaration::Probe;
+use crate::config::declaration::Probe;
 
 /// The smallest rectangle holding every region (`None` for none: the whole
 /// screen).

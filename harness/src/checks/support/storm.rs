@@ -5,7 +5,7 @@ use rand::Rng;
 use serde::Serialize;
 
 use crate::binding::CloseHow;
-use crate::scenario::{ScreenScenario, MAX_STORM_CONSOLES, MIN_STORM_CONSOLES};
+use crate::config::scenario::{ScreenScenario, MAX_STORM_CONSOLES, MIN_STORM_CONSOLES};
 
 /// Most bursts in the second storm.
 pub const MAX_BURSTS: usize = 6;
