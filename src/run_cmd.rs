@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use s301_harness::binding::http::{DataChannel, DataError, REPORTS_PATH};
-use s301_harness::binding::{screen_from_decl, ScreenBinding, ScreenOptions};
+use s301_harness::binding::{screen_from_decl, DataBinding, ScreenBinding, ScreenOptions};
 use s301_harness::checks::{catalog, CheckCtx, Lane, Shared};
 use s301_harness::config::declaration::Declaration;
 use s301_harness::config::scenario::Scenario;
@@ -37,7 +37,7 @@ const SETUP_ATTEMPTS: usize = 3;
 /// The terminal under test and what runs alongside it.
 struct Target {
     declaration: Declaration,
-    data: Option<Arc<DataChannel>>,
+    data: Option<Arc<dyn DataBinding>>,
     mock: Option<MockHandle>,
     label: String,
 }
@@ -191,10 +191,7 @@ async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
         scenario: Arc::new(scenario.clone()),
         seed,
         screen,
-        data: target
-            .data
-            .clone()
-            .map(|d| d as Arc<dyn s301_harness::binding::DataBinding>),
+        data: target.data.clone(),
         shared: Mutex::new(shared_values(args.require_encryption)),
     });
     let transcript_writer = {
@@ -406,7 +403,7 @@ async fn declared_terminal(
         .map_err(|e| SetupError::Usage(format!("{}: {e}", path.display())))?;
     let data = match (&declaration.data, wants_data) {
         (Some(d), true) => Some(
-            s301_harness::binding::http::from_decl(
+            s301_harness::binding::data_from_decl(
                 d,
                 &scenario.data,
                 declaration.harness.listen.as_deref(),
@@ -462,7 +459,7 @@ async fn built_in_mock(scenario: &Scenario, wants_data: bool) -> Result<Target, 
         let data = match (&declaration.data, wants_data) {
             (Some(d), true) => {
                 match DataChannel::start(d, &scenario.data, listen.as_deref()).await {
-                    Ok(ch) => Some(ch),
+                    Ok(ch) => Some(ch as Arc<dyn DataBinding>),
                     Err(e @ DataError::Listen { .. }) => {
                         last_err = e.to_string();
                         mock.shutdown().await;

@@ -366,6 +366,15 @@ pub trait DataBinding: Send + Sync {
     /// The `[data]` declaration in force.
     fn decl(&self) -> DataDecl;
 
+    /// Records the channel's exchanges in `t` from now on (`None`: stop). A
+    /// binding with no exchanges to record ignores it.
+    fn set_transcript(&self, _t: Option<crate::binding::transcript::Transcript>) {}
+
+    /// Stops whatever the binding runs (a receiver, background tasks).
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+
     /// The scenario's data settings.
     fn scenario(&self) -> &DataScenario;
 

@@ -81,6 +81,28 @@ pub fn screen_from_decl(
     Ok(Arc::new(b))
 }
 
+/// The data binding a declaration's `[data]` names, started.
+///
+/// The base URL's scheme chooses: `http://` and `https://` are the default
+/// HTTP binding ([`http::DataChannel`], its push receiver listening on
+/// `listen`); `memory://` is a clean simulated terminal
+/// ([`memory::data::MemoryData`]). A department adding a binding adds its
+/// scheme here, as in [`screen_from_decl`].
+pub async fn data_from_decl(
+    decl: &crate::config::declaration::DataDecl,
+    sc: &crate::config::scenario::DataScenario,
+    listen: Option<&str>,
+    limits: http::ReceiverLimits,
+    tls: Option<Arc<tls::TlsSettings>>,
+) -> Result<Arc<dyn DataBinding>, http::DataError> {
+    if decl.base_url.starts_with(memory::data::URL_SCHEME) {
+        let m = memory::data::MemoryData::new(decl.clone(), sc.clone(), Vec::new())?;
+        return Ok(Arc::new(m));
+    }
+    let ch = http::from_decl(decl, sc, listen, limits, tls).await?;
+    Ok(ch)
+}
+
 /// Why a binding could not be built from a declaration (before anything
 /// is connected): a usage error naming the key or variable at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

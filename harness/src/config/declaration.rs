@@ -276,7 +276,12 @@ impl Declaration {
     }
 
     fn validate(&self, doc: &Doc<'_>) -> Result<(), ConfigError> {
-        check_url(doc, "screen.url", &self.screen.url, &["ws", "wss", "rfb"])?;
+        check_url(
+            doc,
+            "screen.url",
+            &self.screen.url,
+            &["ws", "wss", "rfb", "memory"],
+        )?;
         if let Some(var) = &self.screen.password_env {
             check_env_name(doc, "screen.password_env", var)?;
         }
@@ -289,7 +294,12 @@ impl Declaration {
             }
         }
         if let Some(data) = &self.data {
-            check_url(doc, "data.base_url", &data.base_url, &["http", "https"])?;
+            check_url(
+                doc,
+                "data.base_url",
+                &data.base_url,
+                &["http", "https", "memory"],
+            )?;
             if let Some(schema) = &data.schema {
                 if schema.trim().is_empty() {
                     return Err(doc.error_at(

@@ -238,6 +238,14 @@ impl DataBinding for DataChannel {
         DataChannel::decl(self)
     }
 
+    fn set_transcript(&self, t: Option<crate::binding::transcript::Transcript>) {
+        DataChannel::set_transcript(self, t)
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(DataChannel::shutdown(self))
+    }
+
     fn scenario(&self) -> &DataScenario {
         DataChannel::scenario(self)
     }

@@ -87,6 +87,10 @@ struct State {
     refuse: Option<Refusal>,
 }
 
+/// The scheme of a `[data] base_url` that names this binding
+/// (`memory://terminal`).
+pub const URL_SCHEME: &str = "memory://";
+
 /// The simulated terminal and the harness's side of it.
 pub struct MemoryData {
     decl: DataDecl,
