@@ -13,6 +13,7 @@ pub mod patch;
 pub mod probes;
 pub mod stimulus;
 pub mod storm;
+pub mod storm_run;
 pub mod timeline;
 pub mod tracked;
 
