@@ -133,6 +133,11 @@ pub mod budget {
         }
     }
 
+    /// A push, then `requests` requests of the data channel.
+    pub fn push_then_requests(sc: &Scenario, decl: &Declaration, requests: u64) -> u64 {
+        add(push(sc, decl), mul(sc.data.request_timeout_ms, requests))
+    }
+
     /// Opening a console and waiting for one answer.
     pub fn console(sc: &Scenario) -> u64 {
         add(sc.screen.connect_timeout_ms, sc.screen.update_timeout_ms)

@@ -29,10 +29,7 @@ pub const DEF: CheckDef = CheckDef {
 };
 
 fn time_budget(sc: &Scenario, decl: &Declaration) -> u64 {
-    budget::add(
-        budget::push(sc, decl),
-        budget::mul(sc.data.request_timeout_ms, 3),
-    )
+    budget::push_then_requests(sc, decl, 3)
 }
 
 /// The report's dispatch member as the terminal answers it now (`Null` when

@@ -32,10 +32,7 @@ pub const DEF: CheckDef = CheckDef {
 };
 
 fn time_budget(sc: &Scenario, decl: &Declaration) -> u64 {
-    budget::add(
-        budget::push(sc, decl),
-        budget::mul(sc.data.request_timeout_ms, 2),
-    )
+    budget::push_then_requests(sc, decl, 2)
 }
 
 fn run(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
