@@ -5,31 +5,18 @@
 //! its encoding sweep is not applicable: the binding has no encodings);
 //! each fault fails exactly its pinned checks and every other check passes.
 
+mod screen_support;
+use screen_support::run_in_order;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use s301_harness::binding::memory::screen::{MemoryConfig, MemoryFault, MemoryScreen};
-use s301_harness::checks::{catalog, CheckCtx, Outcome, Shared};
+use s301_harness::checks::{CheckCtx, Outcome, Shared};
 use s301_harness::config::declaration::{Declaration, Exclusivity};
 use s301_harness::config::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};
 use s301_harness::model::ids::CheckId;
 use s301_harness::model::verdict::Verdict;
-
-/// The screen checks in execution order.
-const ORDER: [CheckId; 12] = [
-    CheckId::St01,
-    CheckId::St02,
-    CheckId::St03,
-    CheckId::St04,
-    CheckId::Op01,
-    CheckId::Op02,
-    CheckId::Op03,
-    CheckId::Op04,
-    CheckId::Ex01,
-    CheckId::Ex02,
-    CheckId::Ex03,
-    CheckId::Ex04,
-];
 
 /// How long a session is served before it stalls under `stall-after`:
 /// longer than any session but ST-04's in [`scenario`].
@@ -90,25 +77,7 @@ async fn run_case(policy: Exclusivity, fault: Option<MemoryFault>) -> Vec<(Check
         data: None,
         shared: Mutex::new(Shared::default()),
     };
-    let defs = catalog();
-    let mut done: Vec<(CheckId, Outcome)> = Vec::new();
-    for id in ORDER {
-        let def = defs.iter().find(|d| d.id == id).expect("check in catalog");
-        let blocked = def.needs.iter().find(|n| {
-            done.iter()
-                .any(|(d, o)| d == *n && o.verdict != Verdict::Pass)
-        });
-        let outcome = match blocked {
-            Some(n) => Outcome {
-                verdict: Verdict::Skipped,
-                detail: format!("needs {}", n.as_str()),
-                evidence: serde_json::Value::Null,
-            },
-            None => (def.run)(&ctx).await,
-        };
-        done.push((id, outcome));
-    }
-    done
+    run_in_order(&ctx).await
 }
 
 /// What a case must show: the listed checks have the listed verdicts,

@@ -7,33 +7,20 @@
 //! that reacts to where the pointer is, a pointer sprite drawn into the
 //! image), alone and together with `ignore-input`.
 
+mod screen_support;
+use screen_support::run_in_order;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use s301_harness::binding::rfb::RfbBinding;
-use s301_harness::checks::{catalog, CheckCtx, Outcome, Shared};
+use s301_harness::checks::{CheckCtx, Outcome, Shared};
 use s301_harness::config::declaration::Declaration;
 use s301_harness::config::scenario::{DataScenario, OperationScenario, Scenario, ScreenScenario};
 use s301_harness::model::ids::CheckId;
 use s301_harness::model::verdict::Verdict;
 use s301_mocks::{Exclusivity, Fault, MockConfig, MockTerminal, PointerSprite, ScreenMode};
-
-/// The screen checks in execution order.
-const ORDER: [CheckId; 12] = [
-    CheckId::St01,
-    CheckId::St02,
-    CheckId::St03,
-    CheckId::St04,
-    CheckId::Op01,
-    CheckId::Op02,
-    CheckId::Op03,
-    CheckId::Op04,
-    CheckId::Ex01,
-    CheckId::Ex02,
-    CheckId::Ex03,
-    CheckId::Ex04,
-];
 
 /// Short durations: the whole matrix runs in well under two minutes.
 fn scenario() -> Scenario {
@@ -363,24 +350,7 @@ async fn run_case(
         data: None,
         shared: Mutex::new(Shared::default()),
     };
-    let defs = catalog();
-    let mut done: Vec<(CheckId, Outcome)> = Vec::new();
-    for id in ORDER {
-        let def = defs.iter().find(|d| d.id == id).expect("check in catalog");
-        let blocked = def.needs.iter().find(|n| {
-            done.iter()
-                .any(|(d, o)| d == *n && o.verdict != Verdict::Pass)
-        });
-        let outcome = match blocked {
-            Some(n) => Outcome {
-                verdict: Verdict::Skipped,
-                detail: format!("needs {}", n.as_str()),
-                evidence: serde_json::Value::Null,
-            },
-            None => (def.run)(&ctx).await,
-        };
-        done.push((id, outcome));
-    }
+    let done = run_in_order(&ctx).await;
     handle.shutdown().await;
     done
 }
