@@ -8,6 +8,7 @@
 pub mod files;
 pub mod hook;
 pub mod ids;
+pub mod lang;
 pub mod latency;
 pub mod png;
 pub mod screenshots;
