@@ -1,34 +1,19 @@
-//! The 適合宣言 (declaration of conformity) rows 1-2-1 .. 1-3-2, in the
-//! columns of 【参考①】, as Markdown (`declaration.md`) and CSV
-//! (`declaration.csv`).
-//!
-//! 採否 comes from the condition's verdict, 適合内容 from the evidence
-//! (negotiated RFB version and transport, exclusivity policy, contention
-//! trials, latency, screenshot files ...), 否採用の理由 from the checks that
-//! failed or could not be judged.
-//!
-//! The CSV is UTF-8 **with a byte-order mark** and CRLF line ends (RFC 4180):
-//! Excel, common in Japanese offices, reads UTF-8 without the BOM as Shift_JIS
-//! and garbles the Japanese text. Every field is quoted.
-
-use std::fmt::Write as _;
+//! The condition summary rows 1-2-1 .. 1-3-2 that `report.html` shows in
+//! its conditions table: the condition's verdict with its English gloss,
+//! what was measured, and what failed. The 適合宣言 form itself, with all
+//! 15 rows and the two 採否 values only, is [`super::form`].
 
 use serde_json::Value;
 
-use super::outputs::EvidenceIndex;
-use super::{CheckRecord, ConditionRecord, Report};
-use crate::model::ids::{self, ConditionId};
+use crate::model::ids::ConditionId;
 use crate::model::verdict::{ConditionVerdict, Verdict};
-
-/// Markdown file name.
-pub const MD_FILE: &str = "declaration.md";
-/// CSV file name.
-pub const CSV_FILE: &str = "declaration.csv";
+use crate::sinks::report::outputs::EvidenceIndex;
+use crate::sinks::report::{CheckRecord, ConditionRecord, Report};
 
 /// One row of the declaration, every column filled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
-    /// The eight columns, in the order of [`ids::declaration_columns`].
+    /// The eight columns, in the order of [`crate::model::ids::declaration_columns`].
     pub cells: [String; 8],
 }
 
@@ -201,94 +186,6 @@ pub fn rows(r: &Report, ev: &EvidenceIndex) -> Vec<Row> {
         .collect()
 }
 
-/// Escapes text for a Markdown table cell: pipes, backslashes, line breaks
-/// and the characters that would start HTML or emphasis.
-fn md_cell(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '|' | '\\' | '*' | '_' | '`' | '[' | ']' | '#' => {
-                o.push('\\');
-                o.push(ch);
-            }
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '&' => o.push_str("&amp;"),
-            '\r' => {}
-            '\n' => o.push_str("<br>"),
-            c if c.is_control() => o.push(' '),
-            c => o.push(c),
-        }
-    }
-    o
-}
-
-/// `declaration.md`.
-pub fn render_md(r: &Report, ev: &EvidenceIndex) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "# 適合宣言 (Declaration of conformity)\n");
-    let _ = writeln!(
-        s,
-        "{} — s301 run `{}`, {} – {} ({})\n",
-        ids::ConditionId::C1_2_1.text().lv1_ja,
-        md_cell(&r.run.id),
-        md_cell(&r.run.started_at),
-        md_cell(&r.run.finished_at),
-        r.run.status.as_str()
-    );
-    let cols = ids::declaration_columns();
-    let _ = writeln!(
-        s,
-        "| {} |",
-        cols.iter()
-            .map(|c| md_cell(c))
-            .collect::<Vec<_>>()
-            .join(" | ")
-    );
-    let _ = writeln!(s, "|{}", "---|".repeat(cols.len()));
-    for row in rows(r, ev) {
-        let _ = writeln!(
-            s,
-            "| {} |",
-            row.cells
-                .iter()
-                .map(|c| md_cell(c))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        );
-    }
-    if r.run.partial {
-        let _ = writeln!(
-            s,
-            "\n※ 一部のチェックのみ実施 (partial run: not a full conformance record)."
-        );
-    }
-    if let Some(reason) = &r.run.abort_reason {
-        let _ = writeln!(s, "\n※ 中断 (aborted): {}", md_cell(reason));
-    }
-    s
-}
-
-fn csv_field(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-/// `declaration.csv`: BOM, header row, four rows, CRLF, every field quoted.
-pub fn render_csv(r: &Report, ev: &EvidenceIndex) -> String {
-    let mut s = String::from("\u{feff}");
-    let line = |cells: &mut dyn Iterator<Item = &str>| -> String {
-        let v: Vec<String> = cells.map(csv_field).collect();
-        format!("{}\r\n", v.join(","))
-    };
-    s.push_str(&line(
-        &mut ids::declaration_columns().iter().map(String::as_str),
-    ));
-    for row in rows(r, ev) {
-        s.push_str(&line(&mut row.cells.iter().map(String::as_str)));
-    }
-    s
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 mod tests {
@@ -308,25 +205,5 @@ mod tests {
         assert_eq!(rows[1].cells[7], "-");
         assert_eq!(rows[3].cells[5], "未実施 (not tested)");
         assert!(rows[3].cells[7].starts_with("未実施"), "{:?}", rows[3]);
-    }
-
-    #[test]
-    fn csv_quotes_every_field_and_starts_with_a_bom() {
-        let mut r = Report::from_outcome(&sample_outcome());
-        r.checks[4].detail = "a \"quoted\", comma\nline".into();
-        let csv = render_csv(&r, &EvidenceIndex::default());
-        assert!(csv.starts_with("\u{feff}\"No.\",\"項目\""));
-        assert!(csv.contains("a \"\"quoted\"\", comma\nline"));
-        assert_eq!(csv.matches("\r\n").count(), 1 + r.conditions.len());
-    }
-
-    #[test]
-    fn markdown_cells_cannot_break_the_table() {
-        let mut r = Report::from_outcome(&sample_outcome());
-        r.checks[4].detail = "x | y\n<img src=z>".into();
-        let md = render_md(&r, &EvidenceIndex::default());
-        assert!(md.contains("x \\| y<br>&lt;img src=z&gt;"), "{md}");
-        let table_lines = md.lines().filter(|l| l.starts_with('|')).count();
-        assert_eq!(table_lines, 2 + r.conditions.len());
     }
 }
