@@ -333,7 +333,7 @@ pub fn run(args: &InitArgs) -> ExitCode {
     let text = template(&answers);
     match write_new(path, &text) {
         Ok(()) => {
-            let left = text.matches("<<").count();
+            let left = text.matches("\"<<").count();
             crate::out(&format!(
                 "wrote {} ({left} placeholder(s) <<…>> to fill in; `s301 run --terminal {}` names each one left)\n",
                 path.display(),

@@ -30,10 +30,12 @@ use super::form::{Confirm, FilledRow, RowText, Source, NOT_DECLARED, VENDOR_LABE
 pub enum Observed {
     /// TLS-01 did not run or could not look (the reason).
     NotSeen(String),
-    /// Every transport: TLS with a listed suite (one line each).
-    AllListed(Vec<String>),
-    /// Some transport is plaintext or not listed: every line, and the
-    /// problems alone.
+    /// No transport contradicts encryption with listed suites: each is TLS
+    /// with a listed suite, or encrypted with a suite the run could not see
+    /// (the push receiver, whose suite the terminal picks); one line each.
+    NoConflict(Vec<String>),
+    /// Some transport is plaintext, or its observed suite is not listed:
+    /// every line, and the problems alone.
     Problems {
         /// One line per transport.
         lines: Vec<String>,
@@ -42,17 +44,19 @@ pub enum Observed {
     },
 }
 
+/// One transport's line, and whether it contradicts a declared 採用.
 fn transport_line(t: &Value) -> (String, bool) {
     let name = t.get("transport").and_then(Value::as_str).unwrap_or("?");
     let url = t.get("url").and_then(Value::as_str).unwrap_or("?");
     let encrypted = t.get("encrypted").and_then(Value::as_bool).unwrap_or(false);
     if !encrypted {
-        return (format!("{name}: 平文 plaintext（{url}）"), false);
+        return (format!("{name}: 平文 plaintext（{url}）"), true);
     }
     let Some(tls) = t.get("tls") else {
-        let note = t.get("note").and_then(Value::as_str).unwrap_or("");
+        // Encrypted, but the suite was not observed: stated as such, no
+        // conflict and no confirmation either.
         return (
-            format!("{name}: 暗号化と報告されたが暗号スイートを確認できない（{url}; {note}）"),
+            format!("{name}: 暗号化（TLS）、暗号スイートはこの経路では未観測（{url}）"),
             false,
         );
     };
@@ -71,7 +75,7 @@ fn transport_line(t: &Value) -> (String, bool) {
     } else {
         format!("電子政府推奨暗号リストに該当しない: {why}")
     };
-    (format!("{name}: {version} {suite}（{mark}）"), listed)
+    (format!("{name}: {version} {suite}（{mark}）"), !listed)
 }
 
 /// Reads TLS-01's record.
@@ -94,14 +98,14 @@ pub fn observed(r: &Report) -> Observed {
     let mut lines = Vec::new();
     let mut problems = Vec::new();
     for t in &transports {
-        let (line, ok) = transport_line(t);
-        if !ok {
+        let (line, contradicts) = transport_line(t);
+        if contradicts {
             problems.push(line.clone());
         }
         lines.push(line);
     }
     if problems.is_empty() {
-        Observed::AllListed(lines)
+        Observed::NoConflict(lines)
     } else {
         Observed::Problems { lines, problems }
     }
@@ -110,7 +114,7 @@ pub fn observed(r: &Report) -> Observed {
 fn seen_text(o: &Observed) -> String {
     match o {
         Observed::NotSeen(why) => format!("【本試験】経路の暗号化は未確認（{why}）"),
-        Observed::AllListed(lines) | Observed::Problems { lines, .. } => format!(
+        Observed::NoConflict(lines) | Observed::Problems { lines, .. } => format!(
             "【本試験で観測した専用端末と消防指令システム間の経路】{}",
             lines.join("; ")
         ),
@@ -282,6 +286,24 @@ mod tests {
         assert!(
             f.content.contains("CHACHA20"),
             "what was seen is still shown"
+        );
+    }
+
+    #[test]
+    fn an_encrypted_transport_with_an_unseen_suite_is_stated_not_counted_as_a_conflict() {
+        let r = report_with(json!([
+            {"transport": "screen", "url": "wss://t/s", "encrypted": true,
+             "tls": {"version": "TLSv1_3", "suite": "TLS13_AES_128_GCM_SHA256",
+                     "cryptrec": {"listed": true, "reason": "ok"}}},
+            {"transport": "push receiver", "url": "https://h/r", "encrypted": true, "note": "n"}
+        ]));
+        let f = row(&r, text(), Some(&adopted()));
+        assert_eq!(f.adoption, "採用");
+        assert!(
+            f.content
+                .contains("push receiver: 暗号化（TLS）、暗号スイートはこの経路では未観測"),
+            "{}",
+            f.content
         );
     }
 
