@@ -11,7 +11,7 @@
 //! - [`print`]: `declaration.html`, a printable page (A4 landscape), the
 //!   check sheet on a page of its own.
 //!
-//! [`summary`] keeps the four condition rows `report.html` shows.
+//! [`summary`] writes what was measured for the tested rows.
 
 pub mod csv;
 pub mod evidence;

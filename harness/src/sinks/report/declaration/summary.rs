@@ -1,33 +1,15 @@
-//! The condition summary rows 1-2-1 .. 1-3-2 that `report.html` shows in
-//! its conditions table: the condition's verdict with its English gloss,
-//! what was measured, and what failed. The 適合宣言 form itself, with all
-//! 15 rows and the two 採否 values only, is [`super::form`].
+//! 適合内容 of the tested rows 1-2-1 .. 1-3-2: what the run measured
+//! (negotiated RFB version and transport, screen size, exclusivity policy,
+//! contention trials, sustained rate, input latency, declared data
+//! capabilities, request counts), the checks that passed and the witness's
+//! answers.
 
 use serde_json::Value;
 
 use crate::model::ids::ConditionId;
-use crate::model::verdict::{ConditionVerdict, Verdict};
+use crate::model::verdict::Verdict;
 use crate::sinks::report::outputs::EvidenceIndex;
 use crate::sinks::report::{CheckRecord, ConditionRecord, Report};
-
-/// One row of the declaration, every column filled.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    /// The eight columns, in the order of [`crate::model::ids::declaration_columns`].
-    pub cells: [String; 8],
-}
-
-/// 採否 for a condition verdict: 採用 (conforms), 否採用 (does not), or why
-/// neither could be said.
-pub fn adoption(v: ConditionVerdict) -> &'static str {
-    match v {
-        ConditionVerdict::Pass => "採用 (conforms)",
-        ConditionVerdict::Fail => "否採用 (does not conform)",
-        ConditionVerdict::Inconclusive => "判定保留 (inconclusive)",
-        ConditionVerdict::NotApplicable => "対象外 (not applicable)",
-        ConditionVerdict::Skipped => "未実施 (not tested)",
-    }
-}
 
 fn measured<'a>(r: &'a Report, key: &str) -> Option<&'a Value> {
     r.metrics.measured.get(key)
@@ -137,55 +119,6 @@ pub fn conformance_text(r: &Report, c: &ConditionRecord, ev: &EvidenceIndex) -> 
     }
 }
 
-/// The 否採用の理由 text: every failed, errored or skipped check with its
-/// detail; `-` when there is none.
-pub fn rejection_text(r: &Report, c: &ConditionRecord) -> String {
-    match c.verdict {
-        ConditionVerdict::Pass => return "-".to_string(),
-        ConditionVerdict::Skipped => {
-            return "未実施: この実行では試験していない (not tested in this run)".to_string()
-        }
-        _ => {}
-    }
-    let bad: Vec<String> = checks_of(r, c)
-        .iter()
-        .filter(|k| match k.verdict {
-            Verdict::Fail | Verdict::Error => true,
-            // Skipped for a failed prerequisite says why; deselected says nothing.
-            Verdict::Skipped => !k.detail.starts_with("not selected"),
-            _ => false,
-        })
-        .map(|k| format!("{} {}: {}", k.id, k.verdict.as_str(), k.detail))
-        .collect();
-    if bad.is_empty() {
-        "-".to_string()
-    } else {
-        bad.join("; ")
-    }
-}
-
-/// The four rows, 1-2-1 .. 1-3-2, in document order.
-pub fn rows(r: &Report, ev: &EvidenceIndex) -> Vec<Row> {
-    r.conditions
-        .iter()
-        .map(|c| {
-            let t = c.id.text();
-            Row {
-                cells: [
-                    c.id.as_str().to_string(),
-                    t.item_ja.clone(),
-                    t.viewpoint_ja.clone(),
-                    t.condition_ja.clone(),
-                    t.note_ja.clone(),
-                    adoption(c.verdict).to_string(),
-                    conformance_text(r, c, ev),
-                    rejection_text(r, c),
-                ],
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 mod tests {
@@ -193,17 +126,14 @@ mod tests {
     use crate::sinks::report::tests::sample_outcome;
 
     #[test]
-    fn rows_follow_the_declaration_columns_and_fill_from_evidence() {
+    fn content_names_what_was_measured_and_the_checks_that_passed() {
         let r = Report::from_outcome(&sample_outcome());
-        let rows = rows(&r, &EvidenceIndex::default());
-        assert_eq!(rows.len(), r.conditions.len());
-        assert_eq!(rows[0].cells[0], "1-2-1");
-        assert_eq!(rows[0].cells[2], "画面転送機能");
-        assert_eq!(rows[0].cells[5], "否採用 (does not conform)");
-        assert!(rows[0].cells[6].contains("RFB 3.8 / ws"), "{:?}", rows[0]);
-        assert!(rows[0].cells[7].contains("EX-01 fail: EX-01 detail"));
-        assert_eq!(rows[1].cells[7], "-");
-        assert_eq!(rows[3].cells[5], "未実施 (not tested)");
-        assert!(rows[3].cells[7].starts_with("未実施"), "{:?}", rows[3]);
+        let ev = EvidenceIndex::default();
+        let t = conformance_text(&r, &r.conditions[0], &ev);
+        assert!(t.contains("RFB 3.8 / ws"), "{t}");
+        assert!(t.contains("合格 passed: ST-01"), "{t}");
+        assert!(!t.contains("EX-01,"), "EX-01 failed: {t}");
+        let skipped = conformance_text(&r, &r.conditions[3], &ev);
+        assert_eq!(skipped, "-");
     }
 }
