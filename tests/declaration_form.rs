@@ -712,3 +712,101 @@ fn the_printable_declaration_prints_a4_landscape_with_its_row_texts() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The ci scenario's durations with the built-in witness questions.
+fn witnessed_ci(dir: &Path) -> std::path::PathBuf {
+    let ci = std::fs::read_to_string(CI_SCENARIO).unwrap();
+    let w = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/witness.toml"
+    ))
+    .unwrap();
+    let steps = &w[w.find("\n[[witness]]").unwrap()..];
+    let path = dir.join("witnessed-ci.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "{}\n{steps}",
+            ci.replace("name = \"ci\"", "name = \"ci-witnessed\"")
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn a_failed_witness_answer_is_the_reason_in_the_declaration_with_who_and_when() {
+    use std::io::Write as _;
+    let dir = scratch("declaration-form", "witness");
+    let scenario = witnessed_ci(&dir);
+    let out_dir = dir.join("run");
+    let mut child = Command::new(BIN)
+        .args([
+            "run",
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--seed",
+            "21",
+        ])
+        .args(["--operator", "山田 太郎", "--witness", "佐藤 花子"])
+        .args(["--out", out_dir.to_str().unwrap()])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all("pass\nfail 画面が黒い\npass\npass\npass\n".as_bytes())
+        .unwrap();
+    drop(stdin);
+    let t0 = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > Duration::from_secs(300) {
+            let _ = child.kill();
+            panic!("the witnessed run did not end");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+    let report = read_report(&out_dir);
+    let w = report["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "1-2-1")
+        .unwrap()["witness"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["answer"] == "fail")
+        .unwrap()
+        .clone();
+    let (id, question, at) = (
+        w["id"].as_str().unwrap(),
+        w["question_ja"].as_str().unwrap(),
+        w["answered_at"].as_str().unwrap(),
+    );
+    let (cols, _) = form();
+    let rows = xlsx_rows(&out_dir.join("declaration.xlsx"), &cols);
+    let csv = parse_csv(&std::fs::read_to_string(out_dir.join("declaration.csv")).unwrap());
+    let md = std::fs::read_to_string(out_dir.join("declaration.md")).unwrap();
+    let html = std::fs::read_to_string(out_dir.join("declaration.html")).unwrap();
+    let (_, x121) = rows.iter().find(|(rid, _)| rid == "1-2-1").unwrap();
+    let c121 = csv.iter().find(|r| id_of(r) == "1-2-1").unwrap();
+    assert_eq!(x121, c121);
+    assert_eq!(c121[7], "否採用");
+    let reason = &c121[10];
+    assert!(reason.starts_with("不適合"), "{reason}");
+    let expected = format!(
+        "立会確認 {id}「{question}」への回答: 満たさない (fail)、コメント: 画面が黒い、確認者: 佐藤 花子、回答日時: {at}"
+    );
+    assert!(reason.contains(&expected), "{expected}\nnot in\n{reason}");
+    assert!(md.contains("画面が黒い") && md.contains("佐藤 花子"));
+    assert!(
+        html.contains(&expected),
+        "declaration.html lacks the witness answer"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
