@@ -810,3 +810,51 @@ fn a_failed_witness_answer_is_the_reason_in_the_declaration_with_who_and_when() 
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn init_interactive_writes_the_answers_in_place_of_their_placeholders() {
+    use std::io::Write as _;
+    let dir = scratch("declaration-form", "init-interactive");
+    let path = dir.join("t.toml");
+    let mut child = Command::new(BIN)
+        .args(["init", path.to_str().unwrap(), "--interactive"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // vendor, service, model, version, screen url; the rest left empty.
+    stdin
+        .write_all(
+            "Example 株式会社\nNet119\nT-100\n2.1\nws://192.0.2.10:5901/s3-01/v1/screen\n\n"
+                .as_bytes(),
+        )
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("サービス名"),
+        "the questions are asked"
+    );
+    let t = std::fs::read_to_string(&path).unwrap();
+    for line in [
+        "vendor = \"Example 株式会社\"",
+        "service = \"Net119\"",
+        "model = \"T-100\"",
+        "version = \"2.1\"",
+        "url = \"ws://192.0.2.10:5901/s3-01/v1/screen\"",
+    ] {
+        assert!(t.contains(line), "{line} missing:\n{t}");
+    }
+    // The first placeholder left is now the data API's URL.
+    let o = s301(&["run", "--terminal", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("data.base_url: still a placeholder"),
+        "{}",
+        text(&o.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
