@@ -187,7 +187,12 @@ pub fn row(r: &Report, text: &'static RowText, answer: Option<&RowAnswer>) -> Fi
         confirm: Confirm {
             method,
             basis: format!(
-                "{seen}; 事業者の添付: {}",
+                "{}{seen}; 事業者の添付: {}",
+                if conflict {
+                    "申告と試験結果の不一致（否採用の理由を参照）; "
+                } else {
+                    ""
+                },
                 if a.documents.trim().is_empty() {
                     "記載なし"
                 } else {
@@ -250,6 +255,7 @@ mod tests {
             f.reason
         );
         assert!(f.content.contains("TLS 1.3 で暗号化する"), "{}", f.content);
+        assert!(f.confirm.basis.starts_with("申告と試験結果の不一致"), "{}", f.confirm.basis);
     }
 
     #[test]
