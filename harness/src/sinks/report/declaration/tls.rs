@@ -255,7 +255,11 @@ mod tests {
             f.reason
         );
         assert!(f.content.contains("TLS 1.3 で暗号化する"), "{}", f.content);
-        assert!(f.confirm.basis.starts_with("申告と試験結果の不一致"), "{}", f.confirm.basis);
+        assert!(
+            f.confirm.basis.starts_with("申告と試験結果の不一致"),
+            "{}",
+            f.confirm.basis
+        );
     }
 
     #[test]
