@@ -805,6 +805,10 @@ fn a_failed_witness_answer_is_the_reason_in_the_declaration_with_who_and_when() 
     assert!(reason.contains(&expected), "{expected}\nnot in\n{reason}");
     assert!(md.contains("画面が黒い") && md.contains("佐藤 花子"));
     assert!(
+        md.contains("- 試験実施者・立会者 Operator / witness: 山田 太郎 / 佐藤 花子"),
+        "{md}"
+    );
+    assert!(
         html.contains(&expected),
         "declaration.html lacks the witness answer"
     );

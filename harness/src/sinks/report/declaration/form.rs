@@ -256,14 +256,30 @@ fn header(r: &Report, c: &ConformityDecl) -> Header {
         ("提出先 Department", or_unfilled(&department)),
         (
             "接続試験 Run",
+            {
+                let jst = |t: &str| {
+                    crate::model::time::jst_display(t).unwrap_or_else(|| t.to_string())
+                };
+                format!(
+                    "s301 {} ラン {}（{} – {}）",
+                    r.run.harness_version,
+                    r.run.id,
+                    jst(&r.run.started_at),
+                    jst(&r.run.finished_at)
+                )
+            },
+        ),
+        (
+            "試験実施者・立会者 Operator / witness",
             format!(
-                "s301 {} ラン {}（{} – {}）",
-                r.run.harness_version, r.run.id, r.run.started_at, r.run.finished_at
+                "{} / {}",
+                r.run.operator.as_deref().unwrap_or("（記録なし）"),
+                r.run.witness.as_deref().unwrap_or("（記録なし）")
             ),
         ),
         (
             "封印 Seal",
-            "この宣言書は同じランの記録（report.json と証跡）とともに manifest に封印される。`s301 verify <ランのディレクトリ>` で改ざんの有無を確かめられる。".to_string(),
+            "ランのディレクトリに置かれたこの宣言書は、report.json と証跡とともに manifest.json に封印される。改ざんの有無は `s301 verify <ランのディレクトリ>` で確かめられる。".to_string(),
         ),
     ];
     let mut notes = Vec::new();
