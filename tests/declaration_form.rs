@@ -786,7 +786,8 @@ fn a_failed_witness_answer_is_the_reason_in_the_declaration_with_who_and_when() 
     let (id, question, at) = (
         w["id"].as_str().unwrap(),
         w["question_ja"].as_str().unwrap(),
-        w["answered_at"].as_str().unwrap(),
+        // The department reads the time in JST.
+        s301_harness::model::time::jst_display(w["answered_at"].as_str().unwrap()).unwrap(),
     );
     let (cols, _) = form();
     let rows = xlsx_rows(&out_dir.join("declaration.xlsx"), &cols);

@@ -97,6 +97,18 @@ fn html_row<'a>(html: &'a str, cond: &str) -> &'a str {
     &row[..row.find("</tr>").unwrap()]
 }
 
+/// The declaration.csv record of the form row whose 観点 is `viewpoint`
+/// (a record may span lines: its cells are quoted).
+fn csv_row<'a>(csv: &'a str, viewpoint: &str) -> &'a str {
+    let cell = format!("\"{viewpoint}\"");
+    let at = csv
+        .find(&cell)
+        .unwrap_or_else(|| panic!("no row {viewpoint}"));
+    let start = csv[..at].rfind("\r\n").map_or(0, |i| i + 2);
+    let end = csv[at..].find("\"\r\n").map_or(csv.len(), |i| at + i + 1);
+    &csv[start..end]
+}
+
 #[test]
 fn a_failed_answer_with_its_comment_shows_in_every_output() {
     let dir = scratch("witnessed", "fail");
@@ -197,6 +209,21 @@ fn a_failed_answer_with_its_comment_shows_in_every_output() {
     );
     assert!(suite(&junit, "1-2-2").contains("failures=\"0\""));
 
+    // The 適合宣言: 1-2-1 is 否採用 with the witness's words, 1-2-2 採用.
+    let csv = read(&out_dir, "declaration.csv");
+    let row = csv_row(&csv, "画面転送機能");
+    assert!(row.contains("\"否採用\""), "{row}");
+    assert!(
+        row.contains("画面が黒い") && row.contains("佐藤 花子"),
+        "{row}"
+    );
+    assert!(csv_row(&csv, "操作受付機能").contains("\"採用\""));
+    let md = read(&out_dir, "declaration.md");
+    assert!(
+        md.contains("画面が黒い"),
+        "declaration.md lacks the comment"
+    );
+
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -267,6 +294,17 @@ fn nobody_answering_is_inconclusive_in_every_output_and_ends_in_time() {
             s.contains("condition.verdict\" value=\"inconclusive\""),
             "{s}"
         );
+    }
+    let csv = read(&out_dir, "declaration.csv");
+    for viewpoint in [
+        "画面転送機能",
+        "操作受付機能",
+        "データ入出力機能",
+        "データ連携要求の受付機能",
+    ] {
+        let row = csv_row(&csv, viewpoint);
+        assert!(row.contains("\"否採用\""), "{row}");
+        assert!(row.contains("判定保留"), "{row}");
     }
     let v: Value = r["metrics"]["conditions"].clone();
     assert_eq!(v["pass"], 0, "{v}");

@@ -11,6 +11,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod outputs;
+pub mod reasons;
 pub use crate::model::png;
 
 use std::collections::BTreeMap;

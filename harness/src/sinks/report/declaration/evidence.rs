@@ -13,61 +13,13 @@
 //! - 未実施: none of the condition's checks ran;
 //! - 対象外: every check was ruled out by the declaration.
 
-use crate::checks;
-use crate::model::verdict::{ConditionVerdict, Verdict};
+use crate::model::verdict::ConditionVerdict;
 use crate::sinks::report::outputs::{EvidenceIndex, EVIDENCE_DIR};
 use crate::sinks::report::{CheckRecord, ConditionRecord, Report};
-use crate::sinks::witness::{WitnessAnswer, WitnessRecord};
 
 use super::form::{Confirm, FilledRow, RowText, Source};
 use super::summary;
-
-fn deselected(k: &CheckRecord) -> bool {
-    k.verdict == Verdict::Skipped && k.detail.starts_with("not selected")
-}
-
-fn verdict_ja(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Pass => "合格",
-        Verdict::Fail => "不合格",
-        Verdict::NotApplicable => "対象外",
-        Verdict::Error => "判定不能",
-        Verdict::Skipped => "未実施",
-    }
-}
-
-fn answer_ja(a: WitnessAnswer) -> &'static str {
-    match a {
-        WitnessAnswer::Pass => "満たす (pass)",
-        WitnessAnswer::Fail => "満たさない (fail)",
-        WitnessAnswer::NotApplicable => "該当しない (n/a)",
-        WitnessAnswer::Error => "回答できず (error)",
-    }
-}
-
-/// One witness answer in Japanese: which question, the answer, the comment,
-/// who and when.
-pub fn witness_ja(w: &WitnessRecord) -> String {
-    format!(
-        "立会確認 {}「{}」への回答: {}、コメント: {}、確認者: {}、回答日時: {}",
-        w.id,
-        w.question_ja,
-        answer_ja(w.answer),
-        w.comment.as_deref().unwrap_or("なし"),
-        w.operator.as_deref().unwrap_or("記録なし"),
-        w.answered_at.as_deref().unwrap_or("記録なし"),
-    )
-}
-
-fn check_ja(k: &CheckRecord) -> String {
-    format!(
-        "{}（{}）{}: {}",
-        k.id.as_str(),
-        verdict_ja(k.verdict),
-        checks::def(k.id).requirement.ja,
-        k.detail
-    )
-}
+use crate::sinks::report::reasons;
 
 /// The condition this form row is, when the run judges it.
 fn condition_of<'a>(r: &'a Report, text: &RowText) -> Option<&'a ConditionRecord> {
@@ -95,64 +47,6 @@ fn documents(r: &Report, ev: &EvidenceIndex, checks: &[&CheckRecord]) -> String 
         parts.push(format!("証跡 {}", folders.join(", ")));
     }
     parts.join("; ")
-}
-
-/// Why a condition is not 採用, in Japanese; `None` when it is.
-fn reason(r: &Report, c: &ConditionRecord, checks: &[&CheckRecord]) -> Option<String> {
-    let failing_witness: Vec<String> = c
-        .witness
-        .iter()
-        .filter(|w| matches!(w.answer, WitnessAnswer::Fail | WitnessAnswer::Error))
-        .map(witness_ja)
-        .collect();
-    let bad = |pred: &dyn Fn(&CheckRecord) -> bool| -> Vec<String> {
-        checks
-            .iter()
-            .filter(|k| pred(k))
-            .map(|k| check_ja(k))
-            .collect()
-    };
-    let mut parts: Vec<String> = Vec::new();
-    match c.verdict {
-        ConditionVerdict::Pass => {
-            let left_out: Vec<&str> = checks
-                .iter()
-                .filter(|k| deselected(k))
-                .map(|k| k.id.as_str())
-                .collect();
-            if left_out.is_empty() {
-                return None;
-            }
-            parts.push(format!(
-                "判定保留: この条件のチェックの一部（{}）を実施していないため、採用とはしない。",
-                left_out.join(", ")
-            ));
-        }
-        ConditionVerdict::Fail => {
-            parts.push("不適合: 次の確認を満たさなかった。".to_string());
-            parts.extend(bad(&|k| matches!(k.verdict, Verdict::Fail)));
-        }
-        ConditionVerdict::Inconclusive => {
-            parts.push(
-                "判定保留: 次のチェックが判定できなかったため、採用とはしない（不適合と判定したものではない）。"
-                    .to_string(),
-            );
-            parts.extend(bad(&|k| {
-                matches!(k.verdict, Verdict::Error)
-                    || (k.verdict == Verdict::Skipped && !deselected(k))
-            }));
-        }
-        ConditionVerdict::Skipped => parts.push(format!(
-            "未実施: この条件のチェックはラン {} で実施していないため、採用とはしない（不適合と判定したものではない）。",
-            r.run.id
-        )),
-        ConditionVerdict::NotApplicable => parts.push(
-            "対象外: 宣言によりこの条件のチェックがすべて対象外となったため、採用とはしない。"
-                .to_string(),
-        ),
-    }
-    parts.extend(failing_witness);
-    Some(parts.join("\n"))
 }
 
 fn result_ja(c: &ConditionRecord, adopted: bool) -> &'static str {
@@ -185,8 +79,8 @@ pub fn tested_row(r: &Report, ev: &EvidenceIndex, text: &'static RowText) -> Fil
         };
     };
     let checks: Vec<&CheckRecord> = r.checks.iter().filter(|k| k.condition == c.id).collect();
-    let why = reason(r, c, &checks);
-    let adopted = why.is_none();
+    let why = reasons::not_adopted(r, c);
+    let adopted = why.is_empty();
     // The evidence files go in 関連文書, not in 適合内容 as well.
     let content = summary::conformance_text(r, c, &EvidenceIndex::default());
     let documents = documents(r, ev, &checks);
@@ -199,7 +93,7 @@ pub fn tested_row(r: &Report, ev: &EvidenceIndex, text: &'static RowText) -> Fil
         adoption: if adopted { "採用" } else { "否採用" }.to_string(),
         content,
         documents,
-        reason: why.unwrap_or_default(),
+        reason: why.join("\n"),
         source: Source::Run,
         conflict: false,
         confirm,
@@ -212,7 +106,9 @@ mod tests {
     use super::super::form::{fill, Filled};
     use super::*;
     use crate::model::ids::ConditionId;
+    use crate::model::verdict::Verdict;
     use crate::sinks::report::tests::sample_outcome;
+    use crate::sinks::witness::{WitnessAnswer, WitnessRecord};
 
     fn row<'a>(f: &'a Filled, id: &str) -> &'a FilledRow {
         f.rows.iter().find(|x| x.text.id() == id).unwrap()
@@ -269,7 +165,7 @@ mod tests {
             .find(|k| k.id.as_str() == "OP-03")
             .unwrap();
         k.verdict = Verdict::Skipped;
-        k.detail = "not selected (--only)".into();
+        k.detail = crate::run::events::DESELECTED_DETAIL.into();
         let f = fill(&r, &EvidenceIndex::default());
         let inc = row(&f, "1-3-1");
         assert_eq!(inc.adoption, "否採用");
@@ -313,7 +209,7 @@ mod tests {
             "満たさない",
             "動かなかった",
             "佐藤",
-            "2026-11-27T17:20:00.000Z",
+            "2026年11月28日 02:20:00 JST",
         ] {
             assert!(w.contains(needle), "{needle} missing: {w}");
         }

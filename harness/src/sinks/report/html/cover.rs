@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{escape, jst, terminal_field, verdict_cell, witness};
+use super::{escape, jst, terminal_field, verdict_cell};
 use crate::model::verdict::{ConditionVerdict, Verdict};
 use crate::sinks::report::{Overall, Report};
 
@@ -132,7 +132,7 @@ fn conditions(s: &mut String, r: &Report) {
                 )
             })
             .collect();
-        let why = witness::reasons(r, c);
+        let why = crate::sinks::report::reasons::not_adopted(r, c);
         let _ = writeln!(
             s,
             "<tr><td>{id}{info}</td><td>{ja}<br><span class=\"en\">{en}</span></td><td>{v}</td><td>{checks}</td><td>{answers}</td><td>{why}</td></tr>",
