@@ -52,6 +52,9 @@ pub struct Finish<'a> {
     /// The run's abort signal: raised while witness questions wait, it
     /// stops them (the remaining ones are recorded as not asked).
     pub abort: &'a AbortSignal,
+    /// The live witness console (`--witness-ui`), where questions may be
+    /// answered too; the first answer, there or on standard input, is kept.
+    pub witness_ui: Option<&'a dyn witness::BrowserAnswers>,
 }
 
 /// Why a record could not be finished. `report.json` then stays marked
@@ -149,7 +152,7 @@ pub fn finish(dir: &Path, outcome: &RunOutcome, scenario: &Scenario, f: &Finish<
         return finished;
     }
     hook::point("provisional");
-    if ask_witnesses(dir, outcome, scenario, f.operator, f.abort, &mut report) {
+    if ask_witnesses(dir, outcome, scenario, f, &mut report) {
         finished.report = unsealed(&report, SEALING_REASON);
         if let Err(e) = json::write_report(dir, &finished.report) {
             finished.sealed = Err(report_err(e));
@@ -239,10 +242,10 @@ fn ask_witnesses(
     dir: &Path,
     outcome: &RunOutcome,
     scenario: &Scenario,
-    operator: Option<&str>,
-    abort: &AbortSignal,
+    f: &Finish<'_>,
     report: &mut Report,
 ) -> bool {
+    let abort = f.abort;
     let steps: Vec<_> = scenario
         .witness
         .iter()
@@ -272,8 +275,19 @@ fn ask_witnesses(
                 report.run.never_ran.push(s.id.clone());
                 continue;
             }
+            let evidence = s
+                .check
+                .and_then(|c| outcome.check(c))
+                .map_or(&serde_json::Value::Null, |c| &c.evidence);
+            let how = witness::Asking {
+                run_dir: dir,
+                who: f.operator,
+                lang: s301_harness::model::lang::Lang::default(),
+                evidence,
+                browser: f.witness_ui,
+            };
             let rec = tokio::task::block_in_place(|| {
-                witness::ask(s, dir, operator, &answers, &mut out, &cancelled)
+                witness::ask(s, &how, &answers, &mut out, &cancelled)
             });
             records.push((s.condition, rec));
         }
@@ -402,6 +416,7 @@ mod tests {
                 sign_key: None,
                 evidence: Some(evidence),
                 abort: &abort,
+                witness_ui: None,
             },
         )
     }
