@@ -433,6 +433,116 @@ mod tests {
         )
     }
 
+    /// A browser that answers `given` once, and records what it was told.
+    struct FakeBrowser {
+        given: std::sync::Mutex<Option<Given>>,
+        opened: std::sync::Mutex<Vec<String>>,
+        settled: std::sync::Mutex<Vec<WitnessRecord>>,
+        shown: time::OffsetDateTime,
+    }
+
+    impl FakeBrowser {
+        fn new(given: Option<Given>) -> FakeBrowser {
+            FakeBrowser {
+                given: std::sync::Mutex::new(given),
+                opened: Default::default(),
+                settled: Default::default(),
+                shown: time::OffsetDateTime::now_utc() - time::Duration::minutes(3),
+            }
+        }
+    }
+
+    impl BrowserAnswers for FakeBrowser {
+        fn open(&self, step: &WitnessStep, _: &Bundle) -> time::OffsetDateTime {
+            self.opened.lock().unwrap().push(step.id.clone());
+            self.shown
+        }
+        fn take(&self, _: &str) -> Option<Given> {
+            self.given.lock().unwrap().take()
+        }
+        fn settle(&self, r: &WitnessRecord) {
+            self.settled.lock().unwrap().push(r.clone());
+        }
+    }
+
+    #[test]
+    fn a_browser_answer_is_kept_with_when_it_was_shown_and_given() {
+        let at = time::OffsetDateTime::now_utc();
+        let b = FakeBrowser::new(Some(Given {
+            answer: WitnessAnswer::Fail,
+            comment: Some("画面が黒い".into()),
+            at,
+        }));
+        let (_tx, rx) = mpsc::channel::<String>();
+        let how = Asking {
+            browser: Some(&b),
+            ..asking(Some("立会 花子"))
+        };
+        let mut out = Vec::new();
+        let r = ask(&step(60_000), &how, &rx, &mut out, &|| false);
+        assert_eq!(r.answer, WitnessAnswer::Fail);
+        assert_eq!(r.comment.as_deref(), Some("画面が黒い"));
+        assert_eq!(r.via.as_deref(), Some("browser"));
+        assert_eq!(r.operator.as_deref(), Some("立会 花子"));
+        assert_eq!(r.asked_at, Some(rfc3339_ms(b.shown)));
+        assert_eq!(r.answered_at, Some(rfc3339_ms(at)));
+        assert_eq!(*b.opened.lock().unwrap(), ["W-01"]);
+        assert_eq!(b.settled.lock().unwrap()[0], r);
+    }
+
+    #[test]
+    fn with_a_browser_closed_stdin_waits_for_the_timeout_never_a_pass() {
+        let b = FakeBrowser::new(None);
+        let rx = spawn_line_reader(&b""[..]);
+        let how = Asking {
+            browser: Some(&b),
+            ..asking(None)
+        };
+        let mut out = Vec::new();
+        let t = Instant::now();
+        let r = ask(&step(300), &how, &rx, &mut out, &|| false);
+        assert!(t.elapsed() >= Duration::from_millis(300));
+        assert!(t.elapsed() < Duration::from_secs(5));
+        assert_eq!(r.answer, WitnessAnswer::Error);
+        assert_eq!(r.comment.as_deref(), Some("no answer within 300 ms"));
+        assert_eq!(b.settled.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_stdin_answer_wins_and_closes_the_browser_question() {
+        let b = FakeBrowser::new(None);
+        let rx = spawn_line_reader(&b"pass ok\n"[..]);
+        let how = Asking {
+            browser: Some(&b),
+            ..asking(None)
+        };
+        let r = ask(&step(5000), &how, &rx, &mut Vec::new(), &|| false);
+        assert_eq!(r.answer, WitnessAnswer::Pass);
+        assert_eq!(r.via.as_deref(), Some("stdin"));
+        assert_eq!(b.settled.lock().unwrap()[0].answer, WitnessAnswer::Pass);
+    }
+
+    #[test]
+    fn junk_is_refused_in_both_languages_the_chosen_one_first() {
+        let ja = not_an_answer("maybe\n", Lang::Ja);
+        assert!(ja.starts_with("「maybe」は回答ではありません"), "{ja}");
+        assert!(ja.contains("\"maybe\" is not an answer"), "{ja}");
+        let en = not_an_answer("maybe", Lang::En);
+        assert!(en.starts_with("\"maybe\" is not an answer"), "{en}");
+        let rx = spawn_line_reader(&b"maybe\npass\n"[..]);
+        let how = Asking {
+            lang: Lang::Ja,
+            ..asking(None)
+        };
+        let mut out = Vec::new();
+        let r = ask(&step(5000), &how, &rx, &mut out, &|| false);
+        assert_eq!(r.answer, WitnessAnswer::Pass);
+        let shown = String::from_utf8(out).unwrap();
+        assert!(shown.contains("「maybe」は回答ではありません"), "{shown}");
+        // Japanese first: the Japanese question comes before the English one.
+        assert!(shown.find("指令台").unwrap() < shown.find("Does the console").unwrap());
+    }
+
     #[test]
     fn answers_parse_with_optional_comments() {
         assert_eq!(parse_answer("pass\n"), Some((WitnessAnswer::Pass, None)));

@@ -248,16 +248,17 @@ async fn answer(hub: &Hub, req: Request<Incoming>) -> Response<Body> {
             "send the answer as application/json / 回答は application/json で送ってください",
         );
     }
-    let body =
-        match Limited::new(req.into_body(), MAX_BODY).collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(_) => return json_error(
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return json_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &format!(
                     "answer longer than {MAX_BODY} bytes / 回答が {MAX_BODY} バイトを超えています"
                 ),
-            ),
-        };
+            )
+        }
+    };
     match hub.answer(&body) {
         Ok(()) => reply(
             StatusCode::OK,
