@@ -10,7 +10,7 @@ import json
 import re
 import sys
 
-VOLATILE = {"id", "started_at", "finished_at", "seed", "harness_version",
+VOLATILE = {"id", "started_at", "finished_at", "checks_finished_at", "seed", "harness_version",
             "asked_at", "answered_at", "run_id"}
 NUM = re.compile(r"\d+(\.\d+)?")
 

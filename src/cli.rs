@@ -138,8 +138,9 @@ pub struct RunArgs {
     /// Terminal declaration (TOML). Without it the built-in mock terminal runs in process.
     #[arg(long, value_name = "FILE")]
     pub terminal: Option<PathBuf>,
-    /// Scenario (TOML) with durations and bounds. Default: the built-in scenarios/default.toml.
-    #[arg(long, value_name = "FILE")]
+    /// Scenario with durations and bounds: a built-in one by name (default, ci, acceptance,
+    /// witness) or a TOML file. Default: the built-in default.
+    #[arg(long, value_name = "NAME|FILE")]
     pub scenario: Option<PathBuf>,
     /// Run directory for report.json. Default: runs/<run-id>/. Must be empty or missing.
     #[arg(long, value_name = "DIR")]
@@ -160,12 +161,20 @@ pub struct RunArgs {
     /// Sign the record's manifest with this Ed25519 secret key (from `s301 keygen`).
     #[arg(long, value_name = "FILE")]
     pub sign_key: Option<PathBuf>,
-    /// Who operates (witnesses) the run; recorded in report.json.
+    /// The vendor's test operator (試験実施者) who runs the test; recorded in report.json.
     #[arg(long, value_name = "NAME")]
     pub operator: Option<String>,
-    /// The fire department the run is made for; recorded in report.json.
+    /// The department's witness (立会者) who answers the witness questions; recorded in
+    /// report.json and with each answer. Without it, answers are recorded as the operator's.
+    #[arg(long, value_name = "NAME")]
+    pub witness: Option<String>,
+    /// The fire department (消防本部) the run is made for; recorded in report.json.
     #[arg(long, value_name = "NAME")]
     pub department: Option<String>,
+    /// Language of the summary, progress lines and prompts (en or ja). Records always
+    /// carry both.
+    #[arg(long, value_name = "LANG", default_value = "en")]
+    pub lang: s301_harness::model::lang::Lang,
     /// Serve the live witness console (the screen, the progress, the questions
     /// with their evidence) to a browser at ADDR (default 127.0.0.1:8301).
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8301")]

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use s301_harness::model::ids::CheckId;
+use s301_harness::model::lang::Lang;
 use s301_harness::model::verdict::Verdict;
 use s301_harness::run::runner::{CheckResult, RunEvent, RunSink};
 
@@ -15,22 +16,17 @@ use crate::text::one_line;
 /// Longest detail shown on a progress line; the report has all of it.
 const DETAIL_CHARS: usize = 160;
 
-/// The line printed for a finished check.
-pub fn check_line(result: &CheckResult, index: usize, total: usize) -> String {
+/// The line printed for a finished check, its verdict in `lang`.
+pub fn check_line(result: &CheckResult, index: usize, total: usize, lang: Lang) -> String {
     let w = total.to_string().len();
     let detail = one_line(&result.detail, DETAIL_CHARS);
+    let verdict = result.verdict.label(lang);
     if result.verdict == Verdict::Skipped {
-        format!(
-            "[{index:>w$}/{total}] {} {}  {detail}",
-            result.id,
-            result.verdict.as_str()
-        )
+        format!("[{index:>w$}/{total}] {} {verdict}  {detail}", result.id)
     } else {
         format!(
-            "[{index:>w$}/{total}] {} {}  ({} ms)  {detail}",
-            result.id,
-            result.verdict.as_str(),
-            result.duration_ms
+            "[{index:>w$}/{total}] {} {verdict}  ({} ms)  {detail}",
+            result.id, result.duration_ms
         )
     }
 }
@@ -48,11 +44,12 @@ enum Mode {
 /// The progress display, a run sink.
 pub struct Progress {
     mode: Mode,
+    lang: Lang,
 }
 
 impl Progress {
     /// A bar on stdout if it is a terminal, plain lines otherwise.
-    pub fn for_stdout() -> Progress {
+    pub fn for_stdout(lang: Lang) -> Progress {
         use std::io::IsTerminal;
         if std::io::stdout().is_terminal() {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout());
@@ -65,21 +62,23 @@ impl Progress {
                     bar,
                     running: Vec::new(),
                 },
+                lang,
             }
         } else {
-            Progress::plain(Box::new(std::io::stdout()))
+            Progress::plain(Box::new(std::io::stdout()), lang)
         }
     }
 
     /// Plain lines to `out`.
-    pub fn plain(out: Box<dyn Write + Send>) -> Progress {
+    pub fn plain(out: Box<dyn Write + Send>, lang: Lang) -> Progress {
         Progress {
             mode: Mode::Plain(out),
+            lang,
         }
     }
 }
 
-fn running_message(running: &[CheckId]) -> String {
+fn running_message(running: &[CheckId], lang: Lang) -> String {
     if running.is_empty() {
         String::new()
     } else {
@@ -87,12 +86,13 @@ fn running_message(running: &[CheckId]) -> String {
             .iter()
             .map(|id| format!("{id} {}", s301_harness::checks::def(*id).title))
             .collect();
-        format!("running {}", names.join(" | "))
+        format!("{} {}", lang.pick("running", "実行中"), names.join(" | "))
     }
 }
 
 impl RunSink for Progress {
     fn on_event(&mut self, event: &RunEvent<'_>) {
+        let lang = self.lang;
         match (&mut self.mode, event) {
             (Mode::Bar { bar, .. }, RunEvent::RunStarted(info)) => {
                 bar.set_length(info.selected.len() as u64);
@@ -100,7 +100,7 @@ impl RunSink for Progress {
             }
             (Mode::Bar { bar, running }, RunEvent::CheckStarted { id, .. }) => {
                 running.push(*id);
-                bar.set_message(running_message(running));
+                bar.set_message(running_message(running, lang));
             }
             (
                 Mode::Bar { bar, running },
@@ -111,9 +111,9 @@ impl RunSink for Progress {
                 },
             ) => {
                 running.retain(|r| *r != result.id);
-                bar.println(check_line(result, *index, *total));
+                bar.println(check_line(result, *index, *total, lang));
                 bar.inc(1);
-                bar.set_message(running_message(running));
+                bar.set_message(running_message(running, lang));
             }
             (Mode::Bar { bar, .. }, RunEvent::RunFinished(_)) => bar.finish_and_clear(),
             (
@@ -124,7 +124,7 @@ impl RunSink for Progress {
                     total,
                 },
             ) => {
-                let _ = writeln!(out, "{}", check_line(result, *index, *total));
+                let _ = writeln!(out, "{}", check_line(result, *index, *total, lang));
                 let _ = out.flush();
             }
             (Mode::Plain(_), _) => {}
@@ -153,17 +153,21 @@ mod tests {
     fn lines_have_the_documented_shape() {
         let r = result(CheckId::St03, Verdict::Pass, "equal after 3 updates");
         assert_eq!(
-            check_line(&r, 3, 19),
+            check_line(&r, 3, 19, Lang::En),
             "[ 3/19] ST-03 pass  (812 ms)  equal after 3 updates"
         );
         let s = result(CheckId::St02, Verdict::Skipped, "prerequisite ST-01 failed");
         assert_eq!(
-            check_line(&s, 12, 19),
+            check_line(&s, 12, 19, Lang::En),
             "[12/19] ST-02 skipped  prerequisite ST-01 failed"
+        );
+        assert_eq!(
+            check_line(&r, 3, 19, Lang::Ja),
+            "[ 3/19] ST-03 合格  (812 ms)  equal after 3 updates"
         );
         let one = result(CheckId::Ex01, Verdict::Fail, "two consoles\nserved");
         assert_eq!(
-            check_line(&one, 1, 1),
+            check_line(&one, 1, 1, Lang::En),
             "[1/1] EX-01 fail  (812 ms)  two consoles …"
         );
     }
@@ -184,7 +188,7 @@ mod tests {
     #[test]
     fn plain_mode_prints_one_line_per_finished_check() {
         let buf = Buf::default();
-        let mut p = Progress::plain(Box::new(buf.clone()));
+        let mut p = Progress::plain(Box::new(buf.clone()), Lang::En);
         p.on_event(&RunEvent::CheckStarted {
             id: CheckId::St01,
             index: 1,

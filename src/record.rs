@@ -15,10 +15,11 @@ use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
 use s301_harness::config::scenario::Scenario;
+use s301_harness::model::lang::Lang;
 use s301_harness::model::verdict::ConditionVerdict;
 use s301_harness::run::runner::{AbortSignal, RunInfo, RunOutcome, RunStatus};
 use s301_harness::sinks::integrity::{self, hook, IntegrityError};
-use s301_harness::sinks::report::{json, outputs, Report};
+use s301_harness::sinks::report::{json, outputs, rfc3339_ms, Overall, Report};
 use s301_harness::sinks::witness::{self, WitnessAnswer};
 
 use crate::{EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS};
@@ -41,8 +42,12 @@ pub type Evidence = dyn Fn(&Path) -> Result<(), String>;
 pub struct Finish<'a> {
     /// `--operator`.
     pub operator: Option<&'a str>,
+    /// `--witness`: the department's witness, who answers the questions.
+    pub witness: Option<&'a str>,
     /// `--department`.
     pub department: Option<&'a str>,
+    /// `--lang`: the language of the lines printed about the record.
+    pub lang: Lang,
     /// Why the run was aborted, when it was.
     pub abort_reason: Option<String>,
     /// `--sign-key`, loaded.
@@ -126,6 +131,7 @@ pub fn write_initial(dir: &Path, info: &RunInfo) -> std::io::Result<PathBuf> {
 pub fn finish(dir: &Path, outcome: &RunOutcome, scenario: &Scenario, f: &Finish<'_>) -> Finished {
     let mut report = Report::from_outcome(outcome);
     report.run.operator = f.operator.map(str::to_string);
+    report.run.witness = f.witness.map(str::to_string);
     report.run.department = f.department.map(str::to_string);
     if outcome.status == RunStatus::Aborted {
         report.run.abort_reason = Some(
@@ -159,7 +165,10 @@ pub fn finish(dir: &Path, outcome: &RunOutcome, scenario: &Scenario, f: &Finish<
             return finished;
         }
     }
-    finished.witness_text = witness_lines(&report);
+    finished.witness_text = witness_lines(&report, f.lang);
+    // The run ends when its record is finished: after the last answer.
+    report.run.checks_finished_at = Some(report.run.finished_at.clone());
+    report.run.finished_at = rfc3339_ms(time::OffsetDateTime::now_utc());
     hook::point("witness");
     // A record file that cannot be written makes the record incomplete:
     // say so in report.json (aborted, with the reason) and still seal.
@@ -207,22 +216,29 @@ pub fn finish(dir: &Path, outcome: &RunOutcome, scenario: &Scenario, f: &Finish<
     finished
 }
 
-/// One line per witness answer, for the summary.
-fn witness_lines(report: &Report) -> String {
+/// One line per witness answer, for the summary, in `lang`; the
+/// verdict-changing answers (fail, error) say so.
+fn witness_lines(report: &Report, lang: Lang) -> String {
     let mut text = String::new();
     for c in &report.conditions {
         for w in &c.witness {
+            let effect = match w.answer {
+                WitnessAnswer::Fail => {
+                    lang.pick("  -> the condition fails", "  → この条件は不適合")
+                }
+                WitnessAnswer::Error => lang.pick(
+                    "  -> not confirmed: the condition cannot pass",
+                    "  → 未確認のため、この条件は適合とできない",
+                ),
+                WitnessAnswer::Pass | WitnessAnswer::NotApplicable => "",
+            };
             let _ = writeln!(
                 text,
-                "  witness {} ({}): {}{}",
+                "  {} {} ({}): {}{}{effect}",
+                lang.pick("witness", "立会確認"),
                 w.id,
                 c.id,
-                match w.answer {
-                    WitnessAnswer::Pass => "pass",
-                    WitnessAnswer::Fail => "fail",
-                    WitnessAnswer::NotApplicable => "n/a",
-                    WitnessAnswer::Error => "error",
-                },
+                lang.pick(w.answer.as_str(), w.answer.as_ja()),
                 w.comment
                     .as_deref()
                     .map(|c| format!("  {c}"))
@@ -281,8 +297,9 @@ fn ask_witnesses(
                 .map_or(&serde_json::Value::Null, |c| &c.evidence);
             let how = witness::Asking {
                 run_dir: dir,
-                who: f.operator,
-                lang: s301_harness::model::lang::Lang::default(),
+                // The answers are the witness's; without --witness, the operator's.
+                who: f.witness.or(f.operator),
+                lang: f.lang,
                 evidence,
                 browser: f.witness_ui,
             };
@@ -305,16 +322,21 @@ fn ask_witnesses(
 
 /// What the summary does not show: the abort reason, the witness answers,
 /// the seal.
-pub fn epilogue(f: &Finished) -> String {
+pub fn epilogue(f: &Finished, lang: Lang) -> String {
     let mut s = String::new();
     if let Some(r) = &f.report.run.abort_reason {
-        let _ = writeln!(s, "Abort reason: {r}");
+        let _ = writeln!(s, "{}: {r}", lang.pick("Abort reason", "中断の理由"));
     }
     if !f.report.run.never_ran.is_empty() {
-        let _ = writeln!(s, "Never ran: {}", f.report.run.never_ran.join(", "));
+        let _ = writeln!(
+            s,
+            "{}: {}",
+            lang.pick("Never ran", "未実施"),
+            f.report.run.never_ran.join(", ")
+        );
     }
     if !f.witness_text.is_empty() {
-        let _ = writeln!(s, "Witness confirmations");
+        let _ = writeln!(s, "{}", lang.pick("Witness confirmations", "立会者の確認"));
         s.push_str(&f.witness_text);
     }
     // An unsealed record is explained by the summary's report line.
@@ -322,10 +344,11 @@ pub fn epilogue(f: &Finished) -> String {
         let dir = f.path.parent().unwrap_or(Path::new("."));
         let _ = writeln!(
             s,
-            "Sealed: {}{}",
+            "{}: {}{}",
+            lang.pick("Sealed", "封印"),
             manifest.display(),
             if dir.join(integrity::SIGNATURE_FILE).exists() {
-                " (signed)"
+                lang.pick(" (signed)", "（署名あり）")
             } else {
                 ""
             }
@@ -337,16 +360,10 @@ pub fn epilogue(f: &Finished) -> String {
 /// The exit status for a final report: 1 if a condition failed, else 3 if
 /// one is inconclusive or the run was aborted, else 0.
 pub fn exit_code(report: &Report) -> u8 {
-    // Informational rows (2-2-1) never move the exit status.
-    let judged = || report.conditions.iter().filter(|c| !c.informational);
-    if judged().any(|c| c.verdict == ConditionVerdict::Fail) {
-        EXIT_FAIL
-    } else if report.run.status == RunStatus::Aborted
-        || judged().any(|c| c.verdict == ConditionVerdict::Inconclusive)
-    {
-        EXIT_INCONCLUSIVE
-    } else {
-        EXIT_PASS
+    match report.overall() {
+        Overall::Fail => EXIT_FAIL,
+        Overall::Inconclusive => EXIT_INCONCLUSIVE,
+        Overall::Pass => EXIT_PASS,
     }
 }
 
@@ -411,7 +428,9 @@ mod tests {
             &scenario,
             &Finish {
                 operator: Some("op"),
+                witness: Some("wit"),
                 department: Some("dept"),
+                lang: Lang::En,
                 abort_reason: None,
                 sign_key: None,
                 evidence: Some(evidence),
@@ -441,7 +460,11 @@ mod tests {
         assert!(v.is_ok(), "{v:?}");
         // report.json, the screenshot and the four outputs.
         assert_eq!(v.files, 6);
-        assert!(epilogue(&f).contains("Sealed: "), "{}", epilogue(&f));
+        assert!(
+            epilogue(&f, Lang::En).contains("Sealed: "),
+            "{}",
+            epilogue(&f, Lang::En)
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -13,8 +13,9 @@ use s301_harness::binding::tap::ScreenTap;
 use s301_harness::binding::{screen_from_decl, DataBinding, ScreenBinding, ScreenOptions};
 use s301_harness::checks::{catalog, CheckCtx, Lane, Shared};
 use s301_harness::config::declaration::Declaration;
-use s301_harness::config::scenario::Scenario;
+use s301_harness::config::scenario::{Scenario, ScenarioSource};
 use s301_harness::model::ids::CheckId;
+use s301_harness::model::lang::Lang;
 use s301_harness::run::runner::{
     self, AbortSignal, RunConfig, RunEvent, RunInfo, RunOutcome, RunSink, Selection,
 };
@@ -114,20 +115,17 @@ async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(SetupError::Usage(e.to_string())),
     };
-    let scenario = match &args.scenario {
-        Some(p) => Scenario::load(p),
-        None => Scenario::default_embedded(),
+    let source = match args.scenario.as_deref().map(ScenarioSource::from_arg) {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => return fail(SetupError::Usage(e.to_string())),
+        None => ScenarioSource::BuiltIn("default"),
     };
-    let scenario = match scenario {
+    let scenario = match source.load() {
         Ok(s) => s,
         Err(e) => return fail(SetupError::Usage(e.to_string())),
     };
     if let Err((key, message)) = s301_harness::checks::witness_steps_fit(&scenario.witness) {
-        let origin = args
-            .scenario
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "the built-in scenario".into());
+        let origin = source.describe();
         return fail(SetupError::Usage(format!("{origin}: {key}: {message}")));
     }
     let sign_key = match &args.sign_key {
@@ -154,11 +152,14 @@ async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
         None => None,
     };
     let seed = args.seed.unwrap_or_else(runner::random_seed);
-    let inputs: Vec<&Path> = [&args.terminal, &args.scenario, &args.sign_key]
-        .into_iter()
-        .flatten()
-        .map(PathBuf::as_path)
-        .collect();
+    let inputs: Vec<&Path> = [
+        args.terminal.as_deref(),
+        source.path(),
+        args.sign_key.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let run_dir = match out_dir::prepare(&out_dir, args.force, &inputs) {
         Ok(d) => d,
         Err(e) => return fail(SetupError::Usage(e.to_string())),
@@ -221,22 +222,31 @@ async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
     let lost = watch.finding();
     let abort_handle = abort.clone();
 
-    crate::out(&format!(
-        "s301 run {run_id}: {} | scenario {} | seed {seed} | {} check(s)\n",
-        target.label,
-        scenario.name,
-        CheckId::ALL
-            .iter()
-            .filter(|id| selection.includes(**id))
-            .count()
-    ));
+    let selected = CheckId::ALL
+        .iter()
+        .filter(|id| selection.includes(**id))
+        .count();
+    crate::out(&match args.lang {
+        Lang::En => format!(
+            "s301 run {run_id}: {} | scenario {} | seed {seed} | {selected} check(s)\n",
+            target.label, scenario.name
+        ),
+        Lang::Ja => format!(
+            "s301 試験 {run_id}: {} | シナリオ {} | シード {seed} | 確認項目 {selected} 件\n",
+            target.label, scenario.name
+        ),
+    });
     if let Some(ui) = &witness_ui {
         crate::out(&format!(
-            "Witness console / 立会者コンソール: {}\n",
+            "{}: {}\n",
+            args.lang.pick(
+                "Witness console / 立会者コンソール",
+                "立会者コンソール / Witness console"
+            ),
             ui.url()
         ));
     }
-    let mut progress = Progress::for_stdout();
+    let mut progress = Progress::for_stdout(args.lang);
     // Provisional records only: the final report.json is written by
     // record::finish, in the order that keeps `completed` sealed.
     let mut writer = ProvisionalOnly(ReportWriter::new(&out_dir));
@@ -286,7 +296,9 @@ async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
         &scenario,
         &record::Finish {
             operator: args.operator.as_deref(),
+            witness: args.witness.as_deref(),
             department: args.department.as_deref(),
+            lang: args.lang,
             abort_reason: lost
                 .as_ref()
                 .map(LostTerminal::reason)
@@ -317,8 +329,9 @@ async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
         &shown,
         &label,
         report.as_ref().map(|p| *p).map_err(String::as_str),
+        args.lang,
     ));
-    crate::out(&record::epilogue(&finished));
+    crate::out(&record::epilogue(&finished, args.lang));
     if let Err(e) = &finished.sealed {
         eprintln!("s301: error: the record was not completed: {e}");
     }
@@ -344,8 +357,8 @@ fn start_witness_ui(
     let cfg = UiConfig {
         run_dir: out_dir.to_path_buf(),
         steps: scenario.witness.clone(),
-        lang: s301_harness::model::lang::Lang::default(),
-        who: args.operator.clone(),
+        lang: args.lang,
+        who: args.witness.clone().or_else(|| args.operator.clone()),
     };
     WitnessUi::start(parsed, cfg, tap).map_err(|e| e.to_string())
 }

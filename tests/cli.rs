@@ -99,6 +99,7 @@ fn report_has_the_contract_shape() {
         ".run.id" => "[run-id]",
         ".run.started_at" => "[time]",
         ".run.finished_at" => "[time]",
+        ".run.checks_finished_at" => "[time]",
         ".run.harness_version" => "[version]",
         ".terminal.screen.url" => "[url]",
         ".terminal.data.base_url" => "[url]",

@@ -61,6 +61,62 @@ fn headless(chrome: &Path, profile: &Path, args: &[String], limit: Duration) -> 
     reader.join().unwrap()
 }
 
+/// What poppler-utils says of the printed record: A4 pages, and a first
+/// page that holds what a department signs.
+fn pdf_is_a4_with_the_signing_page(pdf: &Path) {
+    let tool = |name: &str, args: &[&str]| -> Option<String> {
+        let mut cmd = Command::new(name);
+        cmd.args(args).arg(pdf);
+        if name == "pdftotext" {
+            cmd.arg("-"); // to standard output
+        }
+        match cmd.output() {
+            Ok(o) => Some(String::from_utf8_lossy(&o.stdout).into_owned()),
+            Err(_) => {
+                assert!(
+                    std::env::var("CI").is_err(),
+                    "{name} is missing but CI is set: .ci/run must install poppler-utils"
+                );
+                eprintln!("skipped the PDF checks: {name} is not installed");
+                None
+            }
+        }
+    };
+    let Some(info) = tool("pdfinfo", &[]) else {
+        return;
+    };
+    let size = info
+        .lines()
+        .find(|l| l.starts_with("Page size:"))
+        .unwrap_or_default();
+    assert!(size.contains("(A4)"), "the record prints on A4: {info}");
+    let pages: usize = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(pages >= 2, "a cover page and the evidence: {info}");
+    let first = tool("pdftotext", &["-f", "1", "-l", "1"]).unwrap_or_default();
+    for text in [
+        "総合判定",
+        "適合",
+        "事業者",
+        "s301",
+        "mock-terminal",
+        "試験市消防本部",
+        "山田 太郎",
+        "佐藤 花子",
+        "JST",
+        "1-2-1",
+        "1-2-2",
+        "試験実施者",
+        "立会者",
+        "消防本部確認",
+    ] {
+        assert!(first.contains(text), "page 1 lacks {text}:\n{first}");
+    }
+}
+
 #[test]
 fn chromium_renders_report_html_with_conditions_table_and_images() {
     let Some(chrome) = chromium() else {
@@ -77,7 +133,9 @@ fn chromium_renders_report_html_with_conditions_table_and_images() {
     let out = dir.join("run");
     let status = Command::new(BIN)
         .args(["run", "--scenario", "scenarios/ci.toml", "--seed", "5"])
-        .args(["--only", "1-2-1,1-2-2", "--out"])
+        .args(["--only", "1-2-1,1-2-2"])
+        .args(["--operator", "山田 太郎", "--witness", "佐藤 花子"])
+        .args(["--department", "試験市消防本部", "--out"])
         .arg(&out)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null())
@@ -99,7 +157,14 @@ fn chromium_renders_report_html_with_conditions_table_and_images() {
     ))
     .into_owned();
     assert!(dom.contains("<table"), "the page has a table");
-    for col in ["項目", "観点", "条件", "補足", "採否", "否採用の理由"] {
+    for col in [
+        "No.",
+        "観点",
+        "判定",
+        "確認項目",
+        "立会確認",
+        "否採用の理由",
+    ] {
         assert!(dom.contains(col), "the conditions table has column {col}");
     }
     for viewpoint in ["画面転送機能", "操作受付機能"] {
@@ -124,6 +189,8 @@ fn chromium_renders_report_html_with_conditions_table_and_images() {
         "the PDF has content ({} bytes)",
         bytes.len()
     );
+
+    pdf_is_a4_with_the_signing_page(&pdf);
 
     let png = dir.join("report.png");
     headless(

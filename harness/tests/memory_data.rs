@@ -97,7 +97,9 @@ async fn every_data_check_passes_against_the_clean_memory_terminal() {
     }
     // The details quote the binding's own words, not HTTP's.
     assert!(
-        res[&Do03].detail.starts_with("after a unavailable, "),
+        res[&Do03]
+            .detail
+            .starts_with("after the refusal (unavailable), "),
         "{}",
         res[&Do03].detail
     );

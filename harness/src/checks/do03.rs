@@ -155,7 +155,7 @@ fn run(ctx: &CheckCtx) -> BoxFuture<'_, Outcome> {
         };
         Outcome::pass(
             format!(
-                "after a {refusal}, report {id} was pushed again {how} {after_ms:.0} ms later {status_note}; no duplicate within {} ms",
+                "after the refusal ({refusal}), report {id} was pushed again {how} {after_ms:.0} ms later {status_note}; no duplicate within {} ms",
                 settle.as_millis()
             ),
             ev,

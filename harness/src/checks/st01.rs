@@ -14,11 +14,11 @@ use crate::config::declaration::Declaration;
 use crate::config::scenario::Scenario;
 use crate::model::ids::{CheckId, ConditionId};
 
-/// ST-01: Session: transport, RFB version, security and a valid ServerInit.
+/// ST-01: Session: transport, protocol version, security and a valid screen description.
 pub const DEF: CheckDef = CheckDef {
     id: CheckId::St01,
     condition: ConditionId::C1_2_1,
-    title: "Session: transport, RFB version, security and a valid ServerInit",
+    title: "Session: transport, protocol version, security and a valid screen description",
     requirement: Requirement {
         ja: "指令台として端末に接続し、セッション（トランスポート、プロトコル版、認証、画面情報）が確立して、最初の全画面要求に応答があること。",
         en: "A console connects and a session opens: transport, protocol version, security and a valid description of the screen; the first full update request is answered.",

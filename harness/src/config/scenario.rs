@@ -8,6 +8,91 @@ use crate::config::declaration::{parse_doc, read_config, ConfigError, Doc};
 /// The default scenario's text (`scenarios/default.toml`), embedded.
 pub const DEFAULT_SCENARIO_TOML: &str = include_str!("../../../scenarios/default.toml");
 
+/// The scenarios compiled into the binary, by name: `--scenario NAME` picks
+/// one without the repository checked out. Each is the file
+/// `scenarios/NAME.toml` as it was at build time.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("default", DEFAULT_SCENARIO_TOML),
+    ("ci", include_str!("../../../scenarios/ci.toml")),
+    (
+        "acceptance",
+        include_str!("../../../scenarios/acceptance.toml"),
+    ),
+    ("witness", include_str!("../../../scenarios/witness.toml")),
+];
+
+/// The error for a `--scenario` word that names no built-in scenario.
+fn unknown_built_in(name: &str) -> ConfigError {
+    ConfigError {
+        origin: "--scenario".to_string(),
+        line: None,
+        column: None,
+        key: String::new(),
+        kind: crate::config::declaration::ConfigErrorKind::Invalid,
+        message: format!(
+            "no built-in scenario is named {name:?}: use one of {} or the path of a .toml file",
+            BUILT_IN
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Where a scenario comes from: a file, or a scenario built in by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScenarioSource {
+    /// A TOML file.
+    File(std::path::PathBuf),
+    /// One of [`BUILT_IN`], by name.
+    BuiltIn(&'static str),
+}
+
+impl ScenarioSource {
+    /// Reads a `--scenario` value. A bare word (no path separator, no
+    /// `.toml`) names a built-in scenario, and an unknown one is an error
+    /// listing those that exist; anything else is a file path.
+    pub fn from_arg(arg: &std::path::Path) -> Result<ScenarioSource, ConfigError> {
+        let s = arg.to_string_lossy();
+        let bare = arg.components().count() == 1
+            && arg.extension().is_none()
+            && !s.contains(std::path::MAIN_SEPARATOR)
+            && !s.contains('/');
+        if !bare {
+            return Ok(ScenarioSource::File(arg.to_path_buf()));
+        }
+        match BUILT_IN.iter().find(|(name, _)| *name == s) {
+            Some((name, _)) => Ok(ScenarioSource::BuiltIn(name)),
+            None => Err(unknown_built_in(&s)),
+        }
+    }
+
+    /// The file, when the scenario comes from one.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            ScenarioSource::File(p) => Some(p),
+            ScenarioSource::BuiltIn(_) => None,
+        }
+    }
+
+    /// How errors and the record name it: the path, or `NAME (built in)`.
+    pub fn describe(&self) -> String {
+        match self {
+            ScenarioSource::File(p) => p.display().to_string(),
+            ScenarioSource::BuiltIn(n) => format!("{n} (built in)"),
+        }
+    }
+
+    /// Reads the scenario.
+    pub fn load(&self) -> Result<Scenario, ConfigError> {
+        match self {
+            ScenarioSource::File(p) => Scenario::load(p),
+            ScenarioSource::BuiltIn(name) => Scenario::built_in(name),
+        }
+    }
+}
+
 /// Screen-channel settings (all times in milliseconds).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -186,6 +271,15 @@ impl Scenario {
         Scenario::parse(DEFAULT_SCENARIO_TOML, "scenarios/default.toml (embedded)")
     }
 
+    /// The built-in scenario `name` (see [`BUILT_IN`]). Each is covered by
+    /// a test, so only a build that embeds a broken file fails here.
+    pub fn built_in(name: &str) -> Result<Scenario, ConfigError> {
+        let Some((n, src)) = BUILT_IN.iter().find(|(n, _)| *n == name) else {
+            return Err(unknown_built_in(name));
+        };
+        Scenario::parse(src, &format!("scenarios/{n}.toml (built in)"))
+    }
+
     fn validate(&self, doc: &Doc<'_>) -> Result<(), ConfigError> {
         if self.name.trim().is_empty() {
             return Err(doc.error_at("name", "must not be empty (it names the run's scenario)"));
@@ -328,6 +422,24 @@ pub const MAX_STORM_CONSOLES: u32 = 64;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
 mod tests {
+    #[test]
+    fn every_built_in_scenario_parses_and_names_itself() {
+        for (name, _) in super::BUILT_IN {
+            let sc = super::Scenario::built_in(name).unwrap();
+            assert_eq!(&sc.name, name);
+        }
+        let w = super::ScenarioSource::from_arg(std::path::Path::new("witness")).unwrap();
+        assert_eq!(w, super::ScenarioSource::BuiltIn("witness"));
+        assert_eq!(w.load().unwrap().witness.len(), 5);
+        let f = super::ScenarioSource::from_arg(std::path::Path::new("scenarios/ci.toml")).unwrap();
+        assert!(f.path().is_some());
+        let e = super::ScenarioSource::from_arg(std::path::Path::new("witnes")).unwrap_err();
+        assert!(
+            e.to_string().contains("default, ci, acceptance, witness"),
+            "{e}"
+        );
+    }
+
     use super::*;
     use crate::config::declaration::ConfigErrorKind;
 

@@ -29,6 +29,22 @@ impl Verdict {
             Verdict::Skipped => "skipped",
         }
     }
+
+    /// The verdict in Japanese, as printed for a reader who reads it first.
+    pub fn as_ja(&self) -> &'static str {
+        match self {
+            Verdict::Pass => "合格",
+            Verdict::Fail => "不合格",
+            Verdict::NotApplicable => "対象外",
+            Verdict::Error => "判定不能",
+            Verdict::Skipped => "未実施",
+        }
+    }
+
+    /// The verdict in `lang`.
+    pub fn label(&self, lang: crate::model::lang::Lang) -> &'static str {
+        lang.pick(self.as_str(), self.as_ja())
+    }
 }
 
 /// Why a check was skipped.
@@ -68,6 +84,22 @@ impl ConditionVerdict {
             ConditionVerdict::NotApplicable => "not_applicable",
             ConditionVerdict::Skipped => "skipped",
         }
+    }
+
+    /// The verdict in Japanese: 適合, 不適合, 判定保留, 対象外, 未実施.
+    pub fn as_ja(&self) -> &'static str {
+        match self {
+            ConditionVerdict::Pass => "適合",
+            ConditionVerdict::Fail => "不適合",
+            ConditionVerdict::Inconclusive => "判定保留",
+            ConditionVerdict::NotApplicable => "対象外",
+            ConditionVerdict::Skipped => "未実施",
+        }
+    }
+
+    /// The verdict in `lang`.
+    pub fn label(&self, lang: crate::model::lang::Lang) -> &'static str {
+        lang.pick(self.as_str(), self.as_ja())
     }
 
     /// The one judge of a condition: from its checks' results
@@ -136,6 +168,28 @@ pub enum WitnessAnswer {
     NotApplicable,
     /// No usable answer (timeout, no input, aborted run).
     Error,
+}
+
+impl WitnessAnswer {
+    /// `pass`, `fail`, `n/a` or `error`, as the witness types it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            WitnessAnswer::Pass => "pass",
+            WitnessAnswer::Fail => "fail",
+            WitnessAnswer::NotApplicable => "n/a",
+            WitnessAnswer::Error => "error",
+        }
+    }
+
+    /// The answer in Japanese: 確認, 不適合, 該当なし, 回答なし.
+    pub fn as_ja(&self) -> &'static str {
+        match self {
+            WitnessAnswer::Pass => "確認",
+            WitnessAnswer::Fail => "不適合",
+            WitnessAnswer::NotApplicable => "該当なし",
+            WitnessAnswer::Error => "回答なし",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,9 @@ use super::select::Selection;
 use crate::model::ids::{CheckId, ConditionId};
 use crate::model::verdict::{ConditionVerdict, SkipReason, Verdict};
 
+/// The detail of a check left out by `--only`/`--skip`.
+pub const DESELECTED_DETAIL: &str = "not selected (--only/--skip)";
+
 /// The result of one check in a run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckResult {
@@ -33,7 +36,7 @@ pub struct CheckResult {
 impl CheckResult {
     pub(super) fn skipped(id: CheckId, why: SkipReason) -> CheckResult {
         let detail = match &why {
-            SkipReason::Deselected => "not selected (--only/--skip)".to_string(),
+            SkipReason::Deselected => DESELECTED_DETAIL.to_string(),
             SkipReason::Prerequisite(what) => format!("prerequisite {what}"),
             SkipReason::Aborted => "run aborted before this check ran".to_string(),
         };

@@ -4,6 +4,11 @@
 //! `condition` and `check` properties. `fail` is a failure and `error` an
 //! error, both with the check's detail as message; `not_applicable` and
 //! `skipped` are skipped, the message saying which.
+//!
+//! A witnessed run adds one `<testcase>` per witness question to its
+//! condition's suite: a `fail` answer is a failure and a missing answer an
+//! error, each with the question, the comment, who answered and when, so
+//! that a condition failed by its witness never reads `failures="0"`.
 
 use std::time::Duration;
 
@@ -12,7 +17,8 @@ use quick_junit::{
 };
 
 use super::Report;
-use crate::model::verdict::Verdict;
+use crate::model::verdict::{Verdict, WitnessAnswer};
+use crate::sinks::witness::WitnessRecord;
 
 /// The file name inside the run directory.
 pub const JUNIT_FILE: &str = "junit.xml";
@@ -57,9 +63,62 @@ pub fn render(report: &Report) -> Result<String, quick_junit::SerializeError> {
             case.add_property(Property::new("verdict", check.verdict.as_str()));
             suite.add_test_case(case);
         }
+        for w in &cond.witness {
+            suite.add_test_case(witness_case(cond.id.as_str(), w));
+        }
         j.add_test_suite(suite);
     }
     j.to_string()
+}
+
+/// What a witness answer says in one line: the answer, the comment, who
+/// and when.
+pub fn witness_message(w: &WitnessRecord) -> String {
+    let mut m = format!("witness answered {}", w.answer.as_str());
+    if let Some(c) = &w.comment {
+        m.push_str(&format!(": {c}"));
+    }
+    if let Some(who) = &w.operator {
+        m.push_str(&format!(" (by {who}"));
+        if let Some(at) = &w.answered_at {
+            m.push_str(&format!(" at {at}"));
+        }
+        m.push(')');
+    }
+    m
+}
+
+fn witness_case(cond: &str, w: &WitnessRecord) -> TestCase {
+    let status = match w.answer {
+        WitnessAnswer::Pass => TestCaseStatus::success(),
+        WitnessAnswer::Fail | WitnessAnswer::Error => {
+            let kind = if w.answer == WitnessAnswer::Fail {
+                NonSuccessKind::Failure
+            } else {
+                NonSuccessKind::Error
+            };
+            let mut s = TestCaseStatus::non_success(kind);
+            s.set_message(witness_message(w));
+            s.set_type(format!("witness {}", w.answer.as_str()));
+            s.set_description(format!("{}\n{}", w.question_ja, w.question_en));
+            s
+        }
+        WitnessAnswer::NotApplicable => {
+            let mut s = TestCaseStatus::skipped();
+            s.set_message(witness_message(w));
+            s
+        }
+    };
+    let mut case = TestCase::new(format!("{} witness: {}", w.id, w.question_en), status);
+    case.set_classname(format!("s301.{cond}.witness"));
+    case.add_property(Property::new("condition", cond));
+    case.add_property(Property::new("witness", w.id.as_str()));
+    case.add_property(Property::new("question_ja", w.question_ja.as_str()));
+    case.add_property(Property::new("answer", w.answer.as_str()));
+    if let Some(c) = &w.comment {
+        case.add_property(Property::new("comment", c.as_str()));
+    }
+    case
 }
 
 #[cfg(test)]
@@ -82,6 +141,36 @@ mod tests {
             x.contains("<property name=\"check\" value=\"ST-01\"/>"),
             "{x}"
         );
+    }
+
+    #[test]
+    fn a_failed_witness_answer_is_a_failure_with_its_comment() {
+        let mut r = Report::from_outcome(&sample_outcome());
+        let c = r
+            .conditions
+            .iter_mut()
+            .find(|c| c.id.as_str() == "1-2-2")
+            .unwrap();
+        c.witness.push(WitnessRecord {
+            id: "W-03".into(),
+            check: None,
+            question_ja: "操作は反映されましたか？".into(),
+            question_en: "Did the input show?".into(),
+            answer: WitnessAnswer::Fail,
+            comment: Some("画面が黒い".into()),
+            screenshot: None,
+            operator: Some("佐藤".into()),
+            asked_at: None,
+            answered_at: Some("2026-12-02T01:00:00.000Z".into()),
+            via: None,
+        });
+        let x = render(&r).unwrap();
+        assert_eq!(x.matches("<failure").count(), 2, "{x}");
+        assert!(
+            x.contains("witness answered fail: 画面が黒い (by 佐藤 at 2026-12-02T01:00:00.000Z)"),
+            "{x}"
+        );
+        assert!(x.contains("W-03 witness: Did the input show?"), "{x}");
     }
 
     #[test]

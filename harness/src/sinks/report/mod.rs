@@ -50,8 +50,13 @@ pub struct RunSection {
     pub id: String,
     /// RFC 3339, UTC, milliseconds.
     pub started_at: String,
-    /// RFC 3339, UTC, milliseconds.
+    /// When the run ended, RFC 3339, UTC, milliseconds: when its record was
+    /// finished, after the last witness answer.
     pub finished_at: String,
+    /// When the last check finished, if witness questions or the record
+    /// kept the run going after it (RFC 3339, UTC, milliseconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks_finished_at: Option<String>,
     /// Completed or aborted.
     pub status: RunStatus,
     /// True when `--only`/`--skip` narrowed the run: not a full conformance record.
@@ -70,9 +75,13 @@ pub struct RunSection {
     /// was aborted, in catalog order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub never_ran: Vec<String>,
-    /// Who operated (witnessed) the run (`--operator`).
+    /// The vendor's test operator, 試験実施者 (`--operator`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator: Option<String>,
+    /// The department's witness, 立会者 (`--witness`), who answered the
+    /// witness questions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness: Option<String>,
     /// The department the run was made for (`--department`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
@@ -116,6 +125,14 @@ pub struct CheckRecord {
     pub duration_ms: u64,
     /// What the check recorded (negotiated parameters, timings, offending data).
     pub evidence: Value,
+}
+
+impl CheckRecord {
+    /// Whether the check was left out by `--only`/`--skip` (a skip that is
+    /// no result at all, unlike one for a failed prerequisite or an abort).
+    pub fn deselected(&self) -> bool {
+        self.verdict == Verdict::Skipped && self.detail == crate::run::events::DESELECTED_DETAIL
+    }
 }
 
 /// `metrics`: totals, and figures surfaced from the checks.
@@ -298,7 +315,9 @@ impl Report {
                     .map(|c| c.id.to_string())
                     .collect(),
                 operator: None,
+                witness: None,
                 department: None,
+                checks_finished_at: None,
             },
             terminal: o.info.terminal.clone(),
             conditions,
@@ -310,6 +329,54 @@ impl Report {
                 by_check,
                 measured,
             },
+        }
+    }
+}
+
+/// The run's overall result, 総合判定: what the exit status says and what
+/// every output's headline shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overall {
+    /// Every judged condition passed (or was not applicable) and the run completed.
+    Pass,
+    /// A judged condition failed (a check, or a witness's answer).
+    Fail,
+    /// Nothing failed, but a condition is inconclusive or the run was aborted.
+    Inconclusive,
+}
+
+impl Overall {
+    /// `pass`, `fail` or `inconclusive`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Overall::Pass => "pass",
+            Overall::Fail => "fail",
+            Overall::Inconclusive => "inconclusive",
+        }
+    }
+
+    /// 適合, 不適合 or 判定保留.
+    pub fn as_ja(&self) -> &'static str {
+        match self {
+            Overall::Pass => "適合",
+            Overall::Fail => "不適合",
+            Overall::Inconclusive => "判定保留",
+        }
+    }
+}
+
+impl Report {
+    /// The overall result. Informational rows (2-2-1) never move it.
+    pub fn overall(&self) -> Overall {
+        let judged = || self.conditions.iter().filter(|c| !c.informational);
+        if judged().any(|c| c.verdict == ConditionVerdict::Fail) {
+            Overall::Fail
+        } else if self.run.status == RunStatus::Aborted
+            || judged().any(|c| c.verdict == ConditionVerdict::Inconclusive)
+        {
+            Overall::Inconclusive
+        } else {
+            Overall::Pass
         }
     }
 }
