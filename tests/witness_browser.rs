@@ -124,7 +124,14 @@ async fn a_witness_follows_the_run_and_answers_in_the_browser() {
             .arg(&scenario)
             .arg("--out")
             .arg(&dir)
-            .args(["--operator", "試験 太郎", "--seed", "7"])
+            .args([
+                "--operator",
+                "試験 太郎",
+                "--witness",
+                "立会 花子",
+                "--seed",
+                "7",
+            ])
             .arg("--witness-ui")
             .arg(format!("127.0.0.1:{ui_port}"))
             // Standard input stays open and silent: every answer comes from the browser.
@@ -293,7 +300,8 @@ async fn a_witness_follows_the_run_and_answers_in_the_browser() {
     assert_eq!(w03["answer"], "fail");
     assert_eq!(w03["comment"], COMMENT);
     assert_eq!(w03["via"], "browser");
-    assert_eq!(w03["operator"], "試験 太郎");
+    // Recorded as the witness's answer (--witness), not the operator's.
+    assert_eq!(w03["operator"], "立会 花子");
     let (asked, answered_at) = (
         w03["asked_at"].as_str().unwrap(),
         w03["answered_at"].as_str().unwrap(),
@@ -314,4 +322,11 @@ async fn a_witness_follows_the_run_and_answers_in_the_browser() {
         .map(|c| c["witness"].as_array().map_or(0, Vec::len))
         .sum();
     assert_eq!(all, 5);
+
+    // The same failure in the summary, report.html and junit.xml.
+    assert!(out.contains("  fail           1-2-2"), "{out}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains(COMMENT), "report.html lacks the comment");
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(junit.contains(COMMENT), "junit.xml lacks the comment");
 }

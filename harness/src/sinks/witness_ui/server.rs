@@ -305,3 +305,90 @@ fn evidence(hub: &Hub, path: &str) -> Response<Body> {
         _ => json_error(StatusCode::NOT_FOUND, "not found / ありません"),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure
+mod tests {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+
+    use super::super::{UiConfig, WitnessUi};
+    use crate::binding::tap::ScreenTap;
+    use crate::model::lang::Lang;
+
+    fn request(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> (u16, String) {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let text = String::from_utf8_lossy(&out).into_owned();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        (status, text)
+    }
+
+    #[test]
+    fn the_browser_is_untrusted_input() {
+        let dir = std::env::temp_dir().join(format!("s301-ui-server-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("evidence/OP-01")).unwrap();
+        std::fs::write(dir.join("evidence/OP-01/after.png"), b"png").unwrap();
+        std::fs::write(dir.join("report.json"), b"{}").unwrap();
+        let cfg = UiConfig {
+            run_dir: dir.clone(),
+            steps: Vec::new(),
+            lang: Lang::Ja,
+            who: None,
+        };
+        let ui = WitnessUi::start(
+            "127.0.0.1:0".parse().unwrap(),
+            cfg,
+            Arc::new(ScreenTap::new()),
+        )
+        .unwrap();
+        let a = ui.addr();
+        let get = |path: &str, host: &str| {
+            request(
+                a,
+                &format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+                b"",
+            )
+        };
+        let host = a.to_string();
+        let (st, page) = get("/", &host);
+        assert_eq!(st, 200);
+        assert!(page.contains("立会者コンソール"));
+        // Another site's name resolved to 127.0.0.1 (DNS rebinding).
+        assert_eq!(get("/", "evil.example:80").0, 421);
+        assert_eq!(get("/evidence/OP-01/after.png", &host).0, 200);
+        assert_eq!(get("/evidence/../report.json", &host).0, 404);
+        assert_eq!(get("/evidence/OP-01/../../report.json", &host).0, 404);
+        assert_eq!(get("/evidence/ZZ-99/after.png", &host).0, 404);
+        let post = |kind: &str, body: &[u8]| {
+            request(
+                a,
+                &format!(
+                    "POST /api/answer HTTP/1.1\r\nHost: {host}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                ),
+                body,
+            )
+        };
+        // A cross-site form cannot post an answer.
+        assert_eq!(
+            post("text/plain", br#"{"id":"W-01","answer":"pass"}"#).0,
+            415
+        );
+        assert_eq!(post("application/json", &vec![b' '; 9000]).0, 413);
+        let (st, text) = post("application/json", br#"{"id":"W-01","answer":"pass"}"#);
+        assert_eq!(st, 404);
+        assert!(text.contains("W-01"), "{text}");
+        ui.stop();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -54,6 +54,10 @@ function render(s) {
     (s.run.recorded ? ` | 記録済み / recorded: ${s.run.recorded}` : (s.run.finished ? " | 確認項目終了 / checks finished" : ""));
   const label = $("#console-label");
   const others = s.consoles.filter((c) => c.label !== s.shown).map((c) => c.label);
+  // An exclusivity check (EX-*) tries a second console: a refused one never
+  // gets a picture, so say it is being tried.
+  const ex = s.checks.filter((c) => c.running && c.id.startsWith("EX-")).map((c) => c.id);
+  if (!others.length && ex.length) others.push(`(${ex.join(", ")})`);
   if (s.shown) {
     label.textContent = `指令台 ${s.shown} の画面 / the screen console ${s.shown} receives` +
       (others.length ? ` — 二台目の指令台が接続中: ${others.join(", ")} / second console connecting: ${others.join(", ")}` : "");
