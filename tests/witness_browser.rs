@@ -330,3 +330,27 @@ async fn a_witness_follows_the_run_and_answers_in_the_browser() {
     let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
     assert!(junit.contains(COMMENT), "junit.xml lacks the comment");
 }
+
+#[test]
+fn a_bad_or_taken_witness_ui_address_is_a_usage_error_with_nothing_run() {
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("witness-ui-usage");
+    let _ = std::fs::remove_dir_all(&base);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = taken.local_addr().map(|a| a.to_string()).unwrap();
+    for (addr, says) in [
+        ("nonsense", "not an address"),
+        (taken.as_str(), "cannot listen"),
+    ] {
+        let out_dir = base.join(addr.replace([':', '.'], "-"));
+        let out = Command::new(env!("CARGO_BIN_EXE_s301"))
+            .args(["run", "--witness-ui", addr, "--out"])
+            .arg(&out_dir)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{addr}: {err}");
+        assert!(err.contains(says), "{addr}: {err}");
+        assert!(!out_dir.exists(), "{addr}: a run directory was made");
+    }
+}
