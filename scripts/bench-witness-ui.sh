@@ -15,7 +15,9 @@
 # Printed: frames/s received, bytes/s, the witness-ui thread's CPU (user+sys
 # over wall), and the whole s301 process's CPU from /usr/bin/time -v, both
 # with the browser stand-in and without it (the difference is what the live
-# view costs the process), and the load average.
+# view costs the process), and the load average. When chromium and
+# chromedriver are installed, a third case opens the page itself in headless
+# Chromium (WebDriver through curl) and reads the frames it drew.
 #
 # Usage: scripts/bench-witness-ui.sh
 # Environment:
@@ -111,8 +113,8 @@ with open(out, "w") as f:
 PY
 
 run_case() {
-    local label=$1 with_client=$2 p
-    p=$(port)
+    local label=$1 with_client=$2 p=${3:-}
+    [ -n "$p" ] || p=$(port)
     rm -f "$work/pid"
     if [ "$with_client" = 1 ]; then
         python3 "$work/client.py" "$p" "$work/pid" "$work/client.txt" &
@@ -134,4 +136,36 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 run_case "without a browser" 0
 run_case "with a browser" 1
 echo "browser stand-in: $(cat "$work/client.txt")"
+
+# The page itself, in headless Chromium: frames drawn on its canvas.
+if [ -x /usr/bin/chromedriver ] && [ -x /usr/bin/chromium ]; then
+    wd=$(port)
+    /usr/bin/chromedriver --port="$wd" >/dev/null 2>&1 &
+    driver=$!
+    p=$(port)
+    rm -f "$work/pid"
+    (
+        for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$wd/status" >/dev/null && break; sleep 0.1; done
+        sid=$(curl -fs -X POST "http://127.0.0.1:$wd/session" -H 'content-type: application/json' \
+            -d '{"capabilities":{"alwaysMatch":{"goog:chromeOptions":{"binary":"/usr/bin/chromium","args":["--headless=new","--no-sandbox","--disable-gpu","--disable-dev-shm-usage"]}}}}' \
+            | python3 -c 'import json,sys; print(json.load(sys.stdin)["value"]["sessionId"])')
+        for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$p/" >/dev/null && break; sleep 0.1; done
+        curl -fs -X POST "http://127.0.0.1:$wd/session/$sid/url" -H 'content-type: application/json' \
+            -d "{\"url\":\"http://127.0.0.1:$p/\"}" >/dev/null
+        js() { curl -fs -X POST "http://127.0.0.1:$wd/session/$sid/execute/sync" -H 'content-type: application/json' \
+            -d "{\"script\":\"$1\",\"args\":[]}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["value"])'; }
+        # Count from the first full-size frame to the end of the changes.
+        for _ in $(seq 1 300); do [ "$(js 'return document.getElementById(\"screen\").width')" = 1920 ] && break; sleep 0.1; done
+        f0=$(js 'return window.s301.frames'); t0=$(date +%s.%N)
+        sleep $((secs - 4))
+        f1=$(js 'return window.s301.frames'); t1=$(date +%s.%N)
+        awk -v a="$f0" -v b="$f1" -v s="$t0" -v e="$t1" 'BEGIN { printf "headless Chromium drew %d frames in %.1f s: %.1f frames/s\n", b - a, e - s, (b - a) / (e - s) }' >"$work/chromium.txt"
+        curl -fs -X DELETE "http://127.0.0.1:$wd/session/$sid" >/dev/null || true
+    ) &
+    page=$!
+    run_case "with headless Chromium" 0_page "$p"
+    wait "$page" || true
+    kill "$driver" 2>/dev/null || true
+    echo "$(cat "$work/chromium.txt" 2>/dev/null || echo 'headless Chromium: no figure')"
+fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
