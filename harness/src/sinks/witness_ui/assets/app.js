@@ -82,6 +82,10 @@ function render(s) {
     if (card && rendered[q.id] === key) continue;
     rendered[q.id] = key;
     const fresh = question(q);
+    // Keep what the witness was typing across a redraw.
+    const typed = card && card.querySelector("textarea");
+    const area = fresh.querySelector("textarea");
+    if (typed && area) area.value = typed.value;
     if (card) card.replaceWith(fresh); else list.append(fresh);
   }
 }
