@@ -55,6 +55,8 @@ pub enum Command {
     Runs(crate::runs_cmd::RunsArgs),
     /// Compare two run directories: verdicts (regressions first), declaration, figures, screenshots.
     Diff(crate::diff_cmd::DiffArgs),
+    /// Write a commented declaration template for a new terminal (never overwrites).
+    Init(InitArgs),
     /// Capture the terminal's whole screen once, as PNG, through the checks' binding.
     #[command(
         after_help = "Exit status: 0 the PNG was written; 1 the capture failed (refused, \
@@ -99,13 +101,25 @@ pub struct CaptureArgs {
     pub server_name: Option<String>,
 }
 
+/// `s301 init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where the template goes; an existing file is never overwritten.
+    #[arg(value_name = "FILE", default_value = "terminal.toml")]
+    pub file: PathBuf,
+    /// Ask for the essentials (identity, URLs, declarant, date, department) on the terminal.
+    #[arg(long)]
+    pub interactive: bool,
+}
+
 /// `s301 report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The run directory (holding report.json and evidence/).
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
-    /// html (report.html), junit (junit.xml), md (declaration.md) or csv (declaration.csv).
+    /// html (report.html), junit (junit.xml), md (declaration.md), csv (declaration.csv),
+    /// xlsx (declaration.xlsx) or declaration-html (declaration.html).
     #[arg(long, value_name = "FORMAT")]
     pub format: String,
     /// Write here instead of stdout.

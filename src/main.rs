@@ -9,6 +9,7 @@ mod capture_cmd;
 mod checks_cmd;
 mod cli;
 mod diff_cmd;
+mod init_cmd;
 mod keygen_cmd;
 mod mock_cmd;
 mod progress;
@@ -53,15 +54,21 @@ fn main() -> ExitCode {
         cli::Command::Runs(args) => runs_cmd::run(&args),
         cli::Command::Diff(args) => diff_cmd::run(&args),
         cli::Command::Capture(args) => block_on(capture_cmd::run(args)),
+        cli::Command::Init(args) => init_cmd::run(&args),
     }
 }
 
 /// Writes to stdout, ignoring errors: a closed pipe (`s301 ... | head`) must
 /// not turn into a panic, and the report is on disk anyway.
 pub fn out(text: &str) {
+    out_bytes(text.as_bytes());
+}
+
+/// Writes bytes (a text or a binary output) to stdout, flushing it.
+pub fn out_bytes(bytes: &[u8]) {
     use std::io::Write;
     let mut o = std::io::stdout().lock();
-    let _ = o.write_all(text.as_bytes());
+    let _ = o.write_all(bytes);
     let _ = o.flush();
 }
 

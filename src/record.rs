@@ -458,8 +458,8 @@ mod tests {
         assert_eq!(f.report.run.status, RunStatus::Completed);
         let v = integrity::verify(&dir, None).unwrap();
         assert!(v.is_ok(), "{v:?}");
-        // report.json, the screenshot and the four outputs.
-        assert_eq!(v.files, 6);
+        // report.json, the screenshot and every output.
+        assert_eq!(v.files, 2 + outputs::Format::ALL.len());
         assert!(
             epilogue(&f, Lang::En).contains("Sealed: "),
             "{}",

@@ -1,4 +1,4 @@
-//! `s301 report DIR --format html|junit|md|csv [--output FILE]`: produces
+//! `s301 report DIR --format html|junit|md|csv|xlsx|declaration-html [--output FILE]`: produces
 //! one output of a run directory again from its `report.json` and
 //! `evidence/`, without a terminal.
 //!
@@ -20,7 +20,7 @@ use crate::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
 pub fn run(args: &ReportArgs) -> ExitCode {
     let Some(format) = Format::parse(&args.format) else {
         eprintln!(
-            "s301: error: unknown format \"{}\"; known formats: html, junit, md, csv",
+            "s301: error: unknown format \"{}\"; known formats: html, junit, md, csv, xlsx, declaration-html",
             args.format
         );
         return ExitCode::from(EXIT_USAGE);
@@ -33,7 +33,7 @@ pub fn run(args: &ReportArgs) -> ExitCode {
         }
     };
     let ev = EvidenceIndex::scan(&args.dir);
-    let text = match outputs::render(format, &report, &ev) {
+    let bytes = match outputs::render(format, &report, &ev) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("s301 report: {e}");
@@ -41,20 +41,18 @@ pub fn run(args: &ReportArgs) -> ExitCode {
         }
     };
     match &args.output {
-        Some(path) => {
-            match s301_harness::sinks::report::json::write_atomic(path, text.as_bytes()) {
-                Ok(()) => {
-                    eprintln!("s301 report: wrote {}", path.display());
-                    ExitCode::from(EXIT_PASS)
-                }
-                Err(e) => {
-                    eprintln!("s301 report: {}: {e}", path.display());
-                    ExitCode::from(EXIT_FAIL)
-                }
+        Some(path) => match s301_harness::sinks::report::json::write_atomic(path, &bytes) {
+            Ok(()) => {
+                eprintln!("s301 report: wrote {}", path.display());
+                ExitCode::from(EXIT_PASS)
             }
-        }
+            Err(e) => {
+                eprintln!("s301 report: {}: {e}", path.display());
+                ExitCode::from(EXIT_FAIL)
+            }
+        },
         None => {
-            crate::out(&text);
+            crate::out_bytes(&bytes);
             ExitCode::from(EXIT_PASS)
         }
     }

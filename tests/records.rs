@@ -269,7 +269,7 @@ fn failing_run_names_the_failed_checks_in_every_output() {
     );
     let csv = read(&out_dir, "declaration.csv");
     assert!(csv.contains("否採用"), "{csv}");
-    assert!(csv.contains("OP-01 fail"), "{csv}");
+    assert!(csv.contains("OP-01（不合格）"), "{csv}");
     let junit = read(&out_dir, "junit.xml");
     assert_eq!(junit.matches("<failure").count(), 2, "{junit}");
     // The failed probe's before/after crops are kept for the vendor.

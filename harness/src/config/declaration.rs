@@ -2,6 +2,7 @@
 //! a PICS), read from TOML. It is the input to the 適合宣言.
 
 mod config_error;
+pub mod conformity;
 pub mod input_file;
 pub mod probe;
 pub mod tls;
@@ -201,6 +202,10 @@ pub struct Declaration {
     /// `[tls]`: certificates for `wss://`, `https://` and the https receiver.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<tls::TlsDecl>,
+    /// `[conformity]`: the vendor's answers on the 適合宣言 for the rows the
+    /// run cannot judge (see [`conformity`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conformity: Option<conformity::ConformityDecl>,
 }
 
 mod rect_list {
@@ -237,6 +242,8 @@ impl Declaration {
     /// environment variable names. Every error names the key and its line.
     pub fn parse(src: &str, origin: &str) -> Result<Declaration, ConfigError> {
         let doc = Doc::parse(src, origin)?;
+        // Placeholders left by `s301 init` first: they say what to fill in.
+        conformity::check_placeholders(src, &doc)?;
         // Probe fields are checked on the spanned document first: serde
         // loses the position of an array-of-tables element, the tree keeps it.
         check_probe_shapes(&doc)?;
@@ -311,6 +318,9 @@ impl Declaration {
         }
         if let Some(listen) = &self.harness.listen {
             check_listen(doc, "harness.listen", listen)?;
+        }
+        if let Some(c) = &self.conformity {
+            conformity::validate(c, doc)?;
         }
         self.validate_tls(doc)
     }

@@ -1,32 +1,51 @@
 //! Which TLS cipher suites are built only from algorithms on CRYPTREC's
 //! e-Government Recommended Ciphers List (電子政府推奨暗号リスト).
 //!
-//! Basis: the CRYPTREC Ciphers List (「電子政府における調達のために参照すべき
-//! 暗号のリスト」, revised March 2023) puts these on its *recommended* list,
-//! among others: the 128-bit block ciphers AES and Camellia; the modes GCM
-//! and CCM for authenticated encryption; the hash functions SHA-256 and
-//! SHA-384 (SHA-2); the key agreements DH and ECDH (used ephemeral, as DHE and
-//! ECDHE, in TLS); the signatures RSA-PSS, RSASSA-PKCS1-v1_5, ECDSA and EdDSA.
-//! A suite counts as listed here when its key exchange (TLS 1.2), its bulk
-//! cipher, its mode and its hash are all on that list.
-//!
-//! Not listed, so reported as such:
-//! - ChaCha20-Poly1305: neither ChaCha20 nor Poly1305 is on the recommended
-//!   list (CRYPTREC evaluated it, but it did not join the recommended list);
-//! - CBC suites with HMAC-SHA1 and any SHA-1 suite (SHA-1 is on the
-//!   monitored list only, kept for compatibility);
-//! - static RSA key transport (TLS uses RSAES-PKCS1-v1_5, a monitored-list
-//!   item, and it gives no forward secrecy);
-//! - CCM_8 (its 64-bit tag is shorter than the list's guidance assumes).
+//! The list itself is data, `harness/data/cryptrec.toml`, which names the
+//! edition it follows (30 March 2023) and says why each algorithm is in or
+//! out: ephemeral (EC)DH; AES and Camellia; GCM, CCM and CBC (with HMAC);
+//! SHA-256 and SHA-384. Not listed: ChaCha20-Poly1305 (not on the
+//! recommended list), anything with SHA-1 (monitored list only), static RSA
+//! key transport, CCM_8, Triple DES.
 //!
 //! The table is a judgment the report shows with its reason; it never
 //! changes a mandatory condition's verdict.
+
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
 /// The list this module classifies against, as named in evidence.
 pub const LIST_NAME: &str =
     "CRYPTREC e-Government Recommended Ciphers List (電子政府推奨暗号リスト, 2023)";
+
+const LIST_TOML: &str = include_str!("../../../data/cryptrec.toml");
+
+/// The recommended list as `data/cryptrec.toml` gives it.
+#[derive(Debug, Deserialize)]
+struct List {
+    edition: String,
+    key_exchange: Vec<String>,
+    ciphers: Vec<String>,
+    modes: Vec<String>,
+    hashes: Vec<String>,
+    not_listed: std::collections::BTreeMap<String, String>,
+}
+
+fn list() -> &'static List {
+    static LIST: OnceLock<List> = OnceLock::new();
+    LIST.get_or_init(|| {
+        toml::from_str(LIST_TOML).unwrap_or_else(|e| {
+            // Part of the crate and tested below: a build defect, not input.
+            panic!("embedded cryptrec.toml does not parse: {e}")
+        })
+    })
+}
+
+/// The edition of the list the table follows (from `data/cryptrec.toml`).
+pub fn edition() -> &'static str {
+    &list().edition
+}
 
 /// Where a cipher suite stands against the recommended list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,65 +69,80 @@ pub fn classify(suite: &str) -> CryptrecStatus {
     }
 }
 
+/// The parts of a suite name: `_`-separated words.
+fn has_part(name: &str, part: &str) -> bool {
+    name.split("_WITH_")
+        .flat_map(|side| side.split('_'))
+        .collect::<Vec<_>>()
+        .windows(part.split('_').count())
+        .any(|w| w.join("_") == part)
+}
+
 fn judge(suite: &str) -> (bool, String) {
+    let l = list();
     let s = suite.to_ascii_uppercase();
-    if s.contains("CHACHA20") || s.contains("POLY1305") {
-        return (
-            false,
-            "ChaCha20-Poly1305 is not on the recommended list".into(),
-        );
+    if let Some((_, why)) = l.not_listed.iter().find(|(k, _)| has_part(&s, k)) {
+        return (false, why.clone());
     }
     // TLS 1.3 names carry only the AEAD and the hash: key exchange is always
     // ephemeral (EC)DH there.
-    let (kx_ok, rest) = if let Some(rest) = s.strip_prefix("TLS13_") {
-        (true, rest.to_string())
+    let rest = if let Some(rest) = s.strip_prefix("TLS13_") {
+        rest.to_string()
     } else if let Some(rest) = s.strip_prefix("TLS_") {
         let Some((kx, cipher)) = rest.split_once("_WITH_") else {
             return (false, format!("unrecognised suite name {suite:?}"));
         };
-        let ephemeral = kx.starts_with("ECDHE_") || kx.starts_with("DHE_");
-        if !ephemeral {
+        if !l
+            .key_exchange
+            .iter()
+            .any(|k| kx.split('_').next() == Some(k))
+        {
             return (
                 false,
                 format!("key exchange {kx} is not ephemeral DH/ECDH (static RSA key transport is not recommended)"),
             );
         }
-        (true, cipher.to_string())
+        cipher.to_string()
     } else {
         return (false, format!("unrecognised suite name {suite:?}"));
     };
-    let cipher_ok = ["AES_128_", "AES_256_", "CAMELLIA_128_", "CAMELLIA_256_"]
+    let Some(cipher) = l
+        .ciphers
         .iter()
-        .any(|c| rest.starts_with(c));
-    if !kx_ok || !cipher_ok {
+        .find(|c| rest.starts_with(&format!("{c}_")))
+    else {
         return (
             false,
             format!("bulk cipher of {suite} is not AES or Camellia"),
         );
+    };
+    let after = &rest[cipher.len() + 1..];
+    let mode = after.split('_').next().unwrap_or("");
+    if !l.modes.iter().any(|m| m == mode) {
+        return (
+            false,
+            format!("{suite} uses no mode of the recommended list (GCM, CCM, CBC)"),
+        );
     }
-    if rest.contains("CCM_8") {
-        return (false, "CCM_8 truncates the tag to 64 bits".into());
-    }
-    let gcm = rest.contains("_GCM");
-    let ccm = rest.contains("_CCM");
-    if !(gcm || ccm) {
+    let hash = after.rsplit('_').next().unwrap_or("");
+    // CCM suites of TLS 1.2 have no hash suffix; their PRF is SHA-256.
+    let tls12_ccm = mode == "CCM" && after == "CCM" && !s.starts_with("TLS13_");
+    if !(tls12_ccm || l.hashes.iter().any(|h| h == hash)) {
         return (
             false,
             format!(
-                "{suite} does not use GCM or CCM (CBC with HMAC-SHA1 or SHA-1 is not recommended)"
+                "{suite} does not use SHA-256 or SHA-384 (SHA-1 is on the monitored list only)"
             ),
         );
     }
-    // CCM suites of TLS 1.2 have no hash suffix; their PRF is SHA-256.
-    let hash_ok =
-        rest.ends_with("_SHA256") || rest.ends_with("_SHA384") || (ccm && !s.starts_with("TLS13_"));
-    if !hash_ok {
-        return (false, format!("{suite} does not use SHA-256 or SHA-384"));
-    }
-    let mode = if gcm { "GCM" } else { "CCM" };
     (
         true,
-        format!("AES/Camellia in {mode} with SHA-256/384 and ephemeral (EC)DH are all on the recommended list"),
+        format!(
+            "{} in {mode} with {} and ephemeral (EC)DH are all on the recommended list ({})",
+            cipher.replace('_', "-"),
+            if tls12_ccm { "SHA256" } else { hash },
+            l.edition
+        ),
     )
 }
 
@@ -137,6 +171,20 @@ mod tests {
         assert!(!c.listed);
         assert!(c.reason.contains("ChaCha20"), "{}", c.reason);
         assert!(!classify("TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256").listed);
+    }
+
+    #[test]
+    fn cbc_with_sha256_is_listed_as_the_2023_list_has_cbc_and_hmac() {
+        assert!(classify("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256").listed);
+        assert!(!classify("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA").listed);
+    }
+
+    #[test]
+    fn the_embedded_list_names_its_edition() {
+        assert!(edition().contains("2023-03-30"), "{}", edition());
+        assert!(classify("TLS13_AES_128_GCM_SHA256")
+            .reason
+            .contains("2023-03-30"));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! Readers of the record (printable report, JUnit, 適合宣言) come later and
 //! read [`Report`], not the runner.
 
-pub mod declaration_doc;
+pub mod declaration;
 pub mod html;
 pub mod json;
 pub mod junit;

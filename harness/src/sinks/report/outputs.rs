@@ -1,13 +1,14 @@
 //! The human and CI outputs of a run directory, derived from `report.json`
-//! and the evidence folders: `junit.xml`, `report.html`, `declaration.md`,
-//! `declaration.csv`. [`stage_all`] renders and stages them all at the end of
+//! and the evidence folders: `junit.xml`, `report.html`, and the 適合宣言 as
+//! `declaration.md`, `declaration.csv`, `declaration.xlsx` and the printable
+//! `declaration.html` (with the check sheet). [`stage_all`] renders and stages them all at the end of
 //! a run, for the seal to put in place; [`write_all`] writes them at once;
 //! [`render`] produces one of them again for `s301 report`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{declaration_doc, html, json, junit, Report};
+use super::{declaration, html, json, junit, Report};
 
 /// The evidence folder inside a run directory.
 pub use crate::model::files::EVIDENCE_DIR;
@@ -27,29 +28,44 @@ pub enum Format {
     Md,
     /// `declaration.csv`.
     Csv,
+    /// `declaration.xlsx`.
+    Xlsx,
+    /// `declaration.html`: the printable form and check sheet.
+    DeclarationHtml,
 }
 
 impl Format {
     /// Every format, in the order [`write_all`] writes them.
-    pub const ALL: [Format; 4] = [Format::Junit, Format::Md, Format::Csv, Format::Html];
+    pub const ALL: [Format; 6] = [
+        Format::Junit,
+        Format::Md,
+        Format::Csv,
+        Format::Xlsx,
+        Format::DeclarationHtml,
+        Format::Html,
+    ];
 
     /// The file this format is written to in the run directory.
     pub fn file_name(&self) -> &'static str {
         match self {
             Format::Html => html::HTML_FILE,
             Format::Junit => junit::JUNIT_FILE,
-            Format::Md => declaration_doc::MD_FILE,
-            Format::Csv => declaration_doc::CSV_FILE,
+            Format::Md => declaration::MD_FILE,
+            Format::Csv => declaration::CSV_FILE,
+            Format::Xlsx => declaration::XLSX_FILE,
+            Format::DeclarationHtml => declaration::HTML_FILE,
         }
     }
 
-    /// Parses `html`, `junit`, `md` or `csv`.
+    /// Parses `html`, `junit`, `md`, `csv`, `xlsx` or `declaration-html`.
     pub fn parse(s: &str) -> Option<Format> {
         match s.trim().to_ascii_lowercase().as_str() {
             "html" => Some(Format::Html),
             "junit" | "xml" => Some(Format::Junit),
             "md" | "markdown" => Some(Format::Md),
             "csv" => Some(Format::Csv),
+            "xlsx" | "excel" => Some(Format::Xlsx),
+            "declaration-html" | "declaration.html" => Some(Format::DeclarationHtml),
             _ => None,
         }
     }
@@ -128,6 +144,9 @@ pub enum OutputError {
     /// The JUnit serializer failed.
     #[error("junit.xml: {0}")]
     Junit(String),
+    /// The workbook writer failed.
+    #[error("declaration.xlsx: {0}")]
+    Xlsx(String),
     /// Writing an output failed.
     #[error("{path}: {}", crate::config::declaration::io_reason(source))]
     Write {
@@ -138,13 +157,19 @@ pub enum OutputError {
     },
 }
 
-/// Renders one output for `report` with the evidence `ev`.
-pub fn render(format: Format, report: &Report, ev: &EvidenceIndex) -> Result<String, OutputError> {
+/// Renders one output for `report` with the evidence `ev`, as bytes.
+pub fn render(format: Format, report: &Report, ev: &EvidenceIndex) -> Result<Vec<u8>, OutputError> {
     Ok(match format {
-        Format::Html => html::render(report, ev),
-        Format::Junit => junit::render(report).map_err(|e| OutputError::Junit(e.to_string()))?,
-        Format::Md => declaration_doc::render_md(report, ev),
-        Format::Csv => declaration_doc::render_csv(report, ev),
+        Format::Html => html::render(report, ev).into_bytes(),
+        Format::Junit => junit::render(report)
+            .map_err(|e| OutputError::Junit(e.to_string()))?
+            .into_bytes(),
+        Format::Md => declaration::md::render(report, ev).into_bytes(),
+        Format::Csv => declaration::csv::render(report, ev).into_bytes(),
+        Format::Xlsx => {
+            declaration::xlsx::render(report, ev).map_err(|e| OutputError::Xlsx(e.to_string()))?
+        }
+        Format::DeclarationHtml => declaration::print::render(report, ev).into_bytes(),
     })
 }
 
@@ -171,10 +196,9 @@ pub fn stage_all(dir: &Path, report: &Report) -> Result<Vec<json::Staged>, Outpu
     let ev = EvidenceIndex::scan(dir);
     let mut staged = Vec::new();
     for f in Format::ALL {
-        let text = render(f, report, &ev)?;
+        let bytes = render(f, report, &ev)?;
         let path = dir.join(f.file_name());
-        let s = json::stage(&path, text.as_bytes())
-            .map_err(|source| OutputError::Write { path, source })?;
+        let s = json::stage(&path, &bytes).map_err(|source| OutputError::Write { path, source })?;
         staged.push(s);
     }
     Ok(staged)
@@ -206,13 +230,13 @@ mod tests {
         std::fs::write(dir.join("evidence/ST-02/full.png"), b"x").unwrap();
         std::fs::create_dir_all(dir.join("evidence/not-a-check")).unwrap();
         let paths = write_all(&dir, &r).unwrap();
-        assert_eq!(paths.len(), 4);
+        assert_eq!(paths.len(), Format::ALL.len());
         let ev = EvidenceIndex::scan(&dir);
         assert_eq!(ev.by_check.len(), 1);
         assert_eq!(ev.images_of("ST-02"), ["evidence/ST-02/full.png"]);
         let loaded = load_report(&dir).unwrap();
         for f in Format::ALL {
-            let on_disk = std::fs::read_to_string(dir.join(f.file_name())).unwrap();
+            let on_disk = std::fs::read(dir.join(f.file_name())).unwrap();
             assert_eq!(render(f, &loaded, &ev).unwrap(), on_disk, "{f:?}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
@@ -245,6 +269,11 @@ mod tests {
     fn formats_parse_and_unknown_is_refused() {
         assert_eq!(Format::parse("HTML"), Some(Format::Html));
         assert_eq!(Format::parse("junit"), Some(Format::Junit));
+        assert_eq!(Format::parse("xlsx"), Some(Format::Xlsx));
+        assert_eq!(
+            Format::parse("declaration-html"),
+            Some(Format::DeclarationHtml)
+        );
         assert_eq!(Format::parse("pdf"), None);
     }
 
