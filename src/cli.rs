@@ -189,6 +189,10 @@ pub struct RunArgs {
     /// carry both.
     #[arg(long, value_name = "LANG", default_value = "en")]
     pub lang: s301_harness::model::lang::Lang,
+    /// Serve the live witness console (the screen, the progress, the questions
+    /// with their evidence) to a browser at ADDR (default 127.0.0.1:8301).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8301")]
+    pub witness_ui: Option<String>,
     /// Make TLS-01 (2-2-1, informational) fail on a plaintext transport or a
     /// cipher suite that is not on CRYPTREC's recommended list.
     #[arg(long)]

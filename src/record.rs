@@ -57,6 +57,9 @@ pub struct Finish<'a> {
     /// The run's abort signal: raised while witness questions wait, it
     /// stops them (the remaining ones are recorded as not asked).
     pub abort: &'a AbortSignal,
+    /// The live witness console (`--witness-ui`), where questions may be
+    /// answered too; the first answer, there or on standard input, is kept.
+    pub witness_ui: Option<&'a dyn witness::BrowserAnswers>,
 }
 
 /// Why a record could not be finished. `report.json` then stays marked
@@ -155,9 +158,7 @@ pub fn finish(dir: &Path, outcome: &RunOutcome, scenario: &Scenario, f: &Finish<
         return finished;
     }
     hook::point("provisional");
-    // The answers are the witness's; without --witness, the operator's.
-    let answerer = f.witness.or(f.operator);
-    if ask_witnesses(dir, outcome, scenario, answerer, f.abort, &mut report) {
+    if ask_witnesses(dir, outcome, scenario, f, &mut report) {
         finished.report = unsealed(&report, SEALING_REASON);
         if let Err(e) = json::write_report(dir, &finished.report) {
             finished.sealed = Err(report_err(e));
@@ -257,10 +258,10 @@ fn ask_witnesses(
     dir: &Path,
     outcome: &RunOutcome,
     scenario: &Scenario,
-    operator: Option<&str>,
-    abort: &AbortSignal,
+    f: &Finish<'_>,
     report: &mut Report,
 ) -> bool {
+    let abort = f.abort;
     let steps: Vec<_> = scenario
         .witness
         .iter()
@@ -290,8 +291,20 @@ fn ask_witnesses(
                 report.run.never_ran.push(s.id.clone());
                 continue;
             }
+            let evidence = s
+                .check
+                .and_then(|c| outcome.check(c))
+                .map_or(&serde_json::Value::Null, |c| &c.evidence);
+            let how = witness::Asking {
+                run_dir: dir,
+                // The answers are the witness's; without --witness, the operator's.
+                who: f.witness.or(f.operator),
+                lang: f.lang,
+                evidence,
+                browser: f.witness_ui,
+            };
             let rec = tokio::task::block_in_place(|| {
-                witness::ask(s, dir, operator, &answers, &mut out, &cancelled)
+                witness::ask(s, &how, &answers, &mut out, &cancelled)
             });
             records.push((s.condition, rec));
         }
@@ -422,6 +435,7 @@ mod tests {
                 sign_key: None,
                 evidence: Some(evidence),
                 abort: &abort,
+                witness_ui: None,
             },
         )
     }

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use s301_harness::binding::http::{DataChannel, DataError, REPORTS_PATH};
+use s301_harness::binding::tap::ScreenTap;
 use s301_harness::binding::{screen_from_decl, DataBinding, ScreenBinding, ScreenOptions};
 use s301_harness::checks::{catalog, CheckCtx, Lane, Shared};
 use s301_harness::config::declaration::Declaration;
@@ -22,6 +23,7 @@ use s301_harness::sinks::integrity::hook;
 use s301_harness::sinks::liveness::{self, LostTerminal, TerminalWatch};
 use s301_harness::sinks::record::transcript::{Transcript, TRANSCRIPT_FILE};
 use s301_harness::sinks::report::{json, ReportWriter};
+use s301_harness::sinks::witness_ui::{UiConfig, WitnessUi};
 use s301_mocks::{MockConfig, MockHandle, MockTerminal};
 
 use crate::cli::RunArgs;
@@ -140,6 +142,15 @@ async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
         },
         None => None,
     };
+    // The live witness console listens before anything is written, so a
+    // taken address is a usage error with nothing run.
+    let witness_ui = match &args.witness_ui {
+        Some(addr) => match start_witness_ui(addr, &out_dir, &scenario, &args) {
+            Ok(ui) => Some(ui),
+            Err(e) => return fail(SetupError::Usage(e)),
+        },
+        None => None,
+    };
     let seed = args.seed.unwrap_or_else(runner::random_seed);
     let inputs: Vec<&Path> = [
         args.terminal.as_deref(),
@@ -225,6 +236,16 @@ async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
             target.label, scenario.name
         ),
     });
+    if let Some(ui) = &witness_ui {
+        crate::out(&format!(
+            "{}: {}\n",
+            args.lang.pick(
+                "Witness console / 立会者コンソール",
+                "立会者コンソール / Witness console"
+            ),
+            ui.url()
+        ));
+    }
     let mut progress = Progress::for_stdout(args.lang);
     // Provisional records only: the final report.json is written by
     // record::finish, in the order that keeps `completed` sealed.
@@ -236,11 +257,17 @@ async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
         abort,
         time_limit: None,
     };
+    let mut ui_sink = witness_ui.as_ref().map(|u| u.sink());
     let outcome = {
-        // The record first: a progress line on screen means the check's
-        // result and screenshots are on disk already.
-        let mut sinks: [&mut dyn RunSink; 4] =
-            [&mut writer, &mut screenshots, &mut progress, &mut watch];
+        // The record first: a progress line on screen (or a question in
+        // the witness console) means the check's result and screenshots
+        // are on disk already.
+        let mut sinks: Vec<&mut dyn RunSink> = vec![&mut writer, &mut screenshots];
+        if let Some(u) = ui_sink.as_mut() {
+            sinks.push(u);
+        }
+        sinks.push(&mut progress);
+        sinks.push(&mut watch);
         runner::run(catalog(), ctx.clone(), cfg, &mut sinks).await
     };
     hook::point("checks-done");
@@ -279,8 +306,13 @@ async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
             sign_key: sign_key.as_ref(),
             abort: &abort_handle,
             evidence: Some(&evidence),
+            witness_ui: witness_ui.as_ref().map(|u| u.answers()),
         },
     );
+    if let Some(ui) = witness_ui {
+        ui.recorded(&finished.path.display().to_string());
+        ui.stop();
+    }
     let label = target.label.clone();
     target.shutdown().await;
 
@@ -304,6 +336,31 @@ async fn run_watched(args: RunArgs, abort: AbortSignal) -> ExitCode {
         eprintln!("s301: error: the record was not completed: {e}");
     }
     ExitCode::from(record::exit_code(&finished.report))
+}
+
+/// Starts the live witness console at `addr` (`--witness-ui`) and installs
+/// the screen tap that feeds it; a message for a usage error otherwise.
+fn start_witness_ui(
+    addr: &str,
+    out_dir: &Path,
+    scenario: &Scenario,
+    args: &RunArgs,
+) -> Result<WitnessUi, String> {
+    let parsed: SocketAddr = addr
+        .parse()
+        .map_err(|e| format!("--witness-ui {addr:?}: not an address (IP:PORT): {e}"))?;
+    let tap = s301_harness::binding::tap::installed().unwrap_or_else(|| {
+        let t = Arc::new(ScreenTap::new());
+        s301_harness::binding::tap::install(t.clone());
+        t
+    });
+    let cfg = UiConfig {
+        run_dir: out_dir.to_path_buf(),
+        steps: scenario.witness.clone(),
+        lang: args.lang,
+        who: args.witness.clone().or_else(|| args.operator.clone()),
+    };
+    WitnessUi::start(parsed, cfg, tap).map_err(|e| e.to_string())
 }
 
 /// The terminal under test, its screen binding and the transcript queue.

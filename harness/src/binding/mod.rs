@@ -22,6 +22,7 @@ pub mod rfb;
 pub mod schema;
 pub mod screen;
 pub mod seq;
+pub mod tap;
 pub mod tls;
 pub mod transcript;
 

@@ -445,6 +445,8 @@ pub struct Console {
     fb: Arc<Mutex<Image>>,
     cursor: Arc<Mutex<Option<CursorShape>>>,
     closed: bool,
+    /// Marks the console gone for the live view's tap when dropped.
+    _tap: super::tap::TapGuard,
 }
 
 /// The binding's end of a [`Console`].
@@ -458,6 +460,10 @@ pub struct ConsoleDriver {
     pub framebuffer: Arc<Mutex<Image>>,
     /// The latest pointer shape the terminal sent, if it sends one.
     pub cursor: Arc<Mutex<Option<CursorShape>>>,
+    /// Where the binding notes what each update painted, after applying
+    /// it, for the live witness view ([`super::tap`]); never waits, and
+    /// does nothing when no tap is installed.
+    pub tap: super::tap::TapNote,
 }
 
 /// Events a console buffers before its binding task waits for the check.
@@ -470,6 +476,10 @@ impl Console {
         let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
         let fb = Arc::new(Mutex::new(fb));
         let cursor = Arc::new(Mutex::new(None));
+        let (tap, tap_guard) = match super::tap::installed() {
+            Some(t) => t.register(label, &fb),
+            None => Default::default(),
+        };
         (
             Console {
                 label: label.to_string(),
@@ -479,12 +489,14 @@ impl Console {
                 fb: fb.clone(),
                 cursor: cursor.clone(),
                 closed: false,
+                _tap: tap_guard,
             },
             ConsoleDriver {
                 commands: cmd_rx,
                 events: ev_tx,
                 framebuffer: fb,
                 cursor,
+                tap,
             },
         )
     }

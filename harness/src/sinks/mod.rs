@@ -11,3 +11,5 @@ pub mod liveness;
 pub mod record;
 pub mod report;
 pub mod witness;
+pub mod witness_bundle;
+pub mod witness_ui;

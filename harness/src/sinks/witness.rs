@@ -35,7 +35,10 @@ use crate::sinks::report::{rfc3339_ms, Report};
 pub use crate::config::witness::{
     validate, WitnessStep, DEFAULT_TIMEOUT_MS, MAX_ANSWER_BYTES, MAX_STEPS,
 };
+use crate::model::lang::Lang;
 pub use crate::model::verdict::WitnessAnswer;
+pub use crate::sinks::witness_bundle::{bundle, Bundle};
+use serde_json::Value;
 
 /// One answered (or unanswered) witness step, as kept in `report.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +69,10 @@ pub struct WitnessRecord {
     /// When the answer came (RFC 3339, UTC), if one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answered_at: Option<String>,
+    /// Where the answer was given: `stdin` or `browser` (the live witness
+    /// console); none when no answer came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 /// Parses an answer line: the answer and the optional comment, or `None`
@@ -131,73 +138,199 @@ pub fn screenshot_for(run_dir: &Path, check: Option<CheckId>) -> Option<String> 
     })
 }
 
-/// How often a waiting question looks at its `cancelled` flag.
+/// How often a waiting question looks at its `cancelled` flag (and at the
+/// browser, when there is one).
 const CANCEL_POLL: Duration = Duration::from_millis(200);
 
 /// The answer comment when the operator interrupted the questions.
 pub const INTERRUPTED: &str = "interrupted (Ctrl-C or SIGTERM) while waiting for the answer";
 
-/// Asks one step: prints the question to `out` and waits for an answer line
-/// on `answers` within the step's timeout, or until `cancelled` says so
-/// (checked every 200 ms): then the answer is `error`, comment [`INTERRUPTED`].
+/// An answer given in the live witness console (the browser).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Given {
+    /// The answer.
+    pub answer: WitnessAnswer,
+    /// The comment, if any.
+    pub comment: Option<String>,
+    /// When it was given.
+    pub at: time::OffsetDateTime,
+}
+
+/// A second place answers come from besides standard input: the live
+/// witness console. The first answer given, here or on standard input,
+/// is the one kept.
+pub trait BrowserAnswers: Send + Sync {
+    /// Shows the question (if it is not shown yet) as waiting for its
+    /// answer now, with its evidence; returns when it was first shown.
+    fn open(&self, step: &WitnessStep, bundle: &Bundle) -> time::OffsetDateTime;
+    /// The answer given for `step_id`, if one was (taken once).
+    fn take(&self, step_id: &str) -> Option<Given>;
+    /// Closes the question with the record kept (answered on standard
+    /// input, timed out, interrupted): later answers are refused.
+    fn settle(&self, record: &WitnessRecord);
+}
+
+/// How a question is asked: where the evidence is, who answers, in which
+/// language the prompt comes first, and where else answers may come from.
+pub struct Asking<'a> {
+    /// The run directory (evidence paths are relative to it).
+    pub run_dir: &'a Path,
+    /// Who answers (the witness, else the operator), recorded with the answer.
+    pub who: Option<&'a str>,
+    /// The prompt's first language.
+    pub lang: Lang,
+    /// The evidence the question's check recorded (`Value::Null` if none).
+    pub evidence: &'a Value,
+    /// The live witness console, when the run has one.
+    pub browser: Option<&'a dyn BrowserAnswers>,
+}
+
+/// An answer as `report.json` spells it (`pass`, `fail`, `not_applicable`, `error`).
+pub fn answer_word(a: WitnessAnswer) -> &'static str {
+    match a {
+        WitnessAnswer::Pass => "pass",
+        WitnessAnswer::Fail => "fail",
+        WitnessAnswer::NotApplicable => "not_applicable",
+        WitnessAnswer::Error => "error",
+    }
+}
+
+/// Both languages, `lang`'s first.
+fn both(lang: Lang, en: &str, ja: &str) -> String {
+    match lang {
+        Lang::En => format!("{en} / {ja}"),
+        Lang::Ja => format!("{ja} / {en}"),
+    }
+}
+
+/// What standard input is told for a line that is not an answer, in both
+/// languages, `lang`'s first.
+pub fn not_an_answer(line: &str, lang: Lang) -> String {
+    let l = line.trim();
+    both(
+        lang,
+        &format!("\"{l}\" is not an answer: type pass, fail or n/a (a comment may follow)"),
+        &format!("「{l}」は回答ではありません。pass（合格）、fail（不合格）、n/a（該当なし）のいずれかを入力してください（後にコメントを続けられます）"),
+    )
+}
+
+/// Asks one step: prints the question and its evidence to `out` and waits
+/// for an answer line on `answers`, or an answer in the browser, within the
+/// step's timeout, or until `cancelled` says so (checked every 200 ms):
+/// then the answer is `error`, comment [`INTERRUPTED`]. The first answer
+/// from either place is kept. End of standard input ends the wait at once
+/// only when there is no browser to answer in.
 pub fn ask(
     step: &WitnessStep,
-    run_dir: &Path,
-    operator: Option<&str>,
+    how: &Asking<'_>,
     answers: &mpsc::Receiver<String>,
     out: &mut dyn Write,
     cancelled: &dyn Fn() -> bool,
 ) -> WitnessRecord {
-    let screenshot = screenshot_for(run_dir, step.check);
-    let asked_at = rfc3339_ms(time::OffsetDateTime::now_utc());
-    let _ = writeln!(out, "\n[witness {}] 条件 {}", step.id, step.condition);
-    let _ = writeln!(out, "  {}", step.question_ja);
-    let _ = writeln!(out, "  {}", step.question_en);
-    if let Some(s) = &screenshot {
-        let _ = writeln!(out, "  screenshot: {}", run_dir.join(s).display());
-    }
+    let lang = how.lang;
+    let bundle = bundle(how.run_dir, step.check, how.evidence);
+    let screenshot = screenshot_for(how.run_dir, step.check);
+    let now = time::OffsetDateTime::now_utc();
+    let shown = how.browser.map(|b| b.open(step, &bundle));
+    let asked_at = rfc3339_ms(shown.map_or(now, |s| s.min(now)));
     let _ = writeln!(
         out,
-        "  answer pass / fail / n/a [comment] within {} s:",
-        step.timeout_ms.div_ceil(1000)
+        "\n[witness {}] {} {}",
+        step.id,
+        lang.pick("condition", "条件"),
+        step.condition
+    );
+    let (first, second) = match lang {
+        Lang::En => (&step.question_en, &step.question_ja),
+        Lang::Ja => (&step.question_ja, &step.question_en),
+    };
+    let _ = writeln!(out, "  {first}");
+    let _ = writeln!(out, "  {second}");
+    for l in bundle.lines(how.run_dir, lang) {
+        let _ = writeln!(out, "  {l}");
+    }
+    let secs = step.timeout_ms.div_ceil(1000);
+    let _ = writeln!(
+        out,
+        "  {}:",
+        both(
+            lang,
+            &format!("answer pass / fail / n/a [comment] within {secs} s"),
+            &format!("{secs} 秒以内に pass / fail / n/a [コメント] で回答してください"),
+        )
     );
     let _ = out.flush();
     let deadline = Instant::now() + Duration::from_millis(step.timeout_ms);
-    let (answer, comment, answered_at) = loop {
+    let mut stdin_open = true;
+    let stamp = || Some(rfc3339_ms(time::OffsetDateTime::now_utc()));
+    let (answer, comment, answered_at, via) = loop {
+        if let Some(g) = how.browser.and_then(|b| b.take(&step.id)) {
+            let _ = writeln!(
+                out,
+                "  {}: {}{}",
+                both(lang, "answered in the browser", "ブラウザで回答"),
+                answer_word(g.answer),
+                g.comment
+                    .as_deref()
+                    .map(|c| format!(" {c}"))
+                    .unwrap_or_default()
+            );
+            break (g.answer, g.comment, Some(rfc3339_ms(g.at)), Some("browser"));
+        }
         let left = deadline.saturating_duration_since(Instant::now());
         if cancelled() {
-            break (WitnessAnswer::Error, Some(INTERRUPTED.to_string()), None);
+            break (
+                WitnessAnswer::Error,
+                Some(INTERRUPTED.to_string()),
+                None,
+                None,
+            );
+        }
+        if left.is_zero() {
+            break (
+                WitnessAnswer::Error,
+                Some(format!("no answer within {} ms", step.timeout_ms)),
+                None,
+                None,
+            );
+        }
+        if !stdin_open {
+            std::thread::sleep(left.min(CANCEL_POLL));
+            continue;
         }
         match answers.recv_timeout(left.min(CANCEL_POLL)) {
             Ok(line) => match parse_answer(&line) {
-                Some((a, c)) => break (a, c, Some(rfc3339_ms(time::OffsetDateTime::now_utc()))),
+                Some((a, c)) => break (a, c, stamp(), Some("stdin")),
                 None => {
-                    let _ = writeln!(
-                        out,
-                        "  \"{}\" is not an answer: type pass, fail or n/a",
-                        line.trim()
-                    );
+                    let _ = writeln!(out, "  {}", not_an_answer(&line, lang));
                     let _ = out.flush();
                 }
             },
-            Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => continue,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                break (
-                    WitnessAnswer::Error,
-                    Some(format!("no answer within {} ms", step.timeout_ms)),
-                    None,
-                )
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) if how.browser.is_some() => {
+                stdin_open = false;
+                let _ = writeln!(
+                    out,
+                    "  {}",
+                    both(
+                        lang,
+                        "standard input is closed: waiting for the answer in the browser",
+                        "標準入力が閉じています。ブラウザでの回答を待ちます",
+                    )
+                );
+                let _ = out.flush();
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 break (
                     WitnessAnswer::Error,
                     Some("no answer: standard input is closed (no operator)".to_string()),
                     None,
+                    None,
                 )
             }
         }
     };
-    WitnessRecord {
+    let record = WitnessRecord {
         id: step.id.clone(),
         check: step.check,
         question_ja: step.question_ja.clone(),
@@ -205,10 +338,15 @@ pub fn ask(
         answer,
         comment,
         screenshot,
-        operator: operator.map(str::to_string),
+        operator: how.who.map(str::to_string),
         asked_at: Some(asked_at),
         answered_at,
+        via: via.map(str::to_string),
+    };
+    if let Some(b) = how.browser {
+        b.settle(&record);
     }
+    record
 }
 
 /// The record of a step that was never asked (the run was aborted).
@@ -224,6 +362,7 @@ pub fn not_asked(step: &WitnessStep, why: &str) -> WitnessRecord {
         operator: None,
         asked_at: None,
         answered_at: None,
+        via: None,
     }
 }
 
@@ -272,17 +411,136 @@ mod tests {
         }
     }
 
+    fn asking(who: Option<&'static str>) -> Asking<'static> {
+        Asking {
+            run_dir: Path::new("/nonexistent"),
+            who,
+            lang: Lang::En,
+            evidence: &Value::Null,
+            browser: None,
+        }
+    }
+
     fn answer_from(input: &'static [u8], timeout_ms: u64) -> WitnessRecord {
         let rx = spawn_line_reader(input);
         let mut out = Vec::new();
         ask(
             &step(timeout_ms),
-            Path::new("/nonexistent"),
-            Some("山田"),
+            &asking(Some("山田")),
             &rx,
             &mut out,
             &|| false,
         )
+    }
+
+    /// A browser that answers `given` once, and records what it was told.
+    struct FakeBrowser {
+        given: std::sync::Mutex<Option<Given>>,
+        opened: std::sync::Mutex<Vec<String>>,
+        settled: std::sync::Mutex<Vec<WitnessRecord>>,
+        shown: time::OffsetDateTime,
+    }
+
+    impl FakeBrowser {
+        fn new(given: Option<Given>) -> FakeBrowser {
+            FakeBrowser {
+                given: std::sync::Mutex::new(given),
+                opened: Default::default(),
+                settled: Default::default(),
+                shown: time::OffsetDateTime::now_utc() - time::Duration::minutes(3),
+            }
+        }
+    }
+
+    impl BrowserAnswers for FakeBrowser {
+        fn open(&self, step: &WitnessStep, _: &Bundle) -> time::OffsetDateTime {
+            self.opened.lock().unwrap().push(step.id.clone());
+            self.shown
+        }
+        fn take(&self, _: &str) -> Option<Given> {
+            self.given.lock().unwrap().take()
+        }
+        fn settle(&self, r: &WitnessRecord) {
+            self.settled.lock().unwrap().push(r.clone());
+        }
+    }
+
+    #[test]
+    fn a_browser_answer_is_kept_with_when_it_was_shown_and_given() {
+        let at = time::OffsetDateTime::now_utc();
+        let b = FakeBrowser::new(Some(Given {
+            answer: WitnessAnswer::Fail,
+            comment: Some("画面が黒い".into()),
+            at,
+        }));
+        let (_tx, rx) = mpsc::channel::<String>();
+        let how = Asking {
+            browser: Some(&b),
+            ..asking(Some("立会 花子"))
+        };
+        let mut out = Vec::new();
+        let r = ask(&step(60_000), &how, &rx, &mut out, &|| false);
+        assert_eq!(r.answer, WitnessAnswer::Fail);
+        assert_eq!(r.comment.as_deref(), Some("画面が黒い"));
+        assert_eq!(r.via.as_deref(), Some("browser"));
+        assert_eq!(r.operator.as_deref(), Some("立会 花子"));
+        assert_eq!(r.asked_at, Some(rfc3339_ms(b.shown)));
+        assert_eq!(r.answered_at, Some(rfc3339_ms(at)));
+        assert_eq!(*b.opened.lock().unwrap(), ["W-01"]);
+        assert_eq!(b.settled.lock().unwrap()[0], r);
+    }
+
+    #[test]
+    fn with_a_browser_closed_stdin_waits_for_the_timeout_never_a_pass() {
+        let b = FakeBrowser::new(None);
+        let rx = spawn_line_reader(&b""[..]);
+        let how = Asking {
+            browser: Some(&b),
+            ..asking(None)
+        };
+        let mut out = Vec::new();
+        let t = Instant::now();
+        let r = ask(&step(300), &how, &rx, &mut out, &|| false);
+        assert!(t.elapsed() >= Duration::from_millis(300));
+        assert!(t.elapsed() < Duration::from_secs(5));
+        assert_eq!(r.answer, WitnessAnswer::Error);
+        assert_eq!(r.comment.as_deref(), Some("no answer within 300 ms"));
+        assert_eq!(b.settled.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_stdin_answer_wins_and_closes_the_browser_question() {
+        let b = FakeBrowser::new(None);
+        let rx = spawn_line_reader(&b"pass ok\n"[..]);
+        let how = Asking {
+            browser: Some(&b),
+            ..asking(None)
+        };
+        let r = ask(&step(5000), &how, &rx, &mut Vec::new(), &|| false);
+        assert_eq!(r.answer, WitnessAnswer::Pass);
+        assert_eq!(r.via.as_deref(), Some("stdin"));
+        assert_eq!(b.settled.lock().unwrap()[0].answer, WitnessAnswer::Pass);
+    }
+
+    #[test]
+    fn junk_is_refused_in_both_languages_the_chosen_one_first() {
+        let ja = not_an_answer("maybe\n", Lang::Ja);
+        assert!(ja.starts_with("「maybe」は回答ではありません"), "{ja}");
+        assert!(ja.contains("\"maybe\" is not an answer"), "{ja}");
+        let en = not_an_answer("maybe", Lang::En);
+        assert!(en.starts_with("\"maybe\" is not an answer"), "{en}");
+        let rx = spawn_line_reader(&b"maybe\npass\n"[..]);
+        let how = Asking {
+            lang: Lang::Ja,
+            ..asking(None)
+        };
+        let mut out = Vec::new();
+        let r = ask(&step(5000), &how, &rx, &mut out, &|| false);
+        assert_eq!(r.answer, WitnessAnswer::Pass);
+        let shown = String::from_utf8(out).unwrap();
+        assert!(shown.contains("「maybe」は回答ではありません"), "{shown}");
+        // Japanese first: the Japanese question comes before the English one.
+        assert!(shown.find("指令台").unwrap() < shown.find("Does the console").unwrap());
     }
 
     #[test]
@@ -323,14 +581,7 @@ mod tests {
         // A reader that never yields a line: the channel's sender stays alive.
         let (_tx, rx) = mpsc::channel::<String>();
         let mut out = Vec::new();
-        let r = ask(
-            &step(50),
-            Path::new("/nonexistent"),
-            None,
-            &rx,
-            &mut out,
-            &|| false,
-        );
+        let r = ask(&step(50), &asking(None), &rx, &mut out, &|| false);
         assert_eq!(r.answer, WitnessAnswer::Error);
         assert!(r.comment.unwrap().contains("within 50 ms"));
         let shown = String::from_utf8(out).unwrap();
@@ -372,14 +623,7 @@ mod tests {
     fn an_interrupted_question_is_an_error() {
         let (_tx, rx) = mpsc::channel::<String>();
         let mut out = Vec::new();
-        let r = ask(
-            &step(60_000),
-            Path::new("/nonexistent"),
-            None,
-            &rx,
-            &mut out,
-            &|| true,
-        );
+        let r = ask(&step(60_000), &asking(None), &rx, &mut out, &|| true);
         assert_eq!(r.answer, WitnessAnswer::Error);
         assert_eq!(r.comment.as_deref(), Some(INTERRUPTED));
     }

@@ -188,6 +188,9 @@ impl State {
                 if let Some(r) = &self.recorder {
                     r.update(&update, &rects);
                 }
+                // Applied already (the decoder's lock is released): the
+                // live view may copy these pixels; never waits.
+                self.driver.tap.painted(&update.damage);
                 Some(ConsoleEvent::Update(update))
             }
             ServerEvent::ColourMap { first, count } => {

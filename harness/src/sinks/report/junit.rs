@@ -162,6 +162,7 @@ mod tests {
             operator: Some("佐藤".into()),
             asked_at: None,
             answered_at: Some("2026-12-02T01:00:00.000Z".into()),
+            via: None,
         });
         let x = render(&r).unwrap();
         assert_eq!(x.matches("<failure").count(), 2, "{x}");

@@ -282,6 +282,7 @@ impl Session {
                 latency_ms: Some(at.saturating_duration_since(front.at).as_secs_f64() * 1000.0),
                 at,
             };
+            self.driver.tap.painted(&update.damage);
             if self
                 .driver
                 .events

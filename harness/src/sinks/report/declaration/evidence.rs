@@ -199,6 +199,7 @@ mod tests {
             operator: Some("佐藤".into()),
             asked_at: None,
             answered_at: Some("2026-11-27T17:20:00.000Z".into()),
+            via: None,
         });
         let f = fill(&r, &EvidenceIndex::default());
         let w = &row(&f, "1-2-2").reason;

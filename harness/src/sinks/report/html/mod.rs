@@ -249,6 +249,7 @@ mod tests {
             operator: Some("佐藤".into()),
             asked_at: Some("2026-12-02T01:00:00.000Z".into()),
             answered_at: Some("2026-12-02T01:00:30.000Z".into()),
+            via: None,
         };
         crate::sinks::witness::apply(
             &mut r,
