@@ -142,6 +142,7 @@ mod tests {
             operator: Some("佐藤".into()),
             asked_at: None,
             answered_at: Some("2026-12-02T01:00:30.000Z".into()),
+            via: None,
         };
         crate::sinks::witness::apply(
             &mut r,
