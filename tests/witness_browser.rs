@@ -335,6 +335,25 @@ async fn a_witness_follows_the_run_and_answers_in_the_browser() {
     assert!(html.contains(COMMENT), "report.html lacks the comment");
     let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
     assert!(junit.contains(COMMENT), "junit.xml lacks the comment");
+    let s122 = &junit[junit.find("<testsuite name=\"1-2-2 ").unwrap()..];
+    let s122 = &s122[..s122.find("</testsuite>").unwrap()];
+    assert!(
+        s122.contains("<failure") && !s122.contains("failures=\"0\""),
+        "{s122}"
+    );
+    // The 適合宣言 in every format: 1-2-2 否採用 with the comment.
+    for name in ["declaration.md", "declaration.csv", "declaration.html"] {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        assert!(text.contains(COMMENT), "{name} lacks the comment");
+    }
+    let csv = std::fs::read_to_string(dir.join("declaration.csv")).unwrap();
+    let at = csv.find("\"操作受付機能\"").unwrap();
+    let row_end = csv[at..].find("\"\r\n").map_or(csv.len(), |i| at + i);
+    assert!(
+        csv[at..row_end].contains("\"否採用\""),
+        "{}",
+        &csv[at..row_end]
+    );
 }
 
 #[test]
