@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use calamine::{Data, Reader, Xlsx};
-use support::{read_report, s301, scratch, spawn_mock, text, BIN};
+use support::{read_report, run_answering, s301, scratch, spawn_mock, text, witnessed_ci, BIN};
 
 const CI_SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ci.toml");
 const FORM: &str = include_str!("../harness/data/declaration-form.toml");
@@ -713,63 +713,29 @@ fn the_printable_declaration_prints_a4_landscape_with_its_row_texts() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The ci scenario's durations with the built-in witness questions.
-fn witnessed_ci(dir: &Path) -> std::path::PathBuf {
-    let ci = std::fs::read_to_string(CI_SCENARIO).unwrap();
-    let w = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/witness.toml"
-    ))
-    .unwrap();
-    let steps = &w[w.find("\n[[witness]]").unwrap()..];
-    let path = dir.join("witnessed-ci.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "{}\n{steps}",
-            ci.replace("name = \"ci\"", "name = \"ci-witnessed\"")
-        ),
-    )
-    .unwrap();
-    path
-}
-
 #[test]
 fn a_failed_witness_answer_is_the_reason_in_the_declaration_with_who_and_when() {
-    use std::io::Write as _;
     let dir = scratch("declaration-form", "witness");
-    let scenario = witnessed_ci(&dir);
+    let scenario = witnessed_ci(&dir, 300_000);
     let out_dir = dir.join("run");
-    let mut child = Command::new(BIN)
-        .args([
+    let (out, _) = run_answering(
+        &[
             "run",
             "--scenario",
             scenario.to_str().unwrap(),
             "--seed",
             "21",
-        ])
-        .args(["--operator", "山田 太郎", "--witness", "佐藤 花子"])
-        .args(["--out", out_dir.to_str().unwrap()])
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all("pass\nfail 画面が黒い\npass\npass\npass\n".as_bytes())
-        .unwrap();
-    drop(stdin);
-    let t0 = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if t0.elapsed() > Duration::from_secs(300) {
-            let _ = child.kill();
-            panic!("the witnessed run did not end");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(child.wait().unwrap().code(), Some(1));
+            "--operator",
+            "山田 太郎",
+            "--witness",
+            "佐藤 花子",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        Some("pass\nfail 画面が黒い\npass\npass\npass\n"),
+        Duration::from_secs(300),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let report = read_report(&out_dir);
     let w = report["conditions"]
         .as_array()

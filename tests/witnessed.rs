@@ -8,72 +8,12 @@
 
 mod support;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
-use support::{condition, read_report, scratch, text, BIN};
-
-const CI_SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ci.toml");
-const WITNESS_SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/witness.toml");
-
-/// The ci scenario's durations with the built-in witness scenario's five
-/// questions, each timing out after `timeout_ms`.
-fn witnessed_ci(dir: &Path, timeout_ms: u64) -> PathBuf {
-    let ci = std::fs::read_to_string(CI_SCENARIO).unwrap();
-    let w = std::fs::read_to_string(WITNESS_SCENARIO).unwrap();
-    let steps = &w[w.find("\n[[witness]]").unwrap()..];
-    let steps = steps.replace("timeout_ms = 300000", &format!("timeout_ms = {timeout_ms}"));
-    let path = dir.join("witnessed-ci.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "{}\n{steps}",
-            ci.replace("name = \"ci\"", "name = \"ci-witnessed\"")
-        ),
-    )
-    .unwrap();
-    path
-}
-
-/// Runs s301 with `answers` on standard input (`None`: closed at once),
-/// killing it after `limit`.
-fn run(args: &[&str], answers: Option<&str>, limit: Duration) -> (Output, Duration) {
-    let t0 = Instant::now();
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    if let Some(a) = answers {
-        stdin.write_all(a.as_bytes()).unwrap();
-    }
-    drop(stdin);
-    let pid = child.id();
-    let watchdog = std::thread::spawn(move || {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(200));
-            if std::fs::metadata(format!("/proc/{pid}")).is_err() {
-                return false;
-            }
-        }
-        let _ = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status();
-        true
-    });
-    let out = child.wait_with_output().unwrap();
-    let killed = watchdog.join().unwrap();
-    assert!(!killed, "s301 did not end within {limit:?}");
-    (out, t0.elapsed())
-}
+use support::{condition, read_report, run_answering as run, scratch, text, witnessed_ci, BIN};
 
 fn read(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))

@@ -6,10 +6,10 @@
 
 pub mod process;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -32,6 +32,63 @@ pub fn s301(args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("s301 runs")
+}
+
+/// Runs `s301 ARGS` with `answers` written to its standard input, which is
+/// then closed (`None`: closed at once), killing it if it outlives `limit`
+/// (see [`process::wait_bounded`]). Its output, and how long it ran.
+pub fn run_answering(args: &[&str], answers: Option<&str>, limit: Duration) -> (Output, Duration) {
+    let t0 = Instant::now();
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("s301 starts");
+    let mut stdin = child.stdin.take().expect("stdin piped");
+    if let Some(a) = answers {
+        stdin.write_all(a.as_bytes()).expect("answers written");
+    }
+    drop(stdin);
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("stdout piped")));
+    let err = drain(Box::new(child.stderr.take().expect("stderr piped")));
+    let status = process::wait_bounded(&mut child, limit);
+    let output = Output {
+        status,
+        stdout: out.join().expect("stdout read"),
+        stderr: err.join().expect("stderr read"),
+    };
+    (output, t0.elapsed())
+}
+
+/// The ci scenario's durations with the built-in witness scenario's five
+/// questions, each timing out after `timeout_ms`, written into `dir`.
+pub fn witnessed_ci(dir: &Path, timeout_ms: u64) -> PathBuf {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let ci = std::fs::read_to_string(format!("{root}/scenarios/ci.toml")).expect("ci.toml");
+    let w =
+        std::fs::read_to_string(format!("{root}/scenarios/witness.toml")).expect("witness.toml");
+    let steps = &w[w.find("\n[[witness]]").expect("witness steps")..];
+    let steps = steps.replace("timeout_ms = 300000", &format!("timeout_ms = {timeout_ms}"));
+    let path = dir.join("witnessed-ci.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "{}\n{steps}",
+            ci.replace("name = \"ci\"", "name = \"ci-witnessed\"")
+        ),
+    )
+    .expect("scenario written");
+    path
 }
 
 /// Bytes as text, lossily.
